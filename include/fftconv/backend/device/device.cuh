@@ -1,0 +1,229 @@
+#pragma once
+// Device backend: stream-ordered RAII buffers, grid-stride launches of the shared element functors,
+// deterministic block reductions (CUB), and GEMMs on cuBLAS. Every call and launch is checked.
+
+#if !defined(__CUDACC__)
+#error "fftconv/backend/device/device.cuh holds CUDA kernels: include it from a .cu translation unit"
+#endif
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cub/block/block_reduce.cuh>  // cub::BlockReduce, a fixed-order tree for a fixed block size
+#include <utility>
+#include <vector>
+
+#include "../../error.hpp"
+#include "../../executor.hpp"
+#include "../gemm.hpp"
+#include "../memory_space.hpp"
+#include "../primary.hpp"
+#include "status.hpp"
+
+namespace fftconv::detail {
+
+// Memory allocated and freed in the order of `stream` (cudaMallocAsync / cudaFreeAsync), so a temporary can
+// be released while the work that uses it is still queued.
+template <class T>
+class device_buffer {
+ public:
+  device_buffer() = default;
+  device_buffer(std::size_t count, cudaStream_t stream) : count_(count), stream_(stream) {
+    if (count == 0) return;
+    const std::size_t bytes = count * sizeof(T);
+    void* pointer = nullptr;
+    const cudaError_t status = cudaMallocAsync(&pointer, bytes, stream);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      throw out_of_memory(bytes, "device");
+    }
+    check_cuda(status, "cudaMallocAsync", std::source_location::current());
+    data_ = static_cast<T*>(pointer);
+  }
+  device_buffer(device_buffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)), stream_(other.stream_) {}
+  device_buffer& operator=(device_buffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      count_ = std::exchange(other.count_, 0);
+      stream_ = other.stream_;
+    }
+    return *this;
+  }
+  device_buffer(const device_buffer&) = delete;
+  device_buffer& operator=(const device_buffer&) = delete;
+  ~device_buffer() { release(); }
+
+  T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return count_; }
+  std::size_t bytes() const noexcept { return count_ * sizeof(T); }
+
+ private:
+  void release() noexcept {
+    // A destructor never throws: a failed free is left to surface at the stream's next checked call.
+    if (data_ != nullptr) (void)cudaFreeAsync(data_, stream_);
+    data_ = nullptr;
+    count_ = 0;
+  }
+  T* data_ = nullptr;
+  std::size_t count_ = 0;
+  cudaStream_t stream_ = nullptr;
+};
+
+inline constexpr int block_threads = 256;
+
+template <class F>
+__global__ void __launch_bounds__(block_threads) for_each_index_kernel(std::int64_t count, F f) {
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) f(i);
+}
+
+// One block per segment: each thread sums a fixed strided subset in order, then a fixed tree combines them.
+template <class T, class F>
+__global__ void __launch_bounds__(block_threads)
+    segmented_sum_kernel(std::int64_t segments, std::int64_t length, F term, T* out) {
+  using block_reduce = cub::BlockReduce<T, block_threads>;
+  __shared__ typename block_reduce::TempStorage storage;
+  for (std::int64_t s = blockIdx.x; s < segments; s += gridDim.x) {
+    T partial{};
+    for (std::int64_t i = threadIdx.x; i < length; i += block_threads) partial += term(s, i);
+    const T total = block_reduce(storage).Sum(partial);
+    if (threadIdx.x == 0) out[s] = total;
+    __syncthreads();  // storage is reused by the next segment
+  }
+}
+
+inline unsigned grid_for(std::int64_t work_items) {
+  constexpr std::int64_t max_blocks = std::int64_t{1} << 20;  // grid-stride loops cover the rest
+  const std::int64_t blocks = (work_items + block_threads - 1) / block_threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > max_blocks ? max_blocks : blocks));
+}
+
+// One cuBLAS handle per (thread, device): creating one costs milliseconds, and handles are not for concurrent
+// use from several threads. Destroyed at thread exit, never throwing.
+inline cublasHandle_t cublas_handle() {
+  struct handles {
+    std::vector<cublasHandle_t> by_device;
+    ~handles() {
+      for (cublasHandle_t h : by_device)
+        if (h != nullptr) (void)cublasDestroy(h);
+    }
+  };
+  thread_local handles cache;
+  int device_id = 0;
+  FFTCONV_CUDA_CHECK(cudaGetDevice(&device_id));
+  if (cache.by_device.size() <= static_cast<std::size_t>(device_id)) cache.by_device.resize(device_id + 1, nullptr);
+  cublasHandle_t& handle = cache.by_device[device_id];
+  if (handle == nullptr) FFTCONV_CUBLAS_CHECK(cublasCreate(&handle));
+  return handle;
+}
+
+inline cublasOperation_t to_cublas(gemm_op op) {
+  switch (op) {
+    case gemm_op::none: return CUBLAS_OP_N;
+    case gemm_op::transpose: return CUBLAS_OP_T;
+    case gemm_op::conjugate_transpose: return CUBLAS_OP_C;
+  }
+  return CUBLAS_OP_N;
+}
+
+// cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the
+// operands swap places and keep their op codes.
+template <class Scalar>
+void device_gemm(cudaStream_t stream, const gemm_desc& d, Scalar alpha, const Scalar* a, const Scalar* b,
+                 Scalar beta, Scalar* c) {
+  static_assert(is_gemm_scalar_v<Scalar>, "fftconv: gemm scalar must be float, double or their complex");
+  cublasHandle_t handle = cublas_handle();
+  FFTCONV_CUBLAS_CHECK(cublasSetStream(handle, stream));
+  const cublasOperation_t op_a = to_cublas(d.op_a), op_b = to_cublas(d.op_b);
+  if constexpr (std::is_same_v<Scalar, float>) {
+    FFTCONV_CUBLAS_CHECK(cublasSgemmStridedBatched_64(handle, op_b, op_a, d.n, d.m, d.k, &alpha, b, d.ldb, d.stride_b,
+                                                      a, d.lda, d.stride_a, &beta, c, d.ldc, d.stride_c, d.batch));
+  } else if constexpr (std::is_same_v<Scalar, double>) {
+    FFTCONV_CUBLAS_CHECK(cublasDgemmStridedBatched_64(handle, op_b, op_a, d.n, d.m, d.k, &alpha, b, d.ldb, d.stride_b,
+                                                      a, d.lda, d.stride_a, &beta, c, d.ldc, d.stride_c, d.batch));
+  } else if constexpr (std::is_same_v<Scalar, complex<float>>) {
+    FFTCONV_CUBLAS_CHECK(cublasCgemmStridedBatched_64(
+        handle, op_b, op_a, d.n, d.m, d.k, reinterpret_cast<const cuComplex*>(&alpha),
+        reinterpret_cast<const cuComplex*>(b), d.ldb, d.stride_b, reinterpret_cast<const cuComplex*>(a), d.lda,
+        d.stride_a, reinterpret_cast<const cuComplex*>(&beta), reinterpret_cast<cuComplex*>(c), d.ldc, d.stride_c,
+        d.batch));
+  } else {
+    FFTCONV_CUBLAS_CHECK(cublasZgemmStridedBatched_64(
+        handle, op_b, op_a, d.n, d.m, d.k, reinterpret_cast<const cuDoubleComplex*>(&alpha),
+        reinterpret_cast<const cuDoubleComplex*>(b), d.ldb, d.stride_b, reinterpret_cast<const cuDoubleComplex*>(a),
+        d.lda, d.stride_a, reinterpret_cast<const cuDoubleComplex*>(&beta), reinterpret_cast<cuDoubleComplex*>(c),
+        d.ldc, d.stride_c, d.batch));
+  }
+}
+
+template <>
+struct backend<device> {
+  static constexpr bool on_device = true;
+
+  template <class T>
+  using buffer = device_buffer<T>;
+
+  template <class T>
+  static buffer<T> allocate(const device& exec, std::size_t count) {
+    return buffer<T>(count, exec.stream);
+  }
+
+  template <class F>
+  static void for_each_index(const device& exec, std::int64_t count, const F& f) {
+    if (count <= 0) return;
+    for_each_index_kernel<<<grid_for(count), block_threads, 0, exec.stream>>>(count, f);
+    FFTCONV_CUDA_CHECK_LAUNCH();
+  }
+
+  template <class T, class F>
+  static void segmented_sum(const device& exec, std::int64_t segments, std::int64_t length, const F& term, T* out) {
+    if (segments <= 0) return;
+    constexpr std::int64_t max_blocks = std::int64_t{1} << 20;
+    const auto blocks = static_cast<unsigned>(segments < max_blocks ? segments : max_blocks);
+    segmented_sum_kernel<T><<<blocks, block_threads, 0, exec.stream>>>(segments, length, term, out);
+    FFTCONV_CUDA_CHECK_LAUNCH();
+  }
+
+  template <class T>
+  static void fill(const device& exec, T* data, std::int64_t count, T value) {
+    for_each_index(exec, count, fill_functor<T>{data, value});
+  }
+
+  template <class T>
+  static void copy(const device& exec, T* destination, const T* source, std::int64_t count) {
+    if (count > 0)
+      FFTCONV_CUDA_CHECK(cudaMemcpyAsync(destination, source, static_cast<std::size_t>(count) * sizeof(T),
+                                         cudaMemcpyDeviceToDevice, exec.stream));
+  }
+
+  template <class Scalar>
+  static void gemm(const device& exec, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b,
+                   Scalar beta, Scalar* c) {
+    device_gemm(exec.stream, desc, alpha, a, b, beta, c);
+  }
+
+  // A pointer handed to the device executor must be readable by kernels: pageable host memory is refused;
+  // device, managed and pinned (mapped) host memory are accepted.
+  static void check_pointer(const device&, const void* pointer, const char* name) {
+    const memory_space space = query_memory_space(pointer);
+    if (space == memory_space::host)
+      fail(name, " points to pageable host memory, but the executor is fftconv::device (use fftconv::host, or "
+                 "device / managed memory)");
+  }
+
+  static void synchronize(const device& exec) { FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream)); }
+
+ private:
+  template <class T>
+  struct fill_functor {
+    T* data;
+    T value;
+    __device__ void operator()(std::int64_t i) const { data[i] = value; }
+  };
+};
+
+}  // namespace fftconv::detail

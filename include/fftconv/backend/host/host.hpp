@@ -1,0 +1,124 @@
+#pragma once
+// Host backend: aligned RAII buffers and loops over the shared element functors (OpenMP when enabled).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "../../error.hpp"
+#include "../../executor.hpp"
+#include "../memory_space.hpp"
+#include "../primary.hpp"
+#include "cblas.hpp"
+
+namespace fftconv::detail {
+
+// 64-byte aligned so FFTW and OpenBLAS take their SIMD paths.
+template <class T>
+class host_buffer {
+ public:
+  static constexpr std::align_val_t alignment{64};
+
+  host_buffer() = default;
+  explicit host_buffer(std::size_t count) : count_(count) {
+    if (count == 0) return;
+    if (count > std::size_t(-1) / sizeof(T)) throw out_of_memory(std::size_t(-1), "host");
+    data_ = static_cast<T*>(::operator new(count * sizeof(T), alignment, std::nothrow));
+    if (data_ == nullptr) throw out_of_memory(count * sizeof(T), "host");
+  }
+  host_buffer(host_buffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)) {}
+  host_buffer& operator=(host_buffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      count_ = std::exchange(other.count_, 0);
+    }
+    return *this;
+  }
+  host_buffer(const host_buffer&) = delete;
+  host_buffer& operator=(const host_buffer&) = delete;
+  ~host_buffer() { release(); }
+
+  T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return count_; }
+  std::size_t bytes() const noexcept { return count_ * sizeof(T); }
+
+ private:
+  void release() noexcept {
+    if (data_ != nullptr) ::operator delete(data_, alignment);
+    data_ = nullptr;
+    count_ = 0;
+  }
+  T* data_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+// Host loops accumulate float in double: the CPU pays nothing for it and dW sums run long.
+template <class T>
+using host_accumulator_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+template <>
+struct backend<host> {
+  static constexpr bool on_device = false;
+
+  template <class T>
+  using buffer = host_buffer<T>;
+
+  template <class T>
+  static buffer<T> allocate(const host&, std::size_t count) {
+    return buffer<T>(count);
+  }
+
+  template <class F>
+  static void for_each_index(const host&, std::int64_t count, const F& f) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (count > 4096)
+#endif
+    for (std::int64_t i = 0; i < count; ++i) f(i);
+  }
+
+  // out[s] = sum over i < length of term(s, i), summed in index order: the same bits on every run.
+  template <class T, class F>
+  static void segmented_sum(const host&, std::int64_t segments, std::int64_t length, const F& term, T* out) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 4) if (segments * length > 4096)
+#endif
+    for (std::int64_t s = 0; s < segments; ++s) {
+      host_accumulator_t<T> sum{};
+      for (std::int64_t i = 0; i < length; ++i) sum += term(s, i);
+      out[s] = static_cast<T>(sum);
+    }
+  }
+
+  template <class T>
+  static void fill(const host& exec, T* data, std::int64_t count, T value) {
+    for_each_index(exec, count, [=](std::int64_t i) { data[i] = value; });
+  }
+
+  template <class T>
+  static void copy(const host&, T* destination, const T* source, std::int64_t count) {
+    if (count > 0) std::memcpy(destination, source, static_cast<std::size_t>(count) * sizeof(T));
+  }
+
+  template <class Scalar>
+  static void gemm(const host&, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
+                   Scalar* c) {
+    host_gemm(desc, alpha, a, b, beta, c);
+  }
+
+  // A pointer handed to the host executor must be readable by the CPU: device memory is refused.
+  static void check_pointer(const host&, const void* pointer, const char* name) {
+    const memory_space space = query_memory_space(pointer);
+    if (space == memory_space::device)
+      fail(name, " points to device memory, but the executor is fftconv::host (use fftconv::device{stream})");
+  }
+
+  static void synchronize(const host&) {}
+};
+
+}  // namespace fftconv::detail

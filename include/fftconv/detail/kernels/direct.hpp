@@ -1,0 +1,139 @@
+#pragma once
+// Direct (windowed) convolution, one functor per pass, shared by the host loops and the GPU kernels.
+// Cross-correlation as torch.nn.functional.conv{1,2,3}d:
+//   y[b, o, q] = bias[o] + sum_{c in group(o), k} x[b, c, q*s - p + k*d] * w[o, c - first(group), k]
+// Out-of-range input positions read as zeros (implicit padding).
+
+#include <cstdint>
+
+#include "../../config.hpp"
+#include "../../geometry.hpp"
+
+namespace fftconv::detail {
+
+// Input coordinate of output position q and kernel tap k, per dim; false when it falls in the padding.
+template <int N>
+FFTCONV_HD inline bool input_position(const problem<N>& p, const std::int64_t (&q)[N], const std::int64_t (&k)[N],
+                                      std::int64_t (&i)[N]) {
+  for (int d = 0; d < N; ++d) {
+    i[d] = q[d] * p.stride[d] - p.padding[d] + k[d] * p.dilation[d];
+    if (i[d] < 0 || i[d] >= p.input[d]) return false;
+  }
+  return true;
+}
+
+// Output position q that input position i reaches through kernel tap k, if any: the adjoint of
+// input_position, used by backward_data to gather (no scatter, no atomics).
+template <int N>
+FFTCONV_HD inline bool output_position(const problem<N>& p, const std::int64_t (&i)[N], const std::int64_t (&k)[N],
+                                       std::int64_t (&q)[N]) {
+  for (int d = 0; d < N; ++d) {
+    const std::int64_t t = i[d] + p.padding[d] - k[d] * p.dilation[d];
+    if (t < 0 || t % p.stride[d] != 0) return false;
+    q[d] = t / p.stride[d];
+    if (q[d] >= p.output[d]) return false;
+  }
+  return true;
+}
+
+// One output element of y per index, row-major over [batch, out_channels, output...].
+template <int N, class T>
+struct direct_forward {
+  problem<N> p;
+  const T* x;
+  const T* w;
+  const T* bias;  // may be null
+  T* y;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t q[N];
+    const std::int64_t batch_channel = unravel<N>(index, p.output, q);
+    const std::int64_t o = batch_channel % p.out_channels;
+    const std::int64_t b = batch_channel / p.out_channels;
+    const std::int64_t channels = p.in_channels_per_group();
+    const std::int64_t first_channel = (o / p.out_channels_per_group()) * channels;
+    const std::int64_t taps = p.kernel_spatial();
+    T sum = bias != nullptr ? bias[o] : T(0);
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const T* x_plane = x + (b * p.in_channels + first_channel + c) * p.input_spatial();
+      const T* w_taps = w + (o * channels + c) * taps;
+      std::int64_t k[N] = {};
+      std::int64_t i[N];
+      for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel))
+        if (input_position<N>(p, q, k, i)) sum += x_plane[ravel<N>(i, p.input)] * w_taps[tap];
+    }
+    y[index] = sum;
+  }
+};
+
+// One element of dx per index, row-major over [batch, in_channels, input...]:
+//   dx[b, c, i] = sum_{o in group(c), k : i = q*s - p + k*d} dy[b, o, q] * w[o, c - first(group), k]
+template <int N, class T>
+struct direct_backward_data {
+  problem<N> p;
+  const T* dy;
+  const T* w;
+  T* dx;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t i[N];
+    const std::int64_t batch_channel = unravel<N>(index, p.input, i);
+    const std::int64_t c = batch_channel % p.in_channels;
+    const std::int64_t b = batch_channel / p.in_channels;
+    const std::int64_t channels = p.in_channels_per_group();
+    const std::int64_t outputs = p.out_channels_per_group();
+    const std::int64_t group = c / channels;
+    const std::int64_t c_in_group = c - group * channels;
+    const std::int64_t taps = p.kernel_spatial();
+    T sum(0);
+    for (std::int64_t o = group * outputs; o < (group + 1) * outputs; ++o) {
+      const T* dy_plane = dy + (b * p.out_channels + o) * p.output_spatial();
+      const T* w_taps = w + (o * channels + c_in_group) * taps;
+      std::int64_t k[N] = {};
+      std::int64_t q[N];
+      for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel))
+        if (output_position<N>(p, i, k, q)) sum += dy_plane[ravel<N>(q, p.output)] * w_taps[tap];
+    }
+    dx[index] = sum;
+  }
+};
+
+// Term i of dw element `segment` (row-major over [out_channels, in_channels/groups, kernel...]); i runs over
+// [batch, output...]:  dw[o, c, k] = sum_{b, q} x[b, first(group(o)) + c, q*s - p + k*d] * dy[b, o, q]
+template <int N, class T>
+struct direct_filter_term {
+  problem<N> p;
+  const T* x;
+  const T* dy;
+
+  FFTCONV_HD T operator()(std::int64_t segment, std::int64_t term) const {
+    std::int64_t k[N];
+    const std::int64_t filter = unravel<N>(segment, p.kernel, k);
+    const std::int64_t channels = p.in_channels_per_group();
+    const std::int64_t c = filter % channels;
+    const std::int64_t o = filter / channels;
+    const std::int64_t input_channel = (o / p.out_channels_per_group()) * channels + c;
+    std::int64_t q[N];
+    const std::int64_t b = unravel<N>(term, p.output, q);
+    std::int64_t i[N];
+    if (!input_position<N>(p, q, k, i)) return T(0);
+    return x[(b * p.in_channels + input_channel) * p.input_spatial() + ravel<N>(i, p.input)] *
+           dy[(b * p.out_channels + o) * p.output_spatial() + ravel<N>(q, p.output)];
+  }
+};
+
+// Term i of db[o]; i runs over [batch, output...]:  db[o] = sum_{b, q} dy[b, o, q]
+template <int N, class T>
+struct bias_gradient_term {
+  std::int64_t out_channels;
+  std::int64_t output_spatial;
+  const T* dy;
+
+  FFTCONV_HD T operator()(std::int64_t o, std::int64_t term) const {
+    const std::int64_t b = term / output_spatial;
+    const std::int64_t q = term - b * output_spatial;
+    return dy[(b * out_channels + o) * output_spatial + q];
+  }
+};
+
+}  // namespace fftconv::detail

@@ -1,0 +1,81 @@
+#pragma once
+// Exceptions thrown by fftconv. Every check is always on (no NDEBUG dependence).
+//   invalid_argument : a caller error, naming the argument and its values; nothing was written.
+//   library_error    : a CUDA / cuFFT / cuBLAS / FFTW call failed: the call, the status, file and line.
+//   out_of_memory    : an allocation failed; says how many bytes were asked for.
+
+#include <cstddef>
+#include <new>
+#include <source_location>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace fftconv {
+
+class invalid_argument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class library_error : public std::runtime_error {
+ public:
+  library_error(std::string library, std::string call, long long status, std::string status_name,
+                std::source_location where)
+      : std::runtime_error(describe(library, call, status, status_name, where)),
+        library_(std::move(library)),
+        status_(status) {}
+  const std::string& library() const noexcept { return library_; }
+  long long status() const noexcept { return status_; }
+
+ private:
+  static std::string describe(const std::string& library, const std::string& call, long long status,
+                              const std::string& status_name, std::source_location where) {
+    std::ostringstream message;
+    message << "fftconv: " << library << " call `" << call << "` failed with " << status_name << " (" << status
+            << ") at " << where.file_name() << ':' << where.line();
+    return message.str();
+  }
+  std::string library_;
+  long long status_;
+};
+
+class out_of_memory : public std::bad_alloc {
+ public:
+  out_of_memory(std::size_t bytes, const char* space)
+      : bytes_(bytes),
+        message_("fftconv: out of " + std::string(space) + " memory allocating " + std::to_string(bytes) + " bytes") {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  std::size_t bytes_;
+  std::string message_;
+};
+
+namespace detail {
+
+// Builds "fftconv: <what>" from streamable pieces and throws invalid_argument.
+template <class... Parts>
+[[noreturn]] void fail(const Parts&... parts) {
+  std::ostringstream message;
+  message << "fftconv: ";
+  (message << ... << parts);
+  throw invalid_argument(message.str());
+}
+
+template <class Range>
+std::string format_extents(const Range& extents) {
+  std::ostringstream out;
+  out << '[';
+  bool first = true;
+  for (auto e : extents) {
+    out << (first ? "" : ", ") << e;
+    first = false;
+  }
+  out << ']';
+  return out.str();
+}
+
+}  // namespace detail
+}  // namespace fftconv

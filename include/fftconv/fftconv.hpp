@@ -1,0 +1,17 @@
+#pragma once
+// fftconv: N-dimensional convolution (N = 1, 2, 3), forward and backward, with the algorithm as a type.
+//
+//   fftconv::conv<2, float, fftconv::fft> layer({.in_channels = 3, .out_channels = 16, .kernel = {5, 5}});
+//   layer.forward(fftconv::host{}, x, w, bias, y);          // or fftconv::device{stream} from a .cu file
+
+// Vocabulary: shapes, views, executors, errors.
+#include "config.hpp"    // FFTCONV_HD, version
+#include "error.hpp"     // invalid_argument, library_error, out_of_memory
+#include "executor.hpp"  // host, device
+#include "geometry.hpp"  // geometry<N>, output_extent, same_padding
+#include "view.hpp"      // view<T, R>
+
+// The layer object and the three policies.
+#include "conv.hpp"          // conv<N, T, Policy>
+#include "policy.hpp"        // naive, im2col, fft, the policy concept
+#include "policy/naive.hpp"  // direct windowed convolution

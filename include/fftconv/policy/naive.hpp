@@ -1,0 +1,43 @@
+#pragma once
+// naive: direct windowed convolution. One thread (or loop iteration) per output element for forward and
+// backward_data (a gather, no atomics); dW and db as fixed-order segmented sums, so results repeat bit for bit.
+// No workspace.
+
+#include <cstddef>
+
+#include "../backend/backend.hpp"
+#include "../detail/kernels/direct.hpp"
+#include "../geometry.hpp"
+#include "../policy.hpp"
+
+namespace fftconv::detail {
+
+template <int N, class T>
+class conv_impl<naive, N, T> {
+ public:
+  explicit conv_impl(const geometry<N>&) {}
+
+  template <class Exec>
+  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+    backend<Exec>::for_each_index(exec, p.output_size(), direct_forward<N, T>{p, x, w, bias, y});
+  }
+
+  template <class Exec>
+  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
+    backend<Exec>::for_each_index(exec, p.input_size(), direct_backward_data<N, T>{p, dy, w, dx});
+  }
+
+  template <class Exec>
+  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+    const std::int64_t terms = p.batch * p.output_spatial();
+    backend<Exec>::segmented_sum(exec, p.weight_size(), terms, direct_filter_term<N, T>{p, x, dy}, dw);
+    if (dbias != nullptr)
+      backend<Exec>::segmented_sum(exec, p.out_channels, terms,
+                                   bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+  }
+
+  void weights_changed() {}
+  std::size_t workspace_bytes() const { return 0; }
+};
+
+}  // namespace fftconv::detail
