@@ -1,0 +1,192 @@
+#pragma once
+// Element math of the im2col policy, shared by the host loops and the GPU kernels:
+//   im2col_gather   columns[b, c, tap, q] = x[b, c, q*s - p + tap*d]   (0 in the padding)
+//   col2im_gather   dx[b, c, i] = sum over taps of columns[b, c, tap, q(i, tap)]   (a gather: no atomics)
+//   add_bias        y[b, o, q] += bias[o]
+//   sum_partials    dw = (dw or 0) + sum over images of per-image partial dW, in image order (deterministic)
+//
+// Column layout, per image: [in_channels * taps, output_spatial] row-major, so a group's rows
+// [g * C_in/g * taps, (g + 1) * C_in/g * taps) form the [C_in/g * taps, output_spatial] operand of its GEMM,
+// and the GEMM's result lands directly in y's [out_channels, output_spatial] image (no permute).
+//
+// Indices inside one chunk are kept below 2^31 by the policy, so the index arithmetic runs on 32-bit
+// multiply-high division (fast_divmod) instead of 64-bit division, which the GPU emulates in ~70 instructions:
+// the gather would otherwise be bound by integer division rather than memory.
+
+#include <cstdint>
+
+#include "../../config.hpp"
+#include "../../geometry.hpp"
+
+namespace fftconv::detail {
+
+// n / divisor and n % divisor for 0 <= n < 2^31 and 1 <= divisor < 2^31, by a multiply-high and a shift.
+// With l = ceil(log2(divisor)) and multiplier = ceil(2^(31+l) / divisor) (< 2^32), the error of
+// n * multiplier / 2^(31+l) against n / divisor stays below 1 / divisor for n < 2^31, so the floor is exact.
+struct fast_divmod {
+  std::uint32_t divisor = 1;
+  std::uint32_t multiplier = 0;  // 0 for divisor 1: the quotient is n
+  std::uint32_t shift = 0;
+
+  fast_divmod() = default;
+  explicit fast_divmod(std::int64_t d) : divisor(static_cast<std::uint32_t>(d)) {
+    if (divisor == 1) return;
+    std::uint32_t l = 0;
+    while ((std::uint64_t{1} << l) < divisor) ++l;
+    const std::uint64_t p = 31 + l;
+    multiplier = static_cast<std::uint32_t>(((std::uint64_t{1} << p) + divisor - 1) / divisor);
+    shift = static_cast<std::uint32_t>(p - 32);
+  }
+
+  FFTCONV_HD std::uint32_t quotient(std::uint32_t n) const {
+    if (multiplier == 0) return n;
+#if defined(__CUDA_ARCH__)
+    return __umulhi(n, multiplier) >> shift;
+#else
+    return static_cast<std::uint32_t>((std::uint64_t{n} * multiplier) >> 32) >> shift;
+#endif
+  }
+
+  // Returns n / divisor; *remainder = n % divisor.
+  FFTCONV_HD std::uint32_t divide(std::uint32_t n, std::uint32_t& remainder) const {
+    const std::uint32_t q = quotient(n);
+    remainder = n - q * divisor;
+    return q;
+  }
+};
+
+// Row-major unravel of `offset` over N extents with precomputed divisors; returns the leftover leading index.
+template <int N>
+FFTCONV_HD inline std::uint32_t unravel_fast(std::uint32_t offset, const fast_divmod (&extents)[N],
+                                             std::int64_t (&index)[N]) {
+  for (int d = N - 1; d >= 0; --d) {
+    std::uint32_t r = 0;
+    offset = extents[d].divide(offset, r);
+    index[d] = r;
+  }
+  return offset;
+}
+
+// Divisors of one problem's extents, computed once on the host and captured by value by the functors.
+template <int N>
+struct extent_divisors {
+  fast_divmod input[N];
+  fast_divmod output[N];
+  fast_divmod kernel[N];
+  fast_divmod stride[N];
+  fast_divmod input_spatial;
+  fast_divmod output_spatial;
+  fast_divmod taps;
+
+  explicit extent_divisors(const problem<N>& p)
+      : input_spatial(p.input_spatial()), output_spatial(p.output_spatial()), taps(p.kernel_spatial()) {
+    for (int d = 0; d < N; ++d) {
+      input[d] = fast_divmod(p.input[d]);
+      output[d] = fast_divmod(p.output[d]);
+      kernel[d] = fast_divmod(p.kernel[d]);
+      stride[d] = fast_divmod(p.stride[d]);
+    }
+  }
+};
+
+// One column element per index, over [images, in_channels, taps, output_spatial] of one chunk.
+// x points at the chunk's first image.
+template <int N, class T>
+struct im2col_gather {
+  problem<N> p;
+  extent_divisors<N> div;
+  const T* x;
+  T* columns;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::uint32_t q_flat = 0, tap_flat = 0;
+    const std::uint32_t row = div.output_spatial.divide(static_cast<std::uint32_t>(index), q_flat);
+    const std::uint32_t plane = div.taps.divide(row, tap_flat);  // image * in_channels + channel
+    std::int64_t q[N], k[N];
+    unravel_fast<N>(q_flat, div.output, q);
+    unravel_fast<N>(tap_flat, div.kernel, k);
+    std::int64_t offset = 0;
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t i = q[d] * p.stride[d] - p.padding[d] + k[d] * p.dilation[d];
+      if (i < 0 || i >= p.input[d]) {
+        columns[index] = T(0);
+        return;
+      }
+      offset = offset * p.input[d] + i;
+    }
+    columns[index] = x[std::int64_t(plane) * p.input_spatial() + offset];
+  }
+};
+
+// One dx element per index, over [images, in_channels, input_spatial] of one chunk: the adjoint of
+// im2col_gather, summing the column entries that were gathered from this input position, in tap order.
+// Requires input[d] + padding[d] < 2^31 (checked by the policy) so t below fits the 32-bit division.
+template <int N, class T>
+struct col2im_gather {
+  problem<N> p;
+  extent_divisors<N> div;
+  const T* columns;
+  T* dx;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::uint32_t i_flat = 0;
+    const std::uint32_t plane = div.input_spatial.divide(static_cast<std::uint32_t>(index), i_flat);
+    std::int64_t i[N];
+    unravel_fast<N>(i_flat, div.input, i);
+    const std::int64_t out_spatial = p.output_spatial();
+    const T* column_plane = columns + std::int64_t(plane) * p.kernel_spatial() * out_spatial;
+    T sum(0);
+    std::int64_t k[N] = {};
+    const std::int64_t taps = p.kernel_spatial();
+    for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel)) {
+      std::int64_t q_offset = 0;
+      bool reached = true;
+      for (int d = 0; d < N && reached; ++d) {
+        const std::int64_t t = i[d] + p.padding[d] - k[d] * p.dilation[d];
+        if (t < 0) {
+          reached = false;
+          break;
+        }
+        std::uint32_t r = 0;
+        const std::int64_t q = div.stride[d].divide(static_cast<std::uint32_t>(t), r);
+        reached = r == 0 && q < p.output[d];
+        q_offset = q_offset * p.output[d] + q;
+      }
+      if (reached) sum += column_plane[tap * out_spatial + q_offset];
+    }
+    dx[index] = sum;
+  }
+};
+
+// y[index] += bias[channel of index], over [images, out_channels, output_spatial] of one chunk.
+template <class T>
+struct add_bias {
+  fast_divmod output_spatial;
+  fast_divmod out_channels;
+  const T* bias;
+  T* y;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::uint32_t channel = 0;
+    out_channels.divide(output_spatial.quotient(static_cast<std::uint32_t>(index)), channel);
+    y[index] += bias[channel];
+  }
+};
+
+// dw[i] = (accumulate ? dw[i] : 0) + sum_{b < images} partials[b * weight_size + i], summed in image order.
+template <class T>
+struct sum_partials {
+  const T* partials;
+  T* dw;
+  std::int64_t weight_size;
+  std::int64_t images;
+  bool accumulate;
+
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    T sum = accumulate ? dw[i] : T(0);
+    for (std::int64_t b = 0; b < images; ++b) sum += partials[b * weight_size + i];
+    dw[i] = sum;
+  }
+};
+
+}  // namespace fftconv::detail

@@ -1,0 +1,325 @@
+#pragma once
+// im2col: gather every input window into a column buffer, then let a GEMM (cuBLAS / CBLAS) do the arithmetic.
+//
+//   forward          columns = gather(x);  y_b,g [O/g, S] = W_g [O/g, C/g*K] * columns_b,g [C/g*K, S];  y += bias
+//   backward_data    columns_b,g = W_gᵀ * dY_b,g;  dx = col2im(columns), a gather per input element (no atomics)
+//   backward_filter  columns = gather(x);  partial_b,g = dY_b,g * columns_b,gᵀ;  dW = Σ_b partial_b (fixed order)
+//                    db = Σ_{b,q} dY (segmented sum)
+// (K = taps, S = output spatial size, b = image, g = group.)
+//
+// Layout: the columns of one image are [C * K, S] row-major, so each GEMM reads/writes y, dy and dx in their
+// natural NC(spatial) layout: no permute pass, and one strided-batched GEMM covers all images of a chunk (or all
+// groups of an image, whichever is the larger batch). dW goes through per-image partials so that the batch is
+// a GEMM batch (parallel on the GPU) rather than a serial K-loop, then a deterministic fixed-order sum.
+//
+// Memory: the column buffer is chunked over the batch so that the workspace stays under workspace_limit
+// (default 256 MiB; chunks are balanced, and one image is always processed even if it alone exceeds the
+// limit). The workspace is kept between calls (stream-ordered on the GPU) and released by
+// set_workspace_limit; workspace_bytes() reports what is held.
+//
+// Fast path: a 1x1 kernel with stride 1 and no padding needs no gather: x itself is the column matrix, and
+// backward_data's GEMM writes dx directly.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+
+#include "../backend/backend.hpp"
+#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/kernels/im2col.hpp"
+#include "../error.hpp"
+#include "../executor.hpp"
+#include "../geometry.hpp"
+#include "../policy.hpp"
+
+namespace fftconv::detail {
+
+// Indices inside one chunk stay below this, so the element functors use 32-bit fast division (see
+// kernels/im2col.hpp), and the GEMM dimensions fit CBLAS's 32-bit integers.
+inline constexpr std::int64_t im2col_index_limit = (std::int64_t{1} << 31) - 1;
+
+enum class im2col_pass { forward, backward_data, backward_filter };
+
+// The GEMMs of one chunk: `desc` runs `loops` times, the l-th time with A, B and C advanced by l * *_step
+// elements. Batched over images and looped over groups, or the other way round when groups outnumber images.
+struct im2col_gemm {
+  gemm_desc desc;
+  std::int64_t loops = 1;
+  std::int64_t a_step = 0, b_step = 0, c_step = 0;
+
+  friend bool operator==(const im2col_gemm&, const im2col_gemm&) = default;
+};
+
+// Everything a pass needs to know about its shape: the sizes of one image's operands and how the batch is
+// chunked. Pure arithmetic over the problem, so tests can check it without running anything.
+struct im2col_layout {
+  std::int64_t batch = 0;
+  std::int64_t groups = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t out_per_group = 0;  // O/g
+  std::int64_t rows_per_group = 0;  // C/g * K: the GEMM's inner dimension
+  std::int64_t rows = 0;            // C * K
+  std::int64_t output_spatial = 0;  // S
+  std::int64_t input_image = 0;     // C * input spatial
+  std::int64_t output_image = 0;    // O * S
+  std::int64_t weight_size = 0;     // O * C/g * K
+  bool direct = false;              // 1x1, stride 1, no padding: x is its own column matrix
+  std::int64_t images_per_chunk = 1;
+  std::int64_t chunks = 1;
+
+  std::int64_t column_image() const { return direct ? 0 : rows * output_spatial; }
+  std::int64_t columns_stride() const { return rows * output_spatial; }  // between images' columns
+
+  // Elements of workspace one chunk of `images` uses in `pass`.
+  std::int64_t workspace_elements(im2col_pass pass, std::int64_t images) const {
+    std::int64_t elements = images * column_image();
+    if (pass == im2col_pass::backward_filter && images > 1) elements += images * weight_size;
+    return elements;
+  }
+
+  // forward: y_b,g [O/g, S] = W_g [O/g, C/g*K] * columns_b,g [C/g*K, S].
+  im2col_gemm forward_gemm(std::int64_t images) const {
+    const std::int64_t m = out_per_group, n = output_spatial, k = rows_per_group;
+    return batched(images, gemm_desc{gemm_op::none, gemm_op::none, m, n, k, k, n, n},
+                   /*image a,b,c*/ 0, columns_stride(), output_image,
+                   /*group a,b,c*/ m * k, k * n, m * n);
+  }
+
+  // backward_data: columns_b,g [C/g*K, S] = W_gᵀ * dY_b,g [O/g, S] (W_g stored [O/g, C/g*K]).
+  im2col_gemm backward_data_gemm(std::int64_t images) const {
+    const std::int64_t m = rows_per_group, n = output_spatial, k = out_per_group;
+    return batched(images, gemm_desc{gemm_op::transpose, gemm_op::none, m, n, k, m, n, n},
+                   /*image*/ 0, output_image, columns_stride(),
+                   /*group*/ k * m, k * n, m * n);
+  }
+
+  // backward_filter: partial_b,g [O/g, C/g*K] = dY_b,g [O/g, S] * columns_b,gᵀ (columns stored [C/g*K, S]).
+  im2col_gemm backward_filter_gemm(std::int64_t images) const {
+    const std::int64_t m = out_per_group, n = rows_per_group, k = output_spatial;
+    return batched(images, gemm_desc{gemm_op::none, gemm_op::transpose, m, n, k, k, k, n},
+                   /*image*/ output_image, columns_stride(), weight_size,
+                   /*group*/ m * k, n * k, m * n);
+  }
+
+ private:
+  im2col_gemm batched(std::int64_t images, gemm_desc desc, std::int64_t image_a, std::int64_t image_b,
+                      std::int64_t image_c, std::int64_t group_a, std::int64_t group_b, std::int64_t group_c) const {
+    im2col_gemm g{desc};
+    if (images >= groups) {
+      g.desc.batch = images;
+      g.desc.stride_a = image_a, g.desc.stride_b = image_b, g.desc.stride_c = image_c;
+      g.loops = groups;
+      g.a_step = group_a, g.b_step = group_b, g.c_step = group_c;
+    } else {
+      g.desc.batch = groups;
+      g.desc.stride_a = group_a, g.desc.stride_b = group_b, g.desc.stride_c = group_c;
+      g.loops = images;
+      g.a_step = image_a, g.b_step = image_b, g.c_step = image_c;
+    }
+    return g;
+  }
+};
+
+// The layout of `pass` over problem p, with chunks sized so that one chunk's workspace of
+// `element_bytes`-sized elements stays under `limit_bytes` (at least one image per chunk).
+template <int N>
+im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::size_t element_bytes,
+                                 std::size_t limit_bytes) {
+  im2col_layout l;
+  l.batch = p.batch;
+  l.groups = p.groups;
+  l.out_channels = p.out_channels;
+  l.out_per_group = p.out_channels_per_group();
+  const std::int64_t taps = p.kernel_spatial();
+  l.rows_per_group = checked_multiply(p.in_channels_per_group(), taps, "im2col columns");
+  l.rows = checked_multiply(p.in_channels, taps, "im2col columns");
+  l.output_spatial = p.output_spatial();
+  l.input_image = checked_multiply(p.in_channels, p.input_spatial(), "im2col input");
+  l.output_image = checked_multiply(p.out_channels, l.output_spatial, "im2col output");
+  l.weight_size = p.weight_size();
+  l.direct = true;
+  for (int d = 0; d < N; ++d)
+    l.direct = l.direct && p.kernel[d] == 1 && p.stride[d] == 1 && p.padding[d] == 0;
+
+  // The 32-bit index arithmetic needs every per-chunk extent below 2^31; one image must fit.
+  const std::int64_t column_image = checked_multiply(l.rows, l.output_spatial, "im2col columns");
+  const std::int64_t largest_image = std::max({column_image, l.input_image, l.output_image, l.weight_size});
+  for (int d = 0; d < N; ++d)
+    if (p.input[d] + p.padding[d] >= im2col_index_limit)
+      fail("im2col: input extent ", p.input[d], " + padding ", p.padding[d], " of spatial dim ", d,
+           " must be < 2^31 - 1; use fftconv::naive or fftconv::fft");
+  if (largest_image >= im2col_index_limit)
+    fail("im2col: one image needs ", largest_image, " elements in one operand (columns ", column_image, ", x ",
+         l.input_image, ", y ", l.output_image, ", w ", l.weight_size,
+         "), more than the 2^31 - 1 this policy indexes; use fftconv::naive or fftconv::fft");
+  std::int64_t most_images = im2col_index_limit / largest_image;
+
+  // Workspace per image; the filter pass's partials are only needed when a chunk has several images.
+  const std::int64_t per_image = l.workspace_elements(pass, 2) / 2;
+  if (per_image > 0) {
+    const auto fit = static_cast<std::int64_t>(limit_bytes / element_bytes / static_cast<std::size_t>(per_image));
+    most_images = std::min(most_images, std::max<std::int64_t>(fit, 1));
+  }
+  most_images = std::min(most_images, p.batch);
+  // Balanced chunks: 32 images under a limit of 28 run as 16 + 16, not 28 + 4.
+  l.chunks = (p.batch + most_images - 1) / most_images;
+  l.images_per_chunk = (p.batch + l.chunks - 1) / l.chunks;
+  return l;
+}
+
+// A workspace kept between calls, type-erased so that conv_impl has the same layout in host-only and CUDA
+// translation units. Reused only by the same kind of executor on the same stream (stream-ordered reuse on the
+// GPU); otherwise released (cudaFreeAsync on its own stream) and reallocated.
+class im2col_workspace {
+ public:
+  template <class T, class Exec>
+  T* get(const Exec& exec, std::size_t count) {
+    const void* stream = stream_of(exec);
+    if (owner_ != nullptr && count * sizeof(T) <= bytes_ && on_device_ == backend<Exec>::on_device &&
+        stream == stream_)
+      return static_cast<T*>(data_);
+    release();
+    if (count == 0) return nullptr;
+    using buffer = typename backend<Exec>::template buffer<T>;
+    auto held = std::make_shared<buffer>(backend<Exec>::template allocate<T>(exec, count));
+    data_ = held->data();
+    bytes_ = held->bytes();
+    on_device_ = backend<Exec>::on_device;
+    stream_ = stream;
+    owner_ = std::move(held);
+    return static_cast<T*>(data_);
+  }
+
+  void release() noexcept {
+    owner_.reset();
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+
+  std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  template <class Exec>
+  static const void* stream_of(const Exec& exec) {
+    if constexpr (std::is_same_v<Exec, device>)
+      return exec.stream;
+    else
+      return nullptr;
+  }
+
+  std::shared_ptr<void> owner_;
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+  bool on_device_ = false;
+  const void* stream_ = nullptr;
+};
+
+template <int N, class T>
+class conv_impl<im2col, N, T> {
+ public:
+  static constexpr std::size_t default_workspace_limit = std::size_t{256} << 20;
+
+  explicit conv_impl(const geometry<N>&) {}
+
+  template <class Exec>
+  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+    using be = backend<Exec>;
+    const im2col_layout l = layout(p, im2col_pass::forward);
+    T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::forward, l.images_per_chunk)));
+    for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
+      const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
+      const T* x_chunk = x + first * l.input_image;
+      T* y_chunk = y + first * l.output_image;
+      const T* b = x_chunk;
+      if (!l.direct) {
+        be::for_each_index(exec, images * l.column_image(),
+                           im2col_gather<N, T>{p, extent_divisors<N>(p), x_chunk, columns});
+        b = columns;
+      }
+      run(exec, l.forward_gemm(images), w, b, T(0), y_chunk);
+      if (bias != nullptr)
+        be::for_each_index(exec, images * l.output_image,
+                           add_bias<T>{fast_divmod(l.output_spatial), fast_divmod(p.out_channels), bias, y_chunk});
+    }
+  }
+
+  template <class Exec>
+  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
+    using be = backend<Exec>;
+    const im2col_layout l = layout(p, im2col_pass::backward_data);
+    T* columns =
+        workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_data, l.images_per_chunk)));
+    for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
+      const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
+      T* dx_chunk = dx + first * l.input_image;
+      // The 1x1 fast path's columns are dx itself.
+      run(exec, l.backward_data_gemm(images), w, dy + first * l.output_image, T(0), l.direct ? dx_chunk : columns);
+      if (!l.direct)
+        be::for_each_index(exec, images * l.input_image,
+                           col2im_gather<N, T>{p, extent_divisors<N>(p), columns, dx_chunk});
+    }
+  }
+
+  template <class Exec>
+  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+    using be = backend<Exec>;
+    const im2col_layout l = layout(p, im2col_pass::backward_filter);
+    T* workspace = workspace_.get<T>(
+        exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_filter, l.images_per_chunk)));
+    T* columns = workspace;
+    T* partials = workspace + l.images_per_chunk * l.column_image();
+    for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
+      const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
+      const T* x_chunk = x + first * l.input_image;
+      const T* b = x_chunk;
+      if (!l.direct) {
+        be::for_each_index(exec, images * l.column_image(),
+                           im2col_gather<N, T>{p, extent_divisors<N>(p), x_chunk, columns});
+        b = columns;
+      }
+      const T* dy_chunk = dy + first * l.output_image;
+      const bool accumulate = first > 0;
+      if (images == 1) {
+        // One image: the GEMM accumulates into dw itself (beta 1 after the first chunk).
+        run(exec, l.backward_filter_gemm(1), dy_chunk, b, accumulate ? T(1) : T(0), dw);
+      } else {
+        run(exec, l.backward_filter_gemm(images), dy_chunk, b, T(0), partials);
+        be::for_each_index(exec, l.weight_size, sum_partials<T>{partials, dw, l.weight_size, images, accumulate});
+      }
+    }
+    if (dbias != nullptr)
+      be::segmented_sum(exec, p.out_channels, p.batch * l.output_spatial,
+                        bias_gradient_term<N, T>{p.out_channels, l.output_spatial, dy}, dbias);
+  }
+
+  void weights_changed() {}
+
+  // Bytes of column/partial workspace held between calls (at most the limit, unless one image alone needs more).
+  std::size_t workspace_bytes() const { return workspace_.bytes(); }
+
+  // Upper bound on the workspace of one call; the batch is processed in as many chunks as that takes.
+  // Releases the held workspace so that a lower limit takes effect at once.
+  void set_workspace_limit(std::size_t bytes) {
+    workspace_limit_ = bytes;
+    workspace_.release();
+  }
+  std::size_t workspace_limit() const noexcept { return workspace_limit_; }
+
+  im2col_layout layout(const problem<N>& p, im2col_pass pass) const {
+    return make_im2col_layout<N>(p, pass, sizeof(T), workspace_limit_);
+  }
+
+ private:
+  template <class Exec>
+  static void run(Exec exec, const im2col_gemm& g, const T* a, const T* b, T beta, T* c) {
+    for (std::int64_t l = 0; l < g.loops; ++l)
+      backend<Exec>::gemm(exec, g.desc, T(1), a + l * g.a_step, b + l * g.b_step, beta, c + l * g.c_step);
+  }
+
+  std::size_t workspace_limit_ = default_workspace_limit;
+  im2col_workspace workspace_;
+};
+
+}  // namespace fftconv::detail
