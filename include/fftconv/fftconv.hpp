@@ -15,3 +15,4 @@
 #include "conv.hpp"          // conv<N, T, Policy>
 #include "policy.hpp"        // naive, im2col, fft, the policy concept
 #include "policy/naive.hpp"  // direct windowed convolution
+#include "policy/im2col.hpp"  // gather to columns + GEMM
