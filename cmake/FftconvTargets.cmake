@@ -11,8 +11,11 @@ if(TARGET fftconv::fftconv)
 endif()
 
 add_library(fftconv::headers INTERFACE IMPORTED GLOBAL)
+# C++20 for both languages. CMake before 3.26 knows no C++20 flag for nvcc (cuda_std_20), so the flag is
+# passed directly; nvcc takes the last -std it sees.
 set_target_properties(fftconv::headers PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${FFTCONV_INCLUDE_DIR}"
-                                                  INTERFACE_COMPILE_FEATURES cxx_std_20)
+                                                  INTERFACE_COMPILE_FEATURES cxx_std_20
+                                                  INTERFACE_COMPILE_OPTIONS $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 if(FFTCONV_HAVE_CUDA_TOOLKIT)
   set(_fftconv_cccl "")
   foreach(dir IN LISTS CUDAToolkit_INCLUDE_DIRS)

@@ -5,12 +5,22 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cuda/std/array>   // cuda::std::array, which mdspan takes as extents
 #include <cuda/std/mdspan>  // cuda::std::mdspan, cuda::std::dextents
 
 namespace fftconv {
 
 template <class T, std::size_t R>
 using view = cuda::std::mdspan<T, cuda::std::dextents<std::int64_t, R>>;
+
+// A view over `data` with the given extents (e.g. those returned by conv::output_extents), since
+// cuda::std::mdspan takes cuda::std::array, not std::array.
+template <class T, std::size_t R>
+view<T, R> make_view(T* data, const std::array<std::int64_t, R>& extents) {
+  cuda::std::array<std::int64_t, R> converted{};
+  for (std::size_t r = 0; r < R; ++r) converted[r] = extents[r];
+  return view<T, R>(data, converted);
+}
 
 namespace detail {
 

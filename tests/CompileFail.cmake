@@ -1,0 +1,14 @@
+# Misuse must not compile, and the compiler must say why. Each case is a target outside `all`; its test
+# builds it and passes when the build output carries the expected message.
+function(fftconv_add_compile_fail_test name source pattern)
+  add_executable(compile_fail_${name} EXCLUDE_FROM_ALL "${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/${source}")
+  target_link_libraries(compile_fail_${name} PRIVATE fftconv::fftconv)
+  add_test(NAME compile_fail.${name}
+           COMMAND ${CMAKE_COMMAND} --build "${CMAKE_BINARY_DIR}" --target compile_fail_${name})
+  set_tests_properties(compile_fail.${name} PROPERTIES PASS_REGULAR_EXPRESSION "${pattern}" LABELS host)
+endfunction()
+
+fftconv_add_compile_fail_test(unknown_policy unknown_policy.cpp "is_policy_v<P>|policy<P>")
+fftconv_add_compile_fail_test(device_from_host_compiler device_from_host_compiler.cpp
+                              "needs this translation unit compiled as CUDA")
+fftconv_add_compile_fail_test(integer_elements integer_elements.cpp "T must be float or double")

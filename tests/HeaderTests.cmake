@@ -1,0 +1,14 @@
+# Every public .hpp compiles on its own, by the host compiler alone, with warnings as errors: this catches a
+# missing include and a CUDA construct outside `#if defined(__CUDACC__)`.
+file(GLOB_RECURSE _fftconv_headers RELATIVE "${PROJECT_SOURCE_DIR}/include" CONFIGURE_DEPENDS
+     "${PROJECT_SOURCE_DIR}/include/fftconv/*.hpp")
+set(_fftconv_header_sources "")
+foreach(header IN LISTS _fftconv_headers)
+  string(MAKE_C_IDENTIFIER "${header}" stem)
+  set(source "${CMAKE_CURRENT_BINARY_DIR}/header_tests/${stem}.cpp")
+  file(CONFIGURE OUTPUT "${source}" CONTENT "#include <${header}>\n#include <${header}>  // include guard\n")
+  list(APPEND _fftconv_header_sources "${source}")
+endforeach()
+add_library(fftconv_header_tests OBJECT ${_fftconv_header_sources})
+target_link_libraries(fftconv_header_tests PRIVATE fftconv::fftconv)
+target_compile_options(fftconv_header_tests PRIVATE -Wall -Wextra -Wpedantic -Werror)

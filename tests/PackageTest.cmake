@@ -1,0 +1,13 @@
+# Installs the package into a scratch prefix and builds an outside project against it with
+# find_package(fftconv CONFIG REQUIRED): a host-only C++ program (run: it checks a 2D forward with padding,
+# stride, dilation and groups) and, when nvcc exists, a CUDA program (built; run where a GPU is).
+if(NOT FFTCONV_INSTALL)
+  return()
+endif()
+add_test(NAME package.find_package
+         COMMAND ${CMAKE_COMMAND} -D "BUILD_DIR=${CMAKE_BINARY_DIR}" -D "WORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/package_test"
+                 -D "CONSUMER_DIR=${CMAKE_CURRENT_SOURCE_DIR}/package" -D "GENERATOR=${CMAKE_GENERATOR}"
+                 -D "WITH_CUDA=${FFTCONV_HAS_CUDA_COMPILER}" -D "CUDA_ARCHITECTURES=${CMAKE_CUDA_ARCHITECTURES}"
+                 -D "CXX_COMPILER=${CMAKE_CXX_COMPILER}"
+                 -P "${CMAKE_CURRENT_SOURCE_DIR}/package/run.cmake")
+set_tests_properties(package.find_package PROPERTIES LABELS host TIMEOUT 900)

@@ -1,0 +1,112 @@
+#pragma once
+// Property tests: a policy, on an executor, against the float64 reference over random layers. Included by
+// property_host.cpp and property_device.cu with FFTCONV_TEST_POLICY set to the policy under test.
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include <fftconv/fftconv.hpp>
+
+#include "../support/random_layer.hpp"
+#include "../support/reference.hpp"
+#include "../support/test_buffer.hpp"
+
+namespace testing_support {
+
+template <class T>
+struct tolerance {
+  static constexpr double forward = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  static constexpr double data = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  static constexpr double filter = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+};
+
+template <int N>
+fftconv::geometry<N> geometry_of(const reference::layer& L) {
+  fftconv::geometry<N> g;
+  g.in_channels = L.in_channels;
+  g.out_channels = L.out_channels;
+  g.groups = L.groups;
+  for (int d = 0; d < N; ++d) {
+    g.kernel[d] = L.kernel[d];
+    g.padding[d] = L.padding[d];
+    g.stride[d] = L.stride[d];
+    g.dilation[d] = L.dilation[d];
+  }
+  return g;
+}
+
+template <int N>
+std::array<std::int64_t, N + 2> extents(std::int64_t batch, std::int64_t channels, const std::vector<std::int64_t>& spatial) {
+  std::array<std::int64_t, N + 2> e{batch, channels};
+  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
+  return e;
+}
+
+// Runs forward, backward_data and backward_filter (with db) on one layer and checks each against the reference.
+template <int N, class T, class Policy, class Exec>
+void check_layer_against_reference(const reference::layer& L, std::uint64_t seed, Exec exec) {
+  INFO("seed ", seed, ": ", describe(L));
+  const auto x_values = random_values(L.x_size(), seed * 4 + 1);
+  const auto w_values = random_values(L.w_size(), seed * 4 + 2);
+  const auto bias_values = random_values(L.out_channels, seed * 4 + 3);
+  const auto dy_values = random_values(L.y_size(), seed * 4 + 4);
+
+  const auto x_extents = extents<N>(L.batch, L.in_channels, L.input);
+  const auto y_extents = extents<N>(L.batch, L.out_channels, L.output());
+  const auto w_extents = extents<N>(L.out_channels, L.in_channels / L.groups, L.kernel);
+
+  test_buffer<T, Exec> x(exec, x_values), w(exec, w_values), bias(exec, bias_values), dy(exec, dy_values);
+  test_buffer<T, Exec> y(exec, L.y_size()), dx(exec, L.x_size()), dw(exec, L.w_size()), db(exec, L.out_channels);
+
+  fftconv::conv<N, T, Policy> layer(geometry_of<N>(L));
+  CHECK(layer.output_extents(x_extents) == y_extents);
+
+  layer.forward(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents), fftconv::make_view<const T, N + 2>(w.data(), w_extents), bias.data(),
+                fftconv::make_view<T, N + 2>(y.data(), y_extents));
+  layer.backward_data(exec, fftconv::make_view<const T, N + 2>(dy.data(), y_extents), fftconv::make_view<const T, N + 2>(w.data(), w_extents),
+                      fftconv::make_view<T, N + 2>(dx.data(), x_extents));
+  layer.backward_filter(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents), fftconv::make_view<const T, N + 2>(dy.data(), y_extents),
+                        fftconv::make_view<T, N + 2>(dw.data(), w_extents), db.data());
+
+  CHECK(relative_l2(y.read(), reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
+  CHECK(relative_l2(dx.read(), reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
+  CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+  CHECK(relative_l2(db.read(), reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
+}
+
+// Also forward without bias and backward_filter without db, which take other branches.
+template <int N, class T, class Policy, class Exec>
+void check_layer_without_bias(const reference::layer& L, std::uint64_t seed, Exec exec) {
+  INFO("seed ", seed, ": ", describe(L));
+  const auto x_values = random_values(L.x_size(), seed * 4 + 1);
+  const auto w_values = random_values(L.w_size(), seed * 4 + 2);
+  const auto dy_values = random_values(L.y_size(), seed * 4 + 4);
+  const auto x_extents = extents<N>(L.batch, L.in_channels, L.input);
+  const auto y_extents = extents<N>(L.batch, L.out_channels, L.output());
+  const auto w_extents = extents<N>(L.out_channels, L.in_channels / L.groups, L.kernel);
+  test_buffer<T, Exec> x(exec, x_values), w(exec, w_values), dy(exec, dy_values);
+  test_buffer<T, Exec> y(exec, L.y_size()), dw(exec, L.w_size());
+  fftconv::conv<N, T, Policy> layer(geometry_of<N>(L));
+  layer.forward(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents), fftconv::make_view<const T, N + 2>(w.data(), w_extents), nullptr,
+                fftconv::make_view<T, N + 2>(y.data(), y_extents));
+  layer.backward_filter(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents), fftconv::make_view<const T, N + 2>(dy.data(), y_extents),
+                        fftconv::make_view<T, N + 2>(dw.data(), w_extents), nullptr);
+  CHECK(relative_l2(y.read(), reference::forward(L, x_values, w_values, nullptr)) <= tolerance<T>::forward);
+  CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+}
+
+inline constexpr std::uint64_t layers_per_rank = 80;  // x 3 ranks = 240 random layers per policy and type
+
+template <int N, class T, class Policy, class Exec>
+void check_random_layers(Exec exec) {
+  for (std::uint64_t seed = 1; seed <= layers_per_rank; ++seed) {
+    const reference::layer L = random_layer(N, seed);
+    check_layer_against_reference<N, T, Policy>(L, seed, exec);
+    if (seed % 8 == 0) check_layer_without_bias<N, T, Policy>(L, seed, exec);
+  }
+}
+
+}  // namespace testing_support
