@@ -16,3 +16,4 @@
 #include "policy.hpp"        // naive, im2col, fft, the policy concept
 #include "policy/naive.hpp"  // direct windowed convolution
 #include "policy/im2col.hpp"  // gather to columns + GEMM
+#include "policy/fft.hpp"  // Fourier domain, transforms reused across a training step

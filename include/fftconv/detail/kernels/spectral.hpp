@@ -1,0 +1,191 @@
+#pragma once
+// Element math of the FFT policy, shared by the host loops and the GPU kernels: staging real maps into the
+// zero-padded transform frame, moving spectra between the FFT libraries' natural layout and the
+// frequency-major layout of the channel GEMMs, and the fused crop / stride / dilation / bias step after the
+// inverse transform.
+//
+// Frame convention (per spatial dim, extent L >= n + 2p, >= d(k-1)+1): x sits at offset 0 of the frame and
+// the output shift t = q*s - p is taken modulo L. With Ŷ = X̂ · conj(Ŵ) the circular correlation is
+//   c[t mod L] = sum_j x[t + j] * w_dilated[j],   t in [-p, n + p - span]
+// and no valid (t, j) wraps onto x because L >= n + 2p. dY enters the frame zero-upsampled at the same
+// positions t = q*s - p, which makes backward_data a convolution (dX̂ = dŶ · Ŵ) read at i in [0, n) and
+// backward_filter a correlation (dŴ = conj(dŶ) · X̂) read at the dilated taps j*d.
+
+#include <cstdint>
+
+#include "../../backend/gemm.hpp"  // complex<T>
+#include "../../config.hpp"
+#include "../../geometry.hpp"
+#include "../../plan/fft_desc.hpp"  // spectral_frame
+
+namespace fftconv::detail {
+
+// x (or dx-shaped data) [maps][n...] into the frame [maps][L...]: copied at offset 0, zeros elsewhere.
+template <int N, class T>
+struct stage_input {
+  spectral_frame<N> frame;
+  std::int64_t extents[N];
+  std::int64_t volume;  // product of extents
+  const T* source;
+  T* frame_data;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t u[N];
+    const std::int64_t map = unravel<N>(index, frame.real, u);
+    bool inside = true;
+    for (int d = 0; d < N; ++d) inside = inside && u[d] < extents[d];
+    frame_data[index] = inside ? source[map * volume + ravel<N>(u, extents)] : T(0);
+  }
+};
+
+// Weights [maps][k...] into the frame with their taps at j*d (the zero-inserted, dilated kernel).
+template <int N, class T>
+struct stage_kernel {
+  spectral_frame<N> frame;
+  std::int64_t kernel[N];
+  std::int64_t dilation[N];
+  std::int64_t volume;  // product of kernel
+  const T* weights;
+  T* frame_data;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t u[N], tap[N];
+    const std::int64_t map = unravel<N>(index, frame.real, u);
+    bool inside = true;
+    for (int d = 0; d < N; ++d) {
+      tap[d] = u[d] / dilation[d];
+      inside = inside && u[d] % dilation[d] == 0 && tap[d] < kernel[d];
+    }
+    frame_data[index] = inside ? weights[map * volume + ravel<N>(tap, kernel)] : T(0);
+  }
+};
+
+// dy [maps][out...] zero-upsampled into the frame: dy[q] lands at u = (q*s - p) mod L, i.e. frame position u
+// holds dy[q] when v = (u + p) mod L is q*s with q < out. v is exact (not just congruent) because every
+// shift t + p lies in [0, n + 2p - span] < L.
+template <int N, class T>
+struct stage_upsampled {
+  spectral_frame<N> frame;
+  std::int64_t output[N];
+  std::int64_t stride[N];
+  std::int64_t padding[N];
+  std::int64_t volume;  // product of output
+  const T* gradient;
+  T* frame_data;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t u[N], q[N];
+    const std::int64_t map = unravel<N>(index, frame.real, u);
+    bool inside = true;
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t v = (u[d] + padding[d]) % frame.real[d];
+      q[d] = v / stride[d];
+      inside = inside && v % stride[d] == 0 && q[d] < output[d];
+    }
+    frame_data[index] = inside ? gradient[map * volume + ravel<N>(q, output)] : T(0);
+  }
+};
+
+// How a tensor's maps factor for the per-group GEMMs: natural map index ((a1 * G + g) * A2 + a2) * K + k.
+//   x, dx, y, dy: A1 = batch, A2 = 1,  K = channels per group
+//   w, dw:        A1 = 1,     A2 = out channels per group, K = in channels per group
+// In the frequency-major layout [f][g][a1][a2][k], each (f, g) holds a row-major (A1*A2) x K matrix, and
+// consecutive (f, g) matrices sit a constant stride apart: one strided-batched GEMM covers all of them.
+struct channel_layout {
+  std::int64_t outer;   // A1
+  std::int64_t groups;  // G
+  std::int64_t inner;   // A2
+  std::int64_t columns; // K
+
+  FFTCONV_HD std::int64_t maps() const { return outer * groups * inner * columns; }
+  FFTCONV_HD std::int64_t matrix_size() const { return outer * inner * columns; }
+};
+
+// Natural [maps][F] -> frequency-major [F][G][A1][A2][K]. One element per index over the destination, so
+// writes are contiguous; reads stride by F (the FFT library's map distance).
+template <class T>
+struct to_frequency_major {
+  channel_layout layout;
+  std::int64_t frequencies;  // F: complex volume of one map
+  const complex<T>* natural;
+  complex<T>* frequency_major;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t rest = index;
+    const std::int64_t k = rest % layout.columns;
+    rest /= layout.columns;
+    const std::int64_t a2 = rest % layout.inner;
+    rest /= layout.inner;
+    const std::int64_t a1 = rest % layout.outer;
+    rest /= layout.outer;
+    const std::int64_t g = rest % layout.groups;
+    const std::int64_t f = rest / layout.groups;
+    const std::int64_t map = ((a1 * layout.groups + g) * layout.inner + a2) * layout.columns + k;
+    frequency_major[index] = natural[map * frequencies + f];
+  }
+};
+
+// Frequency-major [F][G][A1][A2][K] -> natural [maps][F], one element per index over the destination.
+template <class T>
+struct from_frequency_major {
+  channel_layout layout;
+  std::int64_t frequencies;
+  const complex<T>* frequency_major;
+  complex<T>* natural;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    const std::int64_t f = index % frequencies;
+    std::int64_t rest = index / frequencies;
+    const std::int64_t k = rest % layout.columns;
+    rest /= layout.columns;
+    const std::int64_t a2 = rest % layout.inner;
+    rest /= layout.inner;
+    const std::int64_t g = rest % layout.groups;
+    const std::int64_t a1 = rest / layout.groups;
+    natural[index] = frequency_major[(((f * layout.groups + g) * layout.outer + a1) * layout.inner + a2) *
+                                         layout.columns + k];
+  }
+};
+
+// After the inverse transform: destination[m][q...] = frame[m][(q*step + offset) mod L] * scale (+ bias[m mod
+// channels]). The crop, the stride subsampling (forward: step s, offset -p), the dilated taps (dW: step d),
+// the 1/L normalisation of the unnormalised inverse and the bias, all in one pass.
+template <int N, class T>
+struct crop_frame {
+  spectral_frame<N> frame;
+  std::int64_t extents[N];
+  std::int64_t step[N];
+  std::int64_t offset[N];
+  T scale;
+  const T* bias;  // may be null
+  std::int64_t channels;
+  const T* frame_data;
+  T* destination;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t q[N], u[N];
+    const std::int64_t map = unravel<N>(index, extents, q);
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t t = (q[d] * step[d] + offset[d]) % frame.real[d];
+      u[d] = t < 0 ? t + frame.real[d] : t;
+    }
+    T value = frame_data[map * frame.real_volume + ravel<N>(u, frame.real)] * scale;
+    if (bias != nullptr) value += bias[map % channels];
+    destination[index] = value;
+  }
+};
+
+// Term i of db[o]; i runs over [batch, output...] in order:  db[o] = sum_{b, q} dy[b, o, q]
+template <class T>
+struct bias_gradient_sum {
+  std::int64_t out_channels;
+  std::int64_t output_spatial;
+  const T* gradient;
+
+  FFTCONV_HD T operator()(std::int64_t o, std::int64_t term) const {
+    const std::int64_t b = term / output_spatial;
+    return gradient[(b * out_channels + o) * output_spatial + (term - b * output_spatial)];
+  }
+};
+
+}  // namespace fftconv::detail
