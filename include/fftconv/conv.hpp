@@ -79,6 +79,12 @@ class conv {
     if constexpr (requires { impl_.set_weights_constant(constant); }) impl_.set_weights_constant(constant);
   }
 
+  // Forget every transformed map cached from call arguments (the FFT policy's X̂, dŶ, and Ŵ unless the weights
+  // were declared constant), so the next call transforms its arguments afresh even at the same addresses.
+  void discard_cached_maps() {
+    if constexpr (requires { impl_.discard_cached_maps(); }) impl_.discard_cached_maps();
+  }
+
   // Bytes of workspace the policy holds or last used (spectra, plans' work areas, column buffers).
   std::size_t workspace_bytes() const { return impl_.workspace_bytes(); }
 

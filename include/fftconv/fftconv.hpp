@@ -17,3 +17,6 @@
 #include "policy/naive.hpp"  // direct windowed convolution
 #include "policy/im2col.hpp"  // gather to columns + GEMM
 #include "policy/fft.hpp"  // Fourier domain, transforms reused across a training step
+
+// One-off calls through a per-thread cache of conv objects.
+#include "functional.hpp"  // forward<P>(exec, geometry, ...), backward_data<P>, backward_filter<P>
