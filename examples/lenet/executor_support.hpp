@@ -1,0 +1,61 @@
+#pragma once
+// What the training loop needs from an executor beyond fftconv::detail::backend: copies between the
+// caller's host memory and the executor's memory, and a per-minibatch stopwatch. Host versions here; the
+// device versions (cudaMemcpyAsync, CUDA events) in executor_support.cuh, compiled only by nvcc.
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+
+#include <fftconv/backend/backend.hpp>
+#include <fftconv/executor.hpp>
+
+namespace lenet {
+
+template <class Exec, class T>
+using buffer = typename fftconv::detail::backend<Exec>::template buffer<T>;
+
+template <class T, class Exec>
+buffer<Exec, T> allocate(const Exec& exec, std::int64_t count) {
+  return fftconv::detail::backend<Exec>::template allocate<T>(exec, static_cast<std::size_t>(count));
+}
+
+template <class Exec>
+struct transfer;
+
+template <class Exec>
+class stopwatch;
+
+template <>
+struct transfer<fftconv::host> {
+  template <class T>
+  static void to_executor(const fftconv::host&, T* destination, const T* source, std::int64_t count) {
+    if (count > 0) std::memcpy(destination, source, static_cast<std::size_t>(count) * sizeof(T));
+  }
+  // Returns once the values are in `destination`.
+  template <class T>
+  static void to_host(const fftconv::host&, T* destination, const T* source, std::int64_t count) {
+    if (count > 0) std::memcpy(destination, source, static_cast<std::size_t>(count) * sizeof(T));
+  }
+};
+
+// Host work is synchronous, so wall-clock time around it is the time of the work.
+template <>
+class stopwatch<fftconv::host> {
+ public:
+  explicit stopwatch(const fftconv::host&) {}
+  void start() { start_ = std::chrono::steady_clock::now(); }
+  // Milliseconds since start().
+  double stop() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_{};
+};
+
+}  // namespace lenet
+
+#if defined(__CUDACC__)
+#include "executor_support.cuh"
+#endif

@@ -1,0 +1,188 @@
+#pragma once
+// Element math of the LeNet layers, one functor per pass, shared by the host loops and the GPU kernels
+// (driven by fftconv::detail::backend<Exec>::for_each_index / segmented_sum). Plain structs that capture by
+// value, like the library's detail/kernels/*.hpp. Activations are row-major [batch, channels, height, width].
+
+#include <cstdint>
+#include <cuda/std/cmath>  // cuda::std::exp, cuda::std::log on host and device
+
+#include <fftconv/config.hpp>  // FFTCONV_HD
+
+namespace lenet::kernels {
+
+// data[i] = value. (backend<device>::fill's own functor is a private member, which nvcc's kernel stubs cannot
+// name, so the examples carry this one.)
+template <class T>
+struct fill_value {
+  T* data;
+  T value;
+  FFTCONV_HD void operator()(std::int64_t i) const { data[i] = value; }
+};
+
+// y = max(x, 0)
+template <class T>
+struct relu_forward {
+  const T* x;
+  T* y;
+  FFTCONV_HD void operator()(std::int64_t i) const { y[i] = x[i] > T(0) ? x[i] : T(0); }
+};
+
+// dx = dy where the forward output was positive. At x = 0 the derivative is taken as 0, as PyTorch does.
+template <class T>
+struct relu_backward {
+  const T* y;
+  const T* dy;
+  T* dx;
+  FFTCONV_HD void operator()(std::int64_t i) const { dx[i] = y[i] > T(0) ? dy[i] : T(0); }
+};
+
+// The shape of a 2x2, stride-2 max-pool over [planes = batch * channels, height, width]; odd trailing rows and
+// columns are dropped (floor), as torch.nn.MaxPool2d(2) does.
+struct pool_shape {
+  std::int64_t planes, height, width;
+  FFTCONV_HD std::int64_t out_height() const { return height / 2; }
+  FFTCONV_HD std::int64_t out_width() const { return width / 2; }
+};
+
+// Position 0..3 (row-major) of the first maximum in the window at (r, c) of one plane: strict '>' keeps the
+// first of equal values, so ties (common after ReLU: windows of zeros) route the gradient to one input.
+template <class T>
+FFTCONV_HD inline int window_argmax(const T* plane, std::int64_t width, std::int64_t r, std::int64_t c) {
+  const T* top = plane + (2 * r) * width + 2 * c;
+  const T candidates[4] = {top[0], top[1], top[width], top[width + 1]};
+  int best = 0;
+  for (int k = 1; k < 4; ++k)
+    if (candidates[k] > candidates[best]) best = k;
+  return best;
+}
+
+// One output element per index, over [planes, out_height, out_width].
+template <class T>
+struct max_pool_forward {
+  pool_shape s;
+  const T* x;
+  T* y;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    const std::int64_t c = i % s.out_width();
+    const std::int64_t r = (i / s.out_width()) % s.out_height();
+    const std::int64_t plane = i / (s.out_width() * s.out_height());
+    const T* x_plane = x + plane * s.height * s.width;
+    const int k = window_argmax(x_plane, s.width, r, c);
+    y[i] = x_plane[(2 * r + k / 2) * s.width + 2 * c + k % 2];
+  }
+};
+
+// One element of dx per index, over [planes, height, width]: a gather (each input belongs to at most one
+// window), so no atomics and the same bits on every run.
+template <class T>
+struct max_pool_backward {
+  pool_shape s;
+  const T* x;
+  const T* dy;
+  T* dx;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    const std::int64_t col = i % s.width;
+    const std::int64_t row = (i / s.width) % s.height;
+    const std::int64_t plane = i / (s.width * s.height);
+    const std::int64_t r = row / 2, c = col / 2;
+    T gradient(0);
+    if (r < s.out_height() && c < s.out_width()) {
+      const int k = window_argmax(x + plane * s.height * s.width, s.width, r, c);
+      if (k == (row % 2) * 2 + col % 2) gradient = dy[(plane * s.out_height() + r) * s.out_width() + c];
+    }
+    dx[i] = gradient;
+  }
+};
+
+// y[b, o] = bias[o] over [batch, features]: the GEMM then accumulates x W^T onto it (beta = 1).
+template <class T>
+struct broadcast_rows {
+  const T* bias;
+  std::int64_t features;
+  T* y;
+  FFTCONV_HD void operator()(std::int64_t i) const { y[i] = bias[i % features]; }
+};
+
+// Term b of column sum o of a [rows, columns] matrix: db[o] = sum_b dy[b, o].
+template <class T>
+struct column_term {
+  const T* matrix;
+  std::int64_t columns;
+  FFTCONV_HD T operator()(std::int64_t column, std::int64_t row) const { return matrix[row * columns + column]; }
+};
+
+// Term i of a plain sum: segment 0 of segmented_sum(1, n, ...).
+template <class T>
+struct element_term {
+  const T* values;
+  FFTCONV_HD T operator()(std::int64_t, std::int64_t i) const { return values[i]; }
+};
+
+// Softmax cross-entropy, one sample per index. With m = max_c z_c and lse = m + log sum_c exp(z_c - m):
+//   loss_b = lse - z_label,   dL/dz_c = (softmax_c - [c = label]) * scale   (scale = 1 / batch for a mean loss)
+// Also writes whether the first arg-max is the label. dlogits may be null (evaluation).
+template <class T>
+struct softmax_cross_entropy {
+  const T* logits;
+  const std::int32_t* labels;
+  std::int64_t classes;
+  T scale;
+  T* loss;
+  T* correct;
+  T* dlogits;
+  FFTCONV_HD void operator()(std::int64_t b) const {
+    const T* z = logits + b * classes;
+    std::int64_t arg_max = 0;
+    for (std::int64_t c = 1; c < classes; ++c)
+      if (z[c] > z[arg_max]) arg_max = c;
+    T sum(0);
+    for (std::int64_t c = 0; c < classes; ++c) sum += cuda::std::exp(z[c] - z[arg_max]);
+    const T log_sum_exp = z[arg_max] + cuda::std::log(sum);
+    const std::int64_t label = labels[b];
+    loss[b] = log_sum_exp - z[label];
+    correct[b] = arg_max == label ? T(1) : T(0);
+    if (dlogits != nullptr)
+      for (std::int64_t c = 0; c < classes; ++c)
+        dlogits[b * classes + c] = (cuda::std::exp(z[c] - log_sum_exp) - (c == label ? T(1) : T(0))) * scale;
+  }
+};
+
+// SGD with momentum, as torch.optim.SGD (dampening 0, no Nesterov, no weight decay):
+//   v <- momentum * v + g,   w <- w - lr * v
+template <class T>
+struct sgd_momentum {
+  T learning_rate;
+  T momentum;
+  const T* gradient;
+  T* velocity;
+  T* weight;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    const T v = momentum * velocity[i] + gradient[i];
+    velocity[i] = v;
+    weight[i] -= learning_rate * v;
+  }
+};
+
+// A minibatch gathered from the resident training set in shuffled order, over [batch, sample_size].
+template <class T>
+struct gather_samples {
+  const T* images;
+  const std::int32_t* order;  // a permutation of the training set; this minibatch starts at `first`
+  std::int64_t first;
+  std::int64_t sample_size;
+  T* batch;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    const std::int64_t b = i / sample_size;
+    batch[i] = images[std::int64_t(order[first + b]) * sample_size + (i - b * sample_size)];
+  }
+};
+
+struct gather_labels {
+  const std::int32_t* labels;
+  const std::int32_t* order;
+  std::int64_t first;
+  std::int32_t* batch;
+  FFTCONV_HD void operator()(std::int64_t b) const { batch[b] = labels[order[first + b]]; }
+};
+
+}  // namespace lenet::kernels
