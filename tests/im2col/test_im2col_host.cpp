@@ -1,0 +1,179 @@
+// The im2col policy on the host: its GEMM descriptors and chunk layout as values (the same descriptors the
+// GPU runs through cuBLAS), chunked execution, the 1x1 path, and the 32-bit division of the gathers.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+
+#include "../support/expect_error.hpp"
+#include "im2col_checks.hpp"
+
+using fftconv::detail::gemm_desc;
+using fftconv::detail::gemm_op;
+using fftconv::detail::im2col_gemm;
+using fftconv::detail::im2col_pass;
+
+namespace {
+
+// 2D, 4 -> 6 channels in 2 groups, 3x3 kernel, 8x8 input, padding 1: S = 64 output positions per image,
+// C/g*K = 2*9 = 18 column rows per group, O/g = 3, y image = 6*64 = 384, columns per image = 36*64 = 2304.
+fftconv::detail::problem<2> known_problem(std::int64_t batch) {
+  fftconv::geometry<2> g{.in_channels = 4, .out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}, .groups = 2};
+  return fftconv::detail::make_problem<2>(g, batch, {8, 8});
+}
+
+}  // namespace
+
+TEST_CASE("im2col: GEMM descriptors of a known layer, batched over images") {
+  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(5), im2col_pass::forward, sizeof(float),
+                                                             std::size_t{1} << 30);
+  CHECK(layout.images_per_chunk == 5);
+  CHECK(layout.chunks == 1);
+  CHECK_FALSE(layout.direct);
+
+  // y_b,g [3 x 64] = W_g [3 x 18] * columns_b,g [18 x 64]; W shared by the images, groups one loop apart.
+  const im2col_gemm forward = layout.forward_gemm(5);
+  CHECK(forward.desc == gemm_desc{.op_a = gemm_op::none, .op_b = gemm_op::none, .m = 3, .n = 64, .k = 18,
+                                  .lda = 18, .ldb = 64, .ldc = 64,
+                                  .stride_a = 0, .stride_b = 2304, .stride_c = 384, .batch = 5});
+  CHECK(forward.loops == 2);
+  CHECK(forward.a_step == 3 * 18);
+  CHECK(forward.b_step == 18 * 64);
+  CHECK(forward.c_step == 3 * 64);
+
+  // columns_b,g [18 x 64] = W_gᵀ (W_g stored 3 x 18) * dY_b,g [3 x 64].
+  const im2col_gemm data = layout.backward_data_gemm(5);
+  CHECK(data.desc == gemm_desc{.op_a = gemm_op::transpose, .op_b = gemm_op::none, .m = 18, .n = 64, .k = 3,
+                               .lda = 18, .ldb = 64, .ldc = 64,
+                               .stride_a = 0, .stride_b = 384, .stride_c = 2304, .batch = 5});
+  CHECK(data.loops == 2);
+  CHECK(data.a_step == 54);
+  CHECK(data.b_step == 192);
+  CHECK(data.c_step == 1152);
+
+  // partial_b,g [3 x 18] = dY_b,g [3 x 64] * columns_b,gᵀ (columns stored 18 x 64); partials one dW apart.
+  const im2col_gemm filter = layout.backward_filter_gemm(5);
+  CHECK(filter.desc == gemm_desc{.op_a = gemm_op::none, .op_b = gemm_op::transpose, .m = 3, .n = 18, .k = 64,
+                                 .lda = 64, .ldb = 64, .ldc = 18,
+                                 .stride_a = 384, .stride_b = 2304, .stride_c = 6 * 2 * 9, .batch = 5});
+  CHECK(filter.loops == 2);
+  CHECK(filter.a_step == 192);
+  CHECK(filter.b_step == 1152);
+  CHECK(filter.c_step == 54);
+}
+
+TEST_CASE("im2col: with more groups than images the batch runs over groups") {
+  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(1), im2col_pass::forward, sizeof(float),
+                                                             std::size_t{1} << 30);
+  const im2col_gemm forward = layout.forward_gemm(1);
+  CHECK(forward.desc == gemm_desc{.op_a = gemm_op::none, .op_b = gemm_op::none, .m = 3, .n = 64, .k = 18,
+                                  .lda = 18, .ldb = 64, .ldc = 64,
+                                  .stride_a = 54, .stride_b = 1152, .stride_c = 192, .batch = 2});
+  CHECK(forward.loops == 1);
+}
+
+TEST_CASE("im2col: chunks are balanced and sized by the workspace limit") {
+  // The bench's layer: 2D 32x64 -> 64 at 64x64, 3x3 'same'. One image's float columns: 64*9*4096*4 bytes.
+  fftconv::geometry<2> g{.in_channels = 64, .out_channels = 64, .kernel = {3, 3}, .padding = {1, 1}};
+  const auto p = fftconv::detail::make_problem<2>(g, 32, {64, 64});
+  const std::size_t image = 64 * 9 * 4096 * 4;
+  // The default 256 MiB holds 28 images: 32 run as 16 + 16, not 28 + 4.
+  const auto by_default = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, std::size_t{256} << 20);
+  CHECK(by_default.chunks == 2);
+  CHECK(by_default.images_per_chunk == 16);
+  // A limit of 5 images: 7 chunks of 5 (the last one 2).
+  const auto five = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, 5 * image);
+  CHECK(five.chunks == 7);
+  CHECK(five.images_per_chunk == 5);
+  CHECK(five.workspace_elements(im2col_pass::forward, 5) * 4 == static_cast<std::int64_t>(5 * image));
+  // backward_filter also holds each image's dW partial (64*64*9 elements), so 5 columns no longer fit 5 images.
+  const auto filter = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::backward_filter, 4, 5 * image);
+  CHECK(filter.images_per_chunk == 4);
+  CHECK(filter.workspace_elements(im2col_pass::backward_filter, 4) == 4 * (64 * 9 * 4096 + 64 * 64 * 9));
+  // A limit below one image still makes progress, one image at a time.
+  const auto tiny = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, 1);
+  CHECK(tiny.chunks == 32);
+  CHECK(tiny.images_per_chunk == 1);
+}
+
+TEST_CASE("im2col: the 1x1, stride-1, unpadded layer needs no column buffer") {
+  fftconv::geometry<3> g{.in_channels = 8, .out_channels = 4, .kernel = {1, 1, 1}, .dilation = {2, 3, 1}};
+  const auto p = fftconv::detail::make_problem<3>(g, 3, {4, 5, 6});
+  const auto layout = fftconv::detail::make_im2col_layout<3>(p, im2col_pass::forward, 8, 1);
+  CHECK(layout.direct);
+  CHECK(layout.chunks == 1);  // no workspace, so no reason to split the batch
+  // y_b [4 x 120] = W [4 x 8] * x_b [8 x 120], x read in place.
+  CHECK(layout.forward_gemm(3).desc == gemm_desc{.op_a = gemm_op::none, .op_b = gemm_op::none, .m = 4, .n = 120,
+                                                 .k = 8, .lda = 8, .ldb = 120, .ldc = 120, .stride_a = 0,
+                                                 .stride_b = 8 * 120, .stride_c = 4 * 120, .batch = 3});
+  g.stride = {1, 2, 1};
+  CHECK_FALSE(fftconv::detail::make_im2col_layout<3>(fftconv::detail::make_problem<3>(g, 3, {4, 5, 6}),
+                                                     im2col_pass::forward, 8, 1)
+                  .direct);
+}
+
+TEST_CASE("im2col: an image whose columns exceed 32-bit indexing is refused with the sizes") {
+  fftconv::geometry<3> g{.in_channels = 16, .out_channels = 16, .kernel = {3, 3, 3}, .padding = {1, 1, 1}};
+  const auto p = fftconv::detail::make_problem<3>(g, 2, {256, 256, 256});  // 16*27*256^3 = 7.2e9 column entries
+  testing_support::check_throws_naming<fftconv::invalid_argument>(
+      [&] { (void)fftconv::detail::make_im2col_layout<3>(p, im2col_pass::forward, 4, std::size_t{1} << 40); },
+      {"im2col", "7247757312"});
+}
+
+TEST_CASE("im2col: fast_divmod agrees with / and % over the 31-bit range") {
+  std::mt19937_64 rng(2024);
+  const std::uint32_t top = (std::uint32_t{1} << 31) - 1;
+  std::vector<std::uint32_t> divisors = {1, 2, 3, 5, 7, 9, 25, 64, 100, 4096, 65535, 65536, 65537, 1000003,
+                                         top - 1, top};
+  for (int i = 0; i < 200; ++i) divisors.push_back(1 + static_cast<std::uint32_t>(rng() % top));
+  for (std::uint32_t d : divisors) {
+    const fftconv::detail::fast_divmod f(d);
+    std::vector<std::uint32_t> dividends = {0, 1, d - 1, d, top, top - 1, top - d};
+    if (d < top / 2) dividends.push_back(2 * d - 1), dividends.push_back(2 * d);
+    for (int i = 0; i < 2000; ++i) dividends.push_back(static_cast<std::uint32_t>(rng() % (std::uint64_t{top} + 1)));
+    for (std::uint32_t n : dividends) {
+      std::uint32_t remainder = 0;
+      const std::uint32_t quotient = f.divide(n, remainder);
+      if (quotient != n / d || remainder != n % d) {
+        INFO(n, " / ", d, " gave ", quotient, " rem ", remainder);
+        CHECK(quotient == n / d);
+        CHECK(remainder == n % d);
+      }
+    }
+  }
+}
+
+TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
+  const reference::layer L = im2col_checks::strided_grouped_layer(2, 3);
+  fftconv::conv<2, double, fftconv::im2col> layer(im2col_checks::geometry_of<2>(L));
+  CHECK(layer.workspace_bytes() == 0);
+  const auto values = testing_support::random_values(L.x_size() + L.w_size() + L.out_channels + L.y_size(), 5);
+  const auto part = [&](std::int64_t begin, std::int64_t count) {
+    return std::vector<double>(values.begin() + begin, values.begin() + begin + count);
+  };
+  (void)im2col_checks::run_passes<2, double>(layer, L, fftconv::host{}, part(0, L.x_size()),
+                                             part(L.x_size(), L.w_size()), part(L.x_size() + L.w_size(), L.out_channels),
+                                             part(L.x_size() + L.w_size() + L.out_channels, L.y_size()));
+  CHECK(layer.workspace_bytes() > 0);
+  layer.set_workspace_limit(1 << 20);
+  CHECK(layer.workspace_bytes() == 0);
+}
+
+TEST_CASE_TEMPLATE("im2col host: a limit forcing several chunks matches one chunk and the reference", T, float, double) {
+  im2col_checks::check_chunking<1, T>(fftconv::host{});
+  im2col_checks::check_chunking<2, T>(fftconv::host{});
+  im2col_checks::check_chunking<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("im2col host: the 1x1 path reads x and writes dx in place", T, float, double) {
+  im2col_checks::check_pointwise<1, T>(fftconv::host{});
+  im2col_checks::check_pointwise<2, T>(fftconv::host{});
+  im2col_checks::check_pointwise<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("im2col host: every pass repeats bit for bit", T, float, double) {
+  im2col_checks::check_repeatable<1, T>(fftconv::host{});
+  im2col_checks::check_repeatable<2, T>(fftconv::host{});
+  im2col_checks::check_repeatable<3, T>(fftconv::host{});
+}
