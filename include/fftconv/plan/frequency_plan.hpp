@@ -24,6 +24,7 @@
 #include "../backend/gemm.hpp"
 #include "../detail/kernels/spectral.hpp"
 #include "../geometry.hpp"
+#include "fft_backend.hpp"
 #include "fft_desc.hpp"
 #include "transform_size.hpp"
 
@@ -58,15 +59,15 @@ bool same_problem(const problem<N>& a, const problem<N>& b) {
 
 template <int N, class T, class Exec>
 class frequency_plan final : public frequency_plan_base {
-  using fft = fft_backend<Exec>;
-  using fft_plan = typename fft::template plan<T>;
+  using transforms = fft_backend<Exec>;
+  using fft_plan = typename transforms::template plan<T>;
   using ops = backend<Exec>;
   template <class U>
   using buffer = typename ops::template buffer<U>;
 
  public:
   // Allocates everything first (an out_of_memory leaves nothing behind), then fetches the plans.
-  frequency_plan(const Exec& exec, const problem<N>& p) : problem_(p) {
+  frequency_plan(const Exec& exec, const problem<N>& p) : problem_(p), reaches_input_(windows_reach_input(p)) {
     const std::array<std::int64_t, N> extents = choose_transform_extents<N>(p);
     std::int64_t raw[N];
     for (int d = 0; d < N; ++d) raw[d] = extents[d];
@@ -85,7 +86,7 @@ class frequency_plan final : public frequency_plan_base {
     output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps, frame_.complex_volume));
 
     const auto plan = [&](std::int64_t maps, fft_direction direction) {
-      return fft::template make_plan<T>(exec, make_fft_desc<N, T>(frame_, maps, direction), real_.data(),
+      return transforms::template make_plan<T>(exec, make_fft_desc<N, T>(frame_, maps, direction), real_.data(),
                                         natural_.data());
     };
     forward_input_ = plan(input_maps, fft_direction::real_to_complex);
@@ -97,11 +98,16 @@ class frequency_plan final : public frequency_plan_base {
     std::size_t work_bytes = 0;
     for (const fft_plan* each : {forward_input_.get(), forward_kernel_.get(), forward_output_.get(),
                                  inverse_input_.get(), inverse_kernel_.get(), inverse_output_.get()})
-      work_bytes = std::max(work_bytes, fft::template work_area_bytes<T>(*each));
+      work_bytes = std::max(work_bytes, transforms::template work_area_bytes<T>(*each));
     work_area_ = ops::template allocate<unsigned char>(exec, work_bytes);
   }
 
   bool matches(const problem<N>& p) const { return same_problem<N>(problem_, p); }
+
+  // false when, in some dim, no tap of any output window lands inside the input (the windows see padding
+  // only): y is then exactly the bias and dx, dw exactly zero. The policy writes those directly instead of
+  // transforming, because a spectral result would carry rounding noise where the answer is exactly zero.
+  bool reaches_input() const noexcept { return reaches_input_; }
   const spectral_frame<N>& frame() const noexcept { return frame_; }
 
   std::size_t workspace_bytes() const override {
@@ -206,6 +212,24 @@ class frequency_plan final : public frequency_plan_base {
   }
 
  private:
+  // Per dim: is there a tap j < k and an output q < out with 0 <= q*s - p + j*d < n?  O(k) per dim.
+  static bool windows_reach_input(const problem<N>& p) {
+    for (int d = 0; d < N; ++d) {
+      bool reached = false;
+      for (std::int64_t j = 0; j < p.kernel[d] && !reached; ++j) {
+        const std::int64_t shift = j * p.dilation[d] - p.padding[d];  // input position of output 0's tap j
+        // q*s + shift in [0, n)  <=>  q in [ceil(-shift / s), floor((n - 1 - shift) / s)]
+        const std::int64_t low = shift >= 0 ? 0 : (-shift + p.stride[d] - 1) / p.stride[d];
+        const std::int64_t top = p.input[d] - 1 - shift;
+        if (top < 0) continue;
+        const std::int64_t high = std::min(top / p.stride[d], p.output[d] - 1);
+        reached = low <= high;
+      }
+      if (!reached) return false;
+    }
+    return true;
+  }
+
   static std::size_t count(std::int64_t maps, std::int64_t volume) {
     return static_cast<std::size_t>(checked_multiply(maps, volume, "fft workspace"));
   }
@@ -226,7 +250,7 @@ class frequency_plan final : public frequency_plan_base {
   // real_ (staged) -> R2C -> natural_ -> frequency-major spectrum.
   void to_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, complex<T>* spectrum,
                    transform_counts& counts) {
-    fft::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
+    transforms::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
     ++counts.forward;
     ops::for_each_index(exec, layout.maps() * frame_.complex_volume,
                         to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
@@ -236,7 +260,7 @@ class frequency_plan final : public frequency_plan_base {
   void from_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, transform_counts& counts) {
     ops::for_each_index(exec, layout.maps() * frame_.complex_volume,
                         from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
-    fft::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
+    transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
     ++counts.inverse;
   }
 
@@ -257,6 +281,7 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   problem<N> problem_;
+  bool reaches_input_ = true;
   spectral_frame<N> frame_{};
   buffer<T> real_;                      // staged maps [maps][L...], and the inverse transforms' output
   buffer<complex<T>> natural_;          // R2C output / C2R input, natural layout

@@ -42,6 +42,11 @@ class conv_impl<fft, N, T> {
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
+    if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
+      backend<Exec>::for_each_index(exec, p.output_size(),
+                                    broadcast_bias<T>{p.out_channels, p.output_spatial(), bias, y});
+      return;
+    }
     plan.forget_output_spectrum();  // a new step: a dy seen before belongs to the previous one
     plan.transform_input(exec, x, counts_);
     if (!weights_constant_ || !plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
@@ -51,6 +56,7 @@ class conv_impl<fft, N, T> {
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
+    if (!plan.reaches_input()) return backend<Exec>::fill(exec, dx, p.input_size(), T(0));
     if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
     if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
     plan.backward_data_output(exec, dx, counts_);
@@ -59,9 +65,13 @@ class conv_impl<fft, N, T> {
   template <class Exec>
   void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
-    if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
-    plan.backward_filter_output(exec, dw, counts_);
+    if (!plan.reaches_input()) {
+      backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
+    } else {
+      if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
+      if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
+      plan.backward_filter_output(exec, dw, counts_);
+    }
     if (dbias != nullptr)
       backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
                                    bias_gradient_sum<T>{p.out_channels, p.output_spatial(), dy}, dbias);

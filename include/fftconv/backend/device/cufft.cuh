@@ -20,10 +20,10 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
+#include "../../plan/fft_backend.hpp"
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
 #include "../gemm.hpp"  // complex<T>
-#include "../host/fftw.hpp"  // the fft_backend primary template
 #include "status.hpp"
 
 namespace fftconv::detail {

@@ -15,6 +15,7 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
+#include "../../plan/fft_backend.hpp"
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
 #include "../../policy.hpp"  // dependent_false
@@ -25,12 +26,6 @@
 #endif
 
 namespace fftconv::detail {
-
-// How a policy runs FFTs on an executor; host here, device in backend/device/cufft.cuh.
-template <class Exec>
-struct fft_backend {
-  static_assert(dependent_false<Exec>, "fftconv: no FFT backend for this executor");
-};
 
 #if FFTCONV_HAS_FFTW
 

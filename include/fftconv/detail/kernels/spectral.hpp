@@ -175,6 +175,19 @@ struct crop_frame {
   }
 };
 
+// y where no output window reaches the input (see frequency_plan::reaches_input): y[b, o, q] = bias[o] or 0.
+template <class T>
+struct broadcast_bias {
+  std::int64_t channels;
+  std::int64_t spatial;
+  const T* bias;  // may be null
+  T* destination;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    destination[index] = bias != nullptr ? bias[(index / spatial) % channels] : T(0);
+  }
+};
+
 // Term i of db[o]; i runs over [batch, output...] in order:  db[o] = sum_{b, q} dy[b, o, q]
 template <class T>
 struct bias_gradient_sum {
