@@ -1,0 +1,412 @@
+// fftconv_bench: times naive, im2col, fft and cuDNN side by side on the cases of design.md §7, checks every
+// output against the reference, and writes <out>/<gpu>_<date>.json and .csv (bench/plot.py draws them).
+//
+//   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--naive-cap S] [--target S] [--device ID]
+//
+// This file is compiled by nvcc (as main.cu, which includes it) when CUDA is available: GPU mode, plus the host
+// mode. Compiled by a plain C++ compiler it holds only the host mode. Host timings are CPU wall time, and the
+// JSON says so: they are never GPU numbers.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+#if FFTCONV_HAS_FFTW
+#include <fftw3.h>
+#endif
+#if FFTCONV_HAS_CBLAS
+#include <cblas.h>
+#endif
+#if defined(__CUDACC__)
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cufft.h>
+#endif
+
+#include "runner.hpp"
+
+namespace bench {
+namespace {
+
+void print_usage() {
+  std::cout << "usage: fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--naive-cap SECONDS]\n"
+               "                     [--target SECONDS] [--device ID] [--seed N]\n"
+               "  --quick       small sizes of every case group (seconds; what CI runs with --host)\n"
+               "  --host        run on the CPU (fftconv::host, no cuDNN); timings are CPU wall time\n"
+               "  --out DIR     where <name>.json and <name>.csv go (default bench-results)\n"
+               "  --only LIST   only case groups whose name contains one of these, e.g. headline,network_batch\n"
+               "  --naive-cap S skip naive where its predicted time per call exceeds S seconds (default 1)\n"
+               "  --target S    timed budget per contestant and pass, sets the repeats (default 0.15)\n"
+               "groups: functional_input functional_kernel functional_dims network_input network_kernel\n"
+               "        network_batch headline\n";
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, separator);)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+// Returns false (after printing why) on a bad command line.
+bool parse(int argc, char** argv, options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--quick") o.quick = true;
+    else if (a == "--host") o.host = true;
+    else if (a == "--out") o.out = value();
+    else if (a == "--only") o.only = split(value(), ',');
+    else if (a == "--naive-cap") o.naive_cap_seconds = std::stod(value());
+    else if (a == "--target") o.target_seconds = std::stod(value());
+    else if (a == "--device") o.device = std::stoi(value());
+    else if (a == "--seed") o.seed = std::stoull(value());
+    else if (a == "--help" || a == "-h") {
+      print_usage();
+      std::exit(0);
+    } else {
+      throw std::invalid_argument("unknown argument " + a);
+    }
+  }
+  if (o.quick) {
+    o.target_seconds = std::min(o.target_seconds, 0.02);
+    o.warmup = 1;
+    o.min_reps = 3;
+    o.max_reps = 20;
+  }
+  return true;
+}
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, format, &tm);
+  return text;
+}
+
+std::string first_line_matching(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) return line;
+  return {};
+}
+
+std::string cpu_model() {
+  std::string line = first_line_matching("/proc/cpuinfo", "model name");
+  const auto colon = line.find(':');
+  return colon == std::string::npos ? "unknown CPU" : line.substr(line.find_first_not_of(' ', colon + 1));
+}
+
+std::string slug(const std::string& text) {
+  std::string s;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) s += char(std::tolower(static_cast<unsigned char>(c)));
+    else if (!s.empty() && s.back() != '-') s += '-';
+  }
+  while (!s.empty() && s.back() == '-') s.pop_back();
+  return s.empty() ? "unknown" : s;
+}
+
+json host_environment() {
+  json e = json::make_object();
+  e["cpu"] = cpu_model();
+#if defined(_OPENMP)
+  e["threads"] = omp_get_max_threads();
+#else
+  e["threads"] = int(std::thread::hardware_concurrency());
+#endif
+  e["host_compiler"] = __VERSION__;
+#if defined(__CUDACC__)
+  e["nvcc"] = std::to_string(__CUDACC_VER_MAJOR__) + "." + std::to_string(__CUDACC_VER_MINOR__) + "." +
+              std::to_string(__CUDACC_VER_BUILD__);
+#endif
+#if FFTCONV_HAS_FFTW
+  e["fftw"] = fftw_version;
+#endif
+#if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION)
+  e["openblas"] = openblas_get_config();
+#endif
+  e["fftconv"] = std::to_string(FFTCONV_VERSION_MAJOR) + "." + std::to_string(FFTCONV_VERSION_MINOR) + "." +
+                 std::to_string(FFTCONV_VERSION_PATCH);
+  return e;
+}
+
+#if defined(__CUDACC__)
+std::string cuda_version_string(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+
+json device_environment(int device) {
+  json e = host_environment();
+  cudaDeviceProp p{};
+  FFTCONV_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  e["gpu"] = p.name;
+  e["compute_capability"] = std::to_string(p.major) + "." + std::to_string(p.minor);
+  e["sm_count"] = p.multiProcessorCount;
+  e["memory_bytes"] = std::size_t(p.totalGlobalMem);
+  // The kernel module's version line, e.g. "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06 ...".
+  std::string driver = first_line_matching("/proc/driver/nvidia/version", "NVRM version");
+  const auto module = driver.find("Kernel Module");
+  if (module != std::string::npos) {
+    std::istringstream words(driver.substr(module + 13));
+    words >> driver;
+  }
+  e["driver"] = driver.empty() ? json(nullptr) : json(driver);
+  int v = 0;
+  FFTCONV_CUDA_CHECK(cudaDriverGetVersion(&v));
+  e["cuda_driver_api"] = cuda_version_string(v);
+  FFTCONV_CUDA_CHECK(cudaRuntimeGetVersion(&v));
+  e["cuda_runtime"] = cuda_version_string(v);
+  FFTCONV_CUFFT_CHECK(cufftGetVersion(&v));
+  e["cufft"] = v;
+  int major = 0, minor = 0, patch = 0;
+  FFTCONV_CUBLAS_CHECK(cublasGetProperty(MAJOR_VERSION, &major));
+  FFTCONV_CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &minor));
+  FFTCONV_CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &patch));
+  e["cublas"] = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+#if FFTCONV_BENCH_HAS_CUDNN
+  e["cudnn"] = cudnn_version_string();
+#else
+  e["cudnn"] = nullptr;
+  e["cudnn_note"] = "bench built without cuDNN (cudnn.h / libcudnn not found at configure time)";
+#endif
+  return e;
+}
+#endif
+
+// One line per case and pass on stdout while the run goes.
+void print_case(std::size_t index, std::size_t total, const json& record) {
+  std::ostringstream line;
+  line << '[' << index << '/' << total << "] " << *record.find("group")->as_string() << ' '
+       << *record.find("pass")->as_string() << ' ' << *record.find("label")->as_string();
+  for (const json& r : *record.find("results")->as_array()) {
+    line << " | " << *r.find("impl")->as_string() << ' ';
+    if (is_ok(r)) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%.4g ms", *r.find("median_ms")->as_number());
+      line << text;
+      if (const json* check = r.find("check")) line << ' ' << *check->as_string();
+    } else {
+      line << *r.find("status")->as_string();
+    }
+  }
+  std::cout << line.str() << std::endl;
+}
+
+std::string csv_field(const json* v) {
+  if (v == nullptr || v->is_null()) return "";
+  if (const std::string* s = v->as_string()) {
+    std::string quoted = "\"";
+    for (char c : *s) quoted += (c == '"' ? std::string("\"\"") : std::string(1, c));
+    return quoted + "\"";
+  }
+  if (const auto* a = v->as_array()) {
+    std::string joined;
+    for (const json& item : *a) {
+      std::ostringstream one;
+      item.write(one);
+      joined += (joined.empty() ? "" : "x") + one.str();
+    }
+    return joined;
+  }
+  std::ostringstream out;
+  v->write(out);
+  return out.str();
+}
+
+void write_csv(const std::string& path, const json& cases) {
+  std::ofstream out(path);
+  const std::vector<std::string> case_fields{"group", "sweep", "x", "label", "pass", "kind", "dims", "batch",
+                                             "in_channels", "out_channels", "input", "kernel", "padding",
+                                             "reference"};
+  const std::vector<std::string> result_fields{
+      "impl", "status", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "reps", "ratio_to_cudnn",
+      "speedup_vs_cudnn", "workspace_bytes", "gbs", "copy_fraction", "check", "reason"};
+  for (const auto& f : case_fields) out << f << ',';
+  for (const auto& f : result_fields) out << f << ',';
+  out << "max_rel_l2_error\n";
+  for (const json& record : *cases.as_array())
+    for (const json& r : *record.find("results")->as_array()) {
+      for (const auto& f : case_fields) out << csv_field(record.find(f)) << ',';
+      for (const auto& f : result_fields) out << csv_field(r.find(f)) << ',';
+      double worst = -1;
+      if (const json* errors = r.find("rel_l2_error"))
+        for (const char* name : {"y", "dx", "dw", "db", "logits"})
+          if (const json* e = errors->find(name)) worst = std::max(worst, e->as_number().value_or(1e300));
+      if (worst >= 0) out << worst;
+      out << '\n';
+    }
+}
+
+template <class Exec>
+int run(Exec exec, bool on_device, run_state& st, json document, const std::string& name, const char* clock) {
+  const auto started = std::chrono::steady_clock::now();
+  const options& o = st.opt;
+  std::filesystem::create_directories(o.out);
+  const std::string json_path = (std::filesystem::path(o.out) / (name + ".json")).string();
+  const std::string csv_path = (std::filesystem::path(o.out) / (name + ".csv")).string();
+
+  st.copy_gbs = platform<Exec>::copy_bandwidth_gbs(exec, on_device ? (std::size_t{512} << 20)
+                                                                   : (o.quick ? std::size_t{16} << 20 : std::size_t{128} << 20));
+  st.naive_macs_per_second = calibrate_naive(exec, on_device);
+  std::cout << "copy bandwidth " << st.copy_gbs << " GB/s (read + write), naive "
+            << st.naive_macs_per_second / 1e9 << " GMAC/s\n";
+
+  json settings = json::make_object();
+  settings["clock"] = clock;
+  settings["warmup"] = o.warmup;
+  settings["min_reps"] = o.min_reps;
+  settings["max_reps"] = o.max_reps;
+  settings["target_seconds"] = o.target_seconds;
+  settings["naive_cap_seconds"] = o.naive_cap_seconds;
+  settings["slow_call_seconds"] = o.slow_call_seconds;
+  settings["slow_reps"] = o.slow_reps;
+  settings["seed"] = static_cast<long long>(o.seed);
+  settings["precision"] = "fp32";
+  settings["tf32"] = on_device ? "off (cuDNN CUDNN_FMA_MATH, NVIDIA_TF32_OVERRIDE=0)" : "n/a";
+  document["settings"] = settings;
+  document["copy_bandwidth_gbs"] = st.copy_gbs;
+  document["naive_calibration_gmacs"] = st.naive_macs_per_second / 1e9;
+  document["policies"] = policy_names();
+  document["summary"] = json::make_object();
+  document["cases"] = json::make_array();
+
+  std::vector<bench_case> cases;
+  for (const bench_case& c : make_cases(o.quick)) {
+    bool wanted = o.only.empty();
+    for (const std::string& g : o.only) wanted = wanted || c.group.find(g) != std::string::npos;
+    if (wanted) cases.push_back(c);
+  }
+  auto save = [&](bool final_write) {
+    json& summary = document["summary"];
+    summary["case_passes"] = document["cases"].as_array()->size();
+    summary["check_failures"] = st.check_failures;
+    summary["errors"] = st.errors;
+    summary["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    summary["complete"] = final_write;
+    std::ofstream out(json_path);
+    document.write(out);
+    out << '\n';
+    if (final_write) write_csv(csv_path, document["cases"]);
+  };
+
+  const std::size_t total = cases.size() * 2;
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const bench_case& c = cases[i];
+    for (pass_kind pass : {pass_kind::forward, pass_kind::step}) {
+      const std::uint64_t seed = case_seed(o.seed, i);
+      json record;
+      if (c.kind == case_kind::network) record = run_network_case(exec, c, pass, seed, st);
+      else if (c.dims == 1) record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
+      else if (c.dims == 2) record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
+      else record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
+      put_ratios(record);
+      print_case(++done, total, record);
+      document["cases"].push_back(std::move(record));
+      if (done % 16 == 0) save(false);  // a partial file survives an interrupted run
+    }
+  }
+  save(true);
+  std::cout << "wrote " << json_path << "\n      " << csv_path << '\n'
+            << st.check_failures << " check failures, " << st.errors << " errors\n";
+  return st.check_failures == 0 && st.errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  // fp32 means fp32: no TF32 in cuDNN or cuBLAS, for the baseline and for fftconv alike. Set before any CUDA
+  // library initialises; an explicit setting in the environment wins.
+  setenv("NVIDIA_TF32_OVERRIDE", "0", 0);
+  run_state st;
+  try {
+    parse(argc, argv, st.opt);
+  } catch (const std::exception& e) {
+    std::cerr << "fftconv_bench: " << e.what() << '\n';
+    print_usage();
+    return 2;
+  }
+  json document = json::make_object();
+  document["schema"] = "fftconv-bench/1";
+  document["date"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  document["command"] = command;
+  document["quick"] = st.opt.quick;
+  const std::string stamp = utc_now("%Y%m%dT%H%M%SZ") + (st.opt.quick ? "_quick" : "");
+  try {
+    if (st.opt.host) {
+#if FFTCONV_BENCH_HOST_MODE
+      document["mode"] = "host";
+      json environment = host_environment();
+      environment["gpu"] = "no GPU";
+      environment["note"] = "host mode: CPU wall-clock times of the host backend; not GPU results";
+      document["environment"] = environment;
+      document["baseline"] = nullptr;
+      std::cout << "fftconv_bench: host mode on " << cpu_model() << " (CPU timings, not GPU)\n";
+      return run(fftconv::host{}, false, st, document, "host_" + stamp, platform<fftconv::host>::clock);
+#else
+      std::cerr << "fftconv_bench: host mode was not built (it needs OpenBLAS and FFTW3 at configure time)\n";
+      return 2;
+#endif
+    }
+#if defined(__CUDACC__)
+    int count = 0;
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess || count == 0) {
+      (void)cudaGetLastError();
+      std::cerr << "fftconv_bench: no GPU visible (" << cudaGetErrorName(status)
+                << "); use --host for a CPU run of the same code paths\n";
+      return 2;
+    }
+    FFTCONV_CUDA_CHECK(cudaSetDevice(st.opt.device));
+    cudaStream_t stream = nullptr;
+    FFTCONV_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    document["mode"] = "gpu";
+    json environment = device_environment(st.opt.device);
+    const std::string gpu = *environment.find("gpu")->as_string();
+    document["environment"] = environment;
+    std::cout << "fftconv_bench: GPU mode on " << gpu << '\n';
+    int rc = 0;
+    {
+#if FFTCONV_BENCH_HAS_CUDNN
+      cudnn_handle handle;
+      st.cudnn = handle.get();
+      document["baseline"] = "cudnn";
+#else
+      document["baseline"] = nullptr;
+      std::cout << "fftconv_bench: built without cuDNN: no baseline, float64 naive as the reference\n";
+#endif
+      rc = run(fftconv::device{stream}, true, st, document, slug(gpu) + "_" + stamp, platform<fftconv::device>::clock);
+      FFTCONV_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    (void)cudaStreamDestroy(stream);
+    return rc;
+#else
+    std::cerr << "fftconv_bench: built without CUDA (no nvcc at configure time): only --host is available\n";
+    return 2;
+#endif
+  } catch (const std::exception& e) {
+    std::cerr << "fftconv_bench: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,595 @@
+#pragma once
+// One case, one pass, every contestant: build the data once, run cuDNN (device) or a float64 naive
+// reference (host, or device without cuDNN), then each policy of the type list; check each output against
+// the reference, time each after warm-up, and return the case's JSON record. Written once over the executor,
+// so the host quick run that CI executes goes through the same code as the GPU run.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cases.hpp"
+#include "layers.hpp"
+#include "network.hpp"
+#include "platform.hpp"
+#include "report.hpp"
+
+namespace bench {
+
+struct options {
+  bool host = false;
+  bool quick = false;
+  std::string out = "bench-results";
+  std::vector<std::string> only;  // run only the groups whose name contains one of these
+  double target_seconds = 0.15;   // timed budget per contestant and pass: sets the number of repeats
+  int warmup = 2;
+  int min_reps = 5;
+  int max_reps = 200;
+  double naive_cap_seconds = 1.0;   // skip naive where its predicted time per call is above this
+  double slow_call_seconds = 0.25;  // a first call slower than this: no warm-up, slow_reps repeats only
+  int slow_reps = 3;
+  std::uint64_t seed = 20140001;
+  int device = 0;
+};
+
+enum class pass_kind { forward, step };
+inline const char* pass_name(pass_kind p) { return p == pass_kind::forward ? "fwd" : "step"; }
+
+// What all cases of a run share.
+struct run_state {
+  options opt;
+  double copy_gbs = 0;                // measured copy rate, bytes read + written per second / 1e9
+  double naive_macs_per_second = 0;   // calibrated at start, predicts naive's time to enforce the cap
+  int check_failures = 0;
+  int errors = 0;
+#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
+  cudnnHandle_t cudnn = nullptr;      // set in device mode
+#endif
+};
+
+// Tolerances of the checks (relative L2). Against the float64 reference they are the library's contract;
+// against cuDNN (itself fp32, summing in another order) one decade looser.
+struct tolerance {
+  double forward, filter;
+};
+inline tolerance tolerance_for(const std::string& reference, bool network) {
+  if (network) return {1e-4, 1e-3};  // max pool routes gradients by argmax: a near-tie may route differently
+  if (reference == "naive_f64") return {1e-5, 1e-4};
+  return {1e-4, 1e-3};
+}
+
+template <class Exec, class Op>
+timing_stats measure(Exec exec, const options& o, double first_call_ms, Op&& op) {
+  typename platform<Exec>::timer timer(exec);
+  const bool slow = first_call_ms > 1000.0 * o.slow_call_seconds;
+  double last_ms = first_call_ms;
+  for (int r = 0; r < (slow ? 0 : o.warmup); ++r) {
+    timer.start();
+    op();
+    last_ms = timer.stop_ms();
+  }
+  int reps = int(std::ceil(o.target_seconds * 1e3 / std::max(last_ms, 1e-4)));
+  reps = slow ? o.slow_reps : std::clamp(reps, o.min_reps, o.max_reps);
+  std::vector<double> samples;
+  samples.reserve(reps);
+  for (int r = 0; r < reps; ++r) {
+    timer.start();
+    op();
+    samples.push_back(timer.stop_ms());
+  }
+  return summarize(std::move(samples));
+}
+
+inline void put_timing(json& r, const timing_stats& s, double first_ms) {
+  r["reps"] = s.reps;
+  r["median_ms"] = s.median_ms;
+  r["p10_ms"] = s.p10_ms;
+  r["p90_ms"] = s.p90_ms;
+  r["min_ms"] = s.min_ms;
+  r["max_ms"] = s.max_ms;
+  r["mean_ms"] = s.mean_ms;
+  r["first_call_ms"] = first_ms;
+}
+
+// Outputs of one contestant, as downloaded after its first call.
+struct outputs {
+  std::vector<std::vector<double>> tensors;  // in the order of the case's output names
+};
+
+template <class T>
+std::vector<double> widen(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// Relative L2 error of each output against the reference, the largest, and pass/fail.
+inline void put_check(json& r, const std::vector<std::string>& names, const outputs& got,
+                      const std::optional<outputs>& reference, const std::string& reference_name,
+                      const tolerance& tol, run_state& st) {
+  if (!reference) {
+    r["check"] = "no reference";
+    return;
+  }
+  json errors = json::make_object();
+  double worst_forward = 0, worst_filter = 0;
+  bool finite = true;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const double e = relative_l2(got.tensors[i], reference->tensors[i]);
+    errors[names[i]] = e;
+    if (!std::isfinite(e)) finite = false;
+    const bool filter = names[i] == "dw" || names[i] == "db";
+    (filter ? worst_filter : worst_forward) = std::max(filter ? worst_filter : worst_forward, e);
+  }
+  r["rel_l2_error"] = errors;
+  r["reference"] = reference_name;
+  r["tolerance"] = json::object{{"y_dx", tol.forward}, {"dw_db", tol.filter}};
+  const bool ok = finite && worst_forward <= tol.forward && worst_filter <= tol.filter;
+  r["check"] = ok ? "pass" : "fail";
+  if (!ok) ++st.check_failures;
+}
+
+inline std::uint64_t case_seed(std::uint64_t seed, std::size_t index) { return seed * 0x9E3779B97F4A7C15ull + index; }
+
+inline std::vector<float> random_vector(std::mt19937_64& rng, std::int64_t count) {
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<std::size_t>(count));
+  for (float& x : v) x = unit(rng);
+  return v;
+}
+
+inline std::string format_seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f s", s);
+  return text;
+}
+
+inline bool is_ok(const json& result) {
+  const json* status = result.find("status");
+  return status != nullptr && status->as_string() != nullptr && *status->as_string() == "ok";
+}
+
+// After every contestant ran: time relative to cuDNN (> 1: slower) and the speed-up over it.
+inline void put_ratios(json& record) {
+  json* results = const_cast<json*>(record.find("results"));
+  if (results == nullptr || results->as_array() == nullptr) return;
+  std::optional<double> cudnn_ms;
+  for (const json& r : *results->as_array())
+    if (is_ok(r) && *r.find("impl")->as_string() == "cudnn") cudnn_ms = r.find("median_ms")->as_number();
+  if (!cudnn_ms) return;
+  for (json& r : *results->as_array())
+    if (is_ok(r)) {
+      const double ms = *r.find("median_ms")->as_number();
+      r["ratio_to_cudnn"] = ms / *cudnn_ms;
+      r["speedup_vs_cudnn"] = *cudnn_ms / ms;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A single convolution layer: fwd = forward (+ bias); step = forward, backward_data, backward_filter (+ db).
+
+template <class Exec, int N>
+json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_t seed, run_state& st) {
+  using plat = platform<Exec>;
+  using backend = fftconv::detail::backend<Exec>;
+  const bool step = pass == pass_kind::step;
+
+  fftconv::geometry<N> g{};
+  g.in_channels = c.in_channels;
+  g.out_channels = c.out_channels;
+  g.kernel.fill(c.kernel);
+  if (c.same_padding) g.padding = fftconv::same_padding(g.kernel);
+  std::array<std::int64_t, N + 2> xe{}, we{};
+  xe[0] = c.batch;
+  xe[1] = c.in_channels;
+  we[0] = c.out_channels;
+  we[1] = c.in_channels / g.groups;
+  for (int d = 0; d < N; ++d) {
+    xe[d + 2] = c.input;
+    we[d + 2] = c.kernel;
+  }
+  const auto ye = fftconv::conv<N, float, fftconv::naive>(g).output_extents(xe);
+  auto volume = [](const auto& e) {
+    std::int64_t v = 1;
+    for (auto x : e) v *= x;
+    return v;
+  };
+  const std::int64_t nx = volume(xe), nw = volume(we), nb = c.out_channels, ny = volume(ye);
+  const double forward_macs = double(ny) * double(c.in_channels / g.groups) * double(volume(g.kernel));
+  const double macs = forward_macs * (step ? 3.0 : 1.0);
+  // Compulsory traffic: each pass reads its operands and writes its result once.
+  const double bytes =
+      sizeof(float) * (double(nx + nw + nb + ny) + (step ? double(ny + nw + nx) + double(nx + ny + nw + nb) : 0.0));
+
+  json record = json::make_object();
+  record["group"] = c.group;
+  record["sweep"] = c.sweep;
+  record["x"] = c.x;
+  record["label"] = c.label;
+  record["pass"] = pass_name(pass);
+  record["kind"] = "layer";
+  record["dims"] = N;
+  record["batch"] = c.batch;
+  record["in_channels"] = c.in_channels;
+  record["out_channels"] = c.out_channels;
+  record["input"] = std::vector<std::int64_t>(xe.begin() + 2, xe.end());
+  record["kernel"] = std::vector<std::int64_t>(g.kernel.begin(), g.kernel.end());
+  record["padding"] = std::vector<std::int64_t>(g.padding.begin(), g.padding.end());
+  record["output"] = std::vector<std::int64_t>(ye.begin() + 2, ye.end());
+  record["macs"] = macs;
+  record["bytes"] = bytes;
+
+  std::mt19937_64 rng(seed);
+  const std::vector<float> hx = random_vector(rng, nx), hw = random_vector(rng, nw), hb = random_vector(rng, nb),
+                           hdy = random_vector(rng, ny);
+  auto x = plat::upload(exec, hx);
+  auto w = plat::upload(exec, hw);
+  auto b = plat::upload(exec, hb);
+  auto dy = plat::upload(exec, hdy);
+  auto y = backend::template allocate<float>(exec, ny);
+  auto dx = backend::template allocate<float>(exec, step ? nx : 0);
+  auto dw = backend::template allocate<float>(exec, step ? nw : 0);
+  auto db = backend::template allocate<float>(exec, step ? nb : 0);
+
+  const std::vector<std::string> names = step ? std::vector<std::string>{"y", "dx", "dw", "db"}
+                                              : std::vector<std::string>{"y"};
+  auto poison = [&] {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    fill(exec, y.data(), ny, nan);
+    if (step) {
+      fill(exec, dx.data(), nx, nan);
+      fill(exec, dw.data(), nw, nan);
+      fill(exec, db.data(), nb, nan);
+    }
+  };
+  auto run_pass = [&](auto& layer) {
+    layer.forward(exec, x.data(), w.data(), b.data(), y.data());
+    if (step) {
+      layer.backward_data(exec, dy.data(), w.data(), dx.data());
+      layer.backward_filter(exec, x.data(), dy.data(), dw.data(), db.data());
+    }
+  };
+  auto download = [&] {
+    outputs o;
+    o.tensors.push_back(widen(plat::download(exec, y.data(), ny)));
+    if (step) {
+      o.tensors.push_back(widen(plat::download(exec, dx.data(), nx)));
+      o.tensors.push_back(widen(plat::download(exec, dw.data(), nw)));
+      o.tensors.push_back(widen(plat::download(exec, db.data(), nb)));
+    }
+    return o;
+  };
+  // Runs one contestant: a first (checked) call on poisoned outputs, then the timed repeats.
+  auto evaluate = [&](const char* name, auto&& make_layer, outputs* first_outputs) -> json {
+    json r = json::make_object();
+    r["impl"] = name;
+    try {
+      auto layer = make_layer();
+      poison();
+      typename plat::timer timer(exec);
+      timer.start();
+      run_pass(*layer);
+      const double first_ms = timer.stop_ms();
+      *first_outputs = download();
+      const timing_stats s = measure(exec, st.opt, first_ms, [&] { run_pass(*layer); });
+      r["status"] = "ok";
+      put_timing(r, s, first_ms);
+      r["workspace_bytes"] = layer->workspace_bytes();
+      r["gbs"] = bytes / (s.median_ms * 1e6);
+      r["copy_fraction"] = bytes / (s.median_ms * 1e6) / st.copy_gbs;
+      r["gmacs"] = macs / (s.median_ms * 1e6);
+      r["details"] = layer->details();
+    } catch (const std::exception& e) {
+      r["status"] = "error";
+      r["reason"] = e.what();
+      ++st.errors;
+    }
+    return r;
+  };
+
+  json results = json::make_array();
+  std::optional<outputs> reference;
+  std::string reference_name;
+  std::string no_reference_reason = "no reference ran";
+
+#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
+  if constexpr (std::is_same_v<Exec, fftconv::device>) {
+    outputs o;
+    json r = evaluate(
+        "cudnn",
+        [&] {
+          cudnn_shape shape;
+          shape.dims = N;
+          shape.batch = c.batch;
+          shape.in_channels = c.in_channels;
+          shape.out_channels = c.out_channels;
+          shape.groups = g.groups;
+          for (int d = 0; d < N; ++d) {
+            shape.input[d] = xe[d + 2];
+            shape.output[d] = ye[d + 2];
+            shape.kernel[d] = g.kernel[d];
+            shape.padding[d] = g.padding[d];
+            shape.stride[d] = g.stride[d];
+            shape.dilation[d] = g.dilation[d];
+          }
+          auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+          // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
+          auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
+          auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
+          std::size_t free_bytes = 0, total_bytes = 0;
+          FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+          const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
+          layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
+                             step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
+          return layer;
+        },
+        &o);
+    if (is_ok(r)) {
+      reference = std::move(o);
+      reference_name = "cudnn";
+      r["check"] = "reference";
+    } else {
+      no_reference_reason = "cuDNN failed";
+    }
+    results.push_back(std::move(r));
+  }
+#endif
+  if (!reference) {
+    // No cuDNN here: a float64 naive convolution on the same executor is the oracle, where it fits the cap.
+    const double predicted = macs / st.naive_macs_per_second;
+    if (predicted <= 4 * st.opt.naive_cap_seconds) {
+      using reference_layer = policy_layer<N, double, fftconv::naive>;
+      reference_layer layer(g, xe, we);
+      auto x64 = plat::upload(exec, convert<double>(hx));
+      auto w64 = plat::upload(exec, convert<double>(hw));
+      auto b64 = plat::upload(exec, convert<double>(hb));
+      auto dy64 = plat::upload(exec, convert<double>(hdy));
+      auto y64 = backend::template allocate<double>(exec, ny);
+      auto dx64 = backend::template allocate<double>(exec, step ? nx : 0);
+      auto dw64 = backend::template allocate<double>(exec, step ? nw : 0);
+      auto db64 = backend::template allocate<double>(exec, step ? nb : 0);
+      layer.forward(exec, x64.data(), w64.data(), b64.data(), y64.data());
+      outputs o;
+      o.tensors.push_back(plat::download(exec, y64.data(), ny));
+      if (step) {
+        layer.backward_data(exec, dy64.data(), w64.data(), dx64.data());
+        layer.backward_filter(exec, x64.data(), dy64.data(), dw64.data(), db64.data());
+        o.tensors.push_back(plat::download(exec, dx64.data(), nx));
+        o.tensors.push_back(plat::download(exec, dw64.data(), nw));
+        o.tensors.push_back(plat::download(exec, db64.data(), nb));
+      }
+      reference = std::move(o);
+      reference_name = "naive_f64";
+    } else {
+      no_reference_reason = "float64 reference skipped: predicted " + format_seconds(predicted);
+    }
+  }
+  record["reference"] = reference ? json(reference_name) : json(nullptr);
+  if (!reference) record["reference_missing"] = no_reference_reason;
+  const tolerance tol = tolerance_for(reference_name, false);
+
+  for_each_policy(policies{}, [&]<class P>() {
+    const double predicted = macs / st.naive_macs_per_second;
+    if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
+      json r = json::make_object();
+      r["impl"] = policy_name<P>();
+      r["status"] = "skipped";
+      r["reason"] = "predicted " + format_seconds(predicted) + " per call from the calibrated naive rate (cap " +
+                    format_seconds(st.opt.naive_cap_seconds) + ")";
+      results.push_back(std::move(r));
+      return;
+    }
+    outputs o;
+    json r = evaluate(policy_name<P>(), [&] { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); }, &o);
+    if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
+    results.push_back(std::move(r));
+  });
+  record["results"] = std::move(results);
+  return record;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The small network: fwd = the network's forward; step = one SGD training step. Checked: the logits, and
+// (step) the convolution's dW and db; everything but the convolution is the same code for all contestants.
+
+template <class Exec>
+json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_t seed, run_state& st) {
+  using plat = platform<Exec>;
+  using backend = fftconv::detail::backend<Exec>;
+  const bool step = pass == pass_kind::step;
+  network_shape s;
+  s.batch = c.batch;
+  s.n = c.input;
+  s.k = c.kernel;
+  const network_data data = make_network_data(s, seed);
+  fftconv::geometry<2> g{};
+  g.in_channels = s.channels;
+  g.out_channels = s.maps;
+  g.kernel = {s.k, s.k};
+  const std::array<std::int64_t, 4> xe{s.batch, s.channels, s.n, s.n}, we{s.maps, s.channels, s.k, s.k};
+  const double conv_macs = double(s.conv_macs()) * (step ? 2.0 : 1.0);  // forward (+ backward_filter)
+  const double bytes = network<Exec, float, policy_layer<2, float, fftconv::naive>>::bytes(s, step);
+
+  json record = json::make_object();
+  record["group"] = c.group;
+  record["sweep"] = c.sweep;
+  record["x"] = c.x;
+  record["label"] = c.label;
+  record["pass"] = pass_name(pass);
+  record["kind"] = "network";
+  record["dims"] = 2;
+  record["batch"] = s.batch;
+  record["in_channels"] = s.channels;
+  record["out_channels"] = s.maps;
+  record["input"] = std::vector<std::int64_t>{s.n, s.n};
+  record["kernel"] = std::vector<std::int64_t>{s.k, s.k};
+  record["padding"] = std::vector<std::int64_t>{0, 0};
+  record["output"] = std::vector<std::int64_t>{s.m(), s.m()};
+  record["network"] = json::object{{"pool", "max 2x2 stride 2"},
+                                   {"linear", std::vector<std::int64_t>{s.features(), s.hidden1, s.hidden2, s.classes}},
+                                   {"loss", "softmax cross-entropy"},
+                                   {"optimizer", "SGD lr 1e-3 momentum 0.9"},
+                                   {"conv_passes", step ? "forward, backward_filter" : "forward"}};
+  record["macs"] = conv_macs;
+  record["bytes"] = bytes;
+
+  const std::vector<std::string> names = step ? std::vector<std::string>{"logits", "dw", "db"}
+                                              : std::vector<std::string>{"logits"};
+  auto evaluate = [&](const char* name, auto&& make_layer, outputs* first_outputs) -> json {
+    json r = json::make_object();
+    r["impl"] = name;
+    try {
+      auto layer = make_layer();
+      using layer_type = std::remove_reference_t<decltype(*layer)>;
+      network<Exec, float, layer_type> net(exec, *layer, s, data);
+      net.poison();
+      typename plat::timer timer(exec);
+      auto run = [&] { step ? net.step() : net.forward(); };
+      timer.start();
+      run();
+      const double first_ms = timer.stop_ms();
+      first_outputs->tensors.push_back(widen(net.logits()));
+      if (step) {
+        first_outputs->tensors.push_back(widen(net.conv_weight_gradient()));
+        first_outputs->tensors.push_back(widen(net.conv_bias_gradient()));
+      }
+      const timing_stats t = measure(exec, st.opt, first_ms, run);
+      r["status"] = "ok";
+      put_timing(r, t, first_ms);
+      r["workspace_bytes"] = layer->workspace_bytes();
+      r["gbs"] = bytes / (t.median_ms * 1e6);
+      r["copy_fraction"] = bytes / (t.median_ms * 1e6) / st.copy_gbs;
+      r["details"] = layer->details();
+    } catch (const std::exception& e) {
+      r["status"] = "error";
+      r["reason"] = e.what();
+      ++st.errors;
+    }
+    return r;
+  };
+
+  json results = json::make_array();
+  std::optional<outputs> reference;
+  std::string reference_name;
+  std::string no_reference_reason = "no reference ran";
+
+#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
+  if constexpr (std::is_same_v<Exec, fftconv::device>) {
+    outputs o;
+    json r = evaluate(
+        "cudnn",
+        [&] {
+          cudnn_shape shape;
+          shape.dims = 2;
+          shape.batch = s.batch;
+          shape.in_channels = s.channels;
+          shape.out_channels = s.maps;
+          for (int d = 0; d < 2; ++d) {
+            shape.input[d] = s.n;
+            shape.output[d] = s.m();
+            shape.kernel[d] = s.k;
+          }
+          auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+          auto x = plat::upload(exec, data.x);
+          auto w = plat::upload(exec, std::vector<float>(data.parameters.begin(),
+                                                         data.parameters.begin() + s.sizes()[0]));
+          auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
+          auto dy = backend::template allocate<float>(exec, y.size());
+          auto dx = backend::template allocate<float>(exec, data.x.size());
+          auto dw = backend::template allocate<float>(exec, w.size());
+          fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
+          std::size_t free_bytes = 0, total_bytes = 0;
+          FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+          const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
+          layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
+                             limit);
+          return layer;
+        },
+        &o);
+    if (is_ok(r)) {
+      reference = std::move(o);
+      reference_name = "cudnn";
+      r["check"] = "reference";
+    } else {
+      no_reference_reason = "cuDNN failed";
+    }
+    results.push_back(std::move(r));
+  }
+#endif
+  if (!reference) {
+    const double predicted = conv_macs / st.naive_macs_per_second;
+    if (predicted <= 4 * st.opt.naive_cap_seconds) {
+      policy_layer<2, double, fftconv::naive> layer(g, xe, we);
+      network<Exec, double, policy_layer<2, double, fftconv::naive>> net(exec, layer, s, data);
+      step ? net.step() : net.forward();
+      outputs o;
+      o.tensors.push_back(net.logits());
+      if (step) {
+        o.tensors.push_back(net.conv_weight_gradient());
+        o.tensors.push_back(net.conv_bias_gradient());
+      }
+      reference = std::move(o);
+      reference_name = "naive_f64";
+    } else {
+      no_reference_reason = "float64 reference skipped: predicted " + format_seconds(predicted);
+    }
+  }
+  record["reference"] = reference ? json(reference_name) : json(nullptr);
+  if (!reference) record["reference_missing"] = no_reference_reason;
+  const tolerance tol = tolerance_for(reference_name, true);
+
+  for_each_policy(policies{}, [&]<class P>() {
+    const double predicted = conv_macs / st.naive_macs_per_second;
+    if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
+      json r = json::make_object();
+      r["impl"] = policy_name<P>();
+      r["status"] = "skipped";
+      r["reason"] = "predicted " + format_seconds(predicted) + " per call from the calibrated naive rate (cap " +
+                    format_seconds(st.opt.naive_cap_seconds) + ")";
+      results.push_back(std::move(r));
+      return;
+    }
+    outputs o;
+    json r = evaluate(policy_name<P>(), [&] { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); }, &o);
+    if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
+    results.push_back(std::move(r));
+  });
+  record["results"] = std::move(results);
+  return record;
+}
+
+// Naive's throughput on a mid-size layer, in multiply-adds per second: predicts its time on every case.
+template <class Exec>
+double calibrate_naive(Exec exec, bool on_device) {
+  using plat = platform<Exec>;
+  using backend = fftconv::detail::backend<Exec>;
+  fftconv::geometry<2> g{};
+  g.in_channels = on_device ? 16 : 8;
+  g.out_channels = g.in_channels;
+  g.kernel = {7, 7};
+  const std::int64_t n = on_device ? 64 : 32, batch = on_device ? 4 : 1;
+  const std::array<std::int64_t, 4> xe{batch, g.in_channels, n, n}, we{g.out_channels, g.in_channels, 7, 7};
+  policy_layer<2, float, fftconv::naive> layer(g, xe, we);
+  std::mt19937_64 rng(7);
+  auto x = plat::upload(exec, random_vector(rng, batch * g.in_channels * n * n));
+  auto w = plat::upload(exec, random_vector(rng, g.out_channels * g.in_channels * 49));
+  const std::int64_t m = n - 6, ny = batch * g.out_channels * m * m;
+  auto y = backend::template allocate<float>(exec, ny);
+  options o;
+  o.warmup = 1;
+  o.min_reps = 3;
+  o.max_reps = 3;
+  layer.forward(exec, x.data(), w.data(), nullptr, y.data());
+  const timing_stats s = measure(exec, o, 0.0, [&] { layer.forward(exec, x.data(), w.data(), nullptr, y.data()); });
+  return double(ny) * double(g.in_channels) * 49.0 / (s.median_ms * 1e-3);
+}
+
+}  // namespace bench
