@@ -21,13 +21,17 @@ struct policy_entry {
 inline constexpr std::tuple compiled_policies{
     policy_entry<fftconv::naive>{"naive"},
     policy_entry<fftconv::im2col>{"im2col"},
+    policy_entry<fftconv::fft>{"fft"},
 };
 
 // "naive|im2col|fft", for usage text and errors.
 inline std::string policy_names() {
   std::string names;
-  std::apply([&](const auto&... entry) { ((names += (names.empty() ? "" : "|") + std::string(entry.name)), ...); },
-             compiled_policies);
+  const auto append = [&](std::string_view name) {
+    if (!names.empty()) names += '|';
+    names += name;
+  };
+  std::apply([&](const auto&... entry) { (append(entry.name), ...); }, compiled_policies);
   return names;
 }
 
