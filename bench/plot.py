@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Plots of an fftconv_bench JSON file (bench/results/README.md describes the format).
+
+    plot.py RESULT.json [--out DIR]     PNGs next to RESULT.json (or in DIR)
+    plot.py --latest DIR [--out DIR]    the newest *.json in DIR
+
+Writes <stem>_<group>.png for each sweep (median time vs the swept value, one line per implementation, the
+p10-p90 band shaded; forward and step side by side) and <stem>_headline.png (speed-up of each policy over
+cuDNN per headline layer; over naive when the run had no cuDNN, e.g. host mode). Needs matplotlib only.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+SWEEPS = ["functional_input", "functional_kernel", "functional_dims", "network_input", "network_kernel",
+          "network_batch"]
+COLORS = {"cudnn": "black", "naive": "tab:gray", "im2col": "tab:blue", "fft": "tab:red"}
+MARKERS = {"cudnn": "s", "naive": "x", "im2col": "o", "fft": "^"}
+
+
+def device_title(doc):
+    env = doc.get("environment", {})
+    if doc.get("mode") == "gpu":
+        where = f"{env.get('gpu', '?')} (GPU, CUDA events)"
+    else:
+        where = f"host CPU {env.get('cpu', '?')}: CPU wall time, not GPU results"
+    quick = ", --quick sizes" if doc.get("quick") else ""
+    return f"{where}, {doc.get('date', '')}{quick}"
+
+
+def sweep_label(cases):
+    """The swept quantity and what stays fixed, read from the cases (so --quick runs are labelled right)."""
+    c = cases[0]
+    sweep = c["sweep"]
+    fixed = []
+    if c["kind"] == "network":
+        fixed.append("network conv 3→16")
+    else:
+        fixed.append(f"{c['in_channels']}→{c['out_channels']} ch")
+        if sweep != "dims":
+            fixed.append(f"{c['dims']}D")
+    if sweep != "input size":
+        fixed.append(f"n={c['input'][0]}")
+    if sweep != "kernel size":
+        fixed.append(f"k={c['kernel'][0]}")
+    if sweep != "batch size":
+        fixed.append(f"batch {c['batch']}")
+    return f"{sweep} ({', '.join(fixed)})"
+
+
+def implementations(doc):
+    names = (["cudnn"] if doc.get("baseline") == "cudnn" else []) + list(doc.get("policies", []))
+    return names
+
+
+def ok_results(case):
+    return {r["impl"]: r for r in case["results"] if r.get("status") == "ok"}
+
+
+def plot_sweep(doc, group, out_path):
+    cases = [c for c in doc["cases"] if c["group"] == group]
+    if not cases:
+        return False
+    xlabel = sweep_label(cases)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
+    for ax, pass_name in zip(axes, ["fwd", "step"]):
+        rows = sorted((c for c in cases if c["pass"] == pass_name), key=lambda c: c["x"])
+        for impl in implementations(doc):
+            xs, med, lo, hi = [], [], [], []
+            for c in rows:
+                r = ok_results(c).get(impl)
+                if r is None:
+                    continue
+                xs.append(c["x"])
+                med.append(r["median_ms"])
+                lo.append(r["p10_ms"])
+                hi.append(r["p90_ms"])
+            if not xs:
+                continue
+            color = COLORS.get(impl)
+            ax.plot(xs, med, marker=MARKERS.get(impl, "."), markersize=4, color=color, label=impl)
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, linewidth=0)
+        skipped = sorted({r["impl"] for c in rows for r in c["results"] if r.get("status") == "skipped"})
+        title = {"fwd": "forward", "step": "training step" if rows and rows[0].get("kind") == "network"
+                 else "step (forward + backward data + backward filter)"}[pass_name]
+        if skipped:
+            title += f"\n(skipped where too slow: {', '.join(skipped)})"
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("median time per call [ms]")
+        ax.set_yscale("log")
+        if group == "functional_dims":
+            ax.set_xticks([1, 2, 3])
+            ax.set_xticklabels(["1D", "2D", "3D"])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{group}: {device_title(doc)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_headline(doc, out_path):
+    cases = [c for c in doc["cases"] if c["group"] == "headline"]
+    if not cases:
+        return False
+    baseline = "cudnn" if doc.get("baseline") == "cudnn" else "naive"
+    policies = [p for p in doc.get("policies", []) if p != baseline]
+    fig, axes = plt.subplots(2, 1, figsize=(13, 8))
+    for ax, pass_name in zip(axes, ["fwd", "step"]):
+        rows = [c for c in cases if c["pass"] == pass_name]
+        labels = [f"{c['dims']}D {c['batch']}×{c['in_channels']}→{c['out_channels']}\n"
+                  f"n={c['input'][0]} k={c['kernel'][0]}" for c in rows]
+        width = 0.8 / max(1, len(policies))
+        for j, impl in enumerate(policies):
+            xs, speedups = [], []
+            for i, c in enumerate(rows):
+                ok = ok_results(c)
+                if impl in ok and baseline in ok:
+                    xs.append(i - 0.4 + width * (j + 0.5))
+                    speedups.append(ok[baseline]["median_ms"] / ok[impl]["median_ms"])
+            bars = ax.bar(xs, speedups, width=width, color=COLORS.get(impl), label=impl)
+            for bar, s in zip(bars, speedups):
+                ax.annotate(f"{s:.2g}", (bar.get_x() + bar.get_width() / 2, s), ha="center", va="bottom",
+                            fontsize=6)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_ylabel(f"speed-up over {baseline} (×)")
+        ax.set_title("forward" if pass_name == "fwd" else "step (forward + backward data + backward filter)",
+                     fontsize=10)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"headline layers, 'same' padding: {device_title(doc)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("result", nargs="?", help="an fftconv_bench JSON file")
+    parser.add_argument("--latest", metavar="DIR", help="plot the newest *.json in DIR")
+    parser.add_argument("--out", metavar="DIR", help="where the PNGs go (default: next to the JSON)")
+    args = parser.parse_args()
+    path = args.result
+    if args.latest:
+        found = sorted(glob.glob(os.path.join(args.latest, "*.json")), key=os.path.getmtime)
+        if not found:
+            sys.exit(f"plot.py: no *.json in {args.latest}")
+        path = found[-1]
+    if not path:
+        parser.error("give a JSON file or --latest DIR")
+    with open(path) as f:
+        doc = json.load(f)
+    out_dir = args.out or os.path.dirname(os.path.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+    stem = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
+    written = []
+    for group in SWEEPS:
+        if plot_sweep(doc, group, f"{stem}_{group}.png"):
+            written.append(f"{stem}_{group}.png")
+    if plot_headline(doc, f"{stem}_headline.png"):
+        written.append(f"{stem}_headline.png")
+    if not written:
+        sys.exit(f"plot.py: {path} holds no cases to plot")
+    for w in written:
+        print(f"wrote {w}")
+
+
+if __name__ == "__main__":
+    main()
