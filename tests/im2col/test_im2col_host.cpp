@@ -144,6 +144,47 @@ TEST_CASE("im2col: fast_divmod agrees with / and % over the 31-bit range") {
   }
 }
 
+namespace {
+
+// The GPU gathers one element per thread, the host one row per iteration; CI has no GPU, so the element
+// functors run here on the host and must give the same bits as the row functors.
+template <int N, class T>
+void check_row_and_element_gathers_agree(std::uint64_t seed) {
+  using namespace fftconv::detail;
+  const reference::layer L = testing_support::random_layer(N, seed);
+  INFO("seed ", seed, ": ", testing_support::describe(L));
+  const problem<N> p = im2col_checks::problem_of<N>(L);
+  const auto to_t = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
+  const std::vector<T> x = to_t(testing_support::random_values(L.x_size(), seed));
+  const std::int64_t column_count = p.batch * p.in_channels * p.kernel_spatial() * p.output_spatial();
+
+  std::vector<T> by_element(column_count, T(1e6)), by_row(column_count, T(-1e6));
+  backend<fftconv::host>::for_each_index(fftconv::host{}, column_count,
+                                         im2col_gather<N, T>{p, extent_divisors<N>(p), x.data(), by_element.data()});
+  backend<fftconv::host>::for_each_index(fftconv::host{}, column_count / p.output[N - 1],
+                                         im2col_gather_rows<N, T>{p, x.data(), by_row.data()});
+  CHECK(by_element == by_row);
+
+  const std::vector<T> columns = to_t(testing_support::random_values(column_count, seed + 1000));
+  std::vector<T> dx_by_element(L.x_size(), T(1e6)), dx_by_row(L.x_size(), T(-1e6));
+  backend<fftconv::host>::for_each_index(
+      fftconv::host{}, L.x_size(), col2im_gather<N, T>{p, extent_divisors<N>(p), columns.data(), dx_by_element.data()});
+  backend<fftconv::host>::for_each_index(fftconv::host{}, L.x_size() / p.input[N - 1],
+                                         col2im_gather_rows<N, T>{p, columns.data(), dx_by_row.data()});
+  CHECK(dx_by_element == dx_by_row);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("im2col: the GPU's per-element gathers equal the host's per-row gathers bit for bit", T, float,
+                   double) {
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    check_row_and_element_gathers_agree<1, T>(seed);
+    check_row_and_element_gathers_agree<2, T>(seed);
+    check_row_and_element_gathers_agree<3, T>(seed);
+  }
+}
+
 TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
   const reference::layer L = im2col_checks::strided_grouped_layer(2, 3);
   fftconv::conv<2, double, fftconv::im2col> layer(im2col_checks::geometry_of<2>(L));

@@ -234,8 +234,7 @@ class conv_impl<im2col, N, T> {
       T* y_chunk = y + first * l.output_image;
       const T* b = x_chunk;
       if (!l.direct) {
-        be::for_each_index(exec, images * l.column_image(),
-                           im2col_gather<N, T>{p, extent_divisors<N>(p), x_chunk, columns});
+        gather(exec, p, images * l.column_image(), x_chunk, columns);
         b = columns;
       }
       run(exec, l.forward_gemm(images), w, b, T(0), y_chunk);
@@ -247,7 +246,6 @@ class conv_impl<im2col, N, T> {
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    using be = backend<Exec>;
     const im2col_layout l = layout(p, im2col_pass::backward_data);
     T* columns =
         workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_data, l.images_per_chunk)));
@@ -256,9 +254,7 @@ class conv_impl<im2col, N, T> {
       T* dx_chunk = dx + first * l.input_image;
       // The 1x1 fast path's columns are dx itself.
       run(exec, l.backward_data_gemm(images), w, dy + first * l.output_image, T(0), l.direct ? dx_chunk : columns);
-      if (!l.direct)
-        be::for_each_index(exec, images * l.input_image,
-                           col2im_gather<N, T>{p, extent_divisors<N>(p), columns, dx_chunk});
+      if (!l.direct) scatter_back(exec, p, images * l.input_image, columns, dx_chunk);
     }
   }
 
@@ -275,8 +271,7 @@ class conv_impl<im2col, N, T> {
       const T* x_chunk = x + first * l.input_image;
       const T* b = x_chunk;
       if (!l.direct) {
-        be::for_each_index(exec, images * l.column_image(),
-                           im2col_gather<N, T>{p, extent_divisors<N>(p), x_chunk, columns});
+        gather(exec, p, images * l.column_image(), x_chunk, columns);
         b = columns;
       }
       const T* dy_chunk = dy + first * l.output_image;
@@ -312,6 +307,25 @@ class conv_impl<im2col, N, T> {
   }
 
  private:
+  // columns = gather(x) over `count` column entries. Per element on the GPU (coalesced stores), per row of
+  // the last output dim on the host (see kernels/im2col.hpp); the two are tested equal.
+  template <class Exec>
+  static void gather(Exec exec, const problem<N>& p, std::int64_t count, const T* x, T* columns) {
+    if constexpr (backend<Exec>::on_device)
+      backend<Exec>::for_each_index(exec, count, im2col_gather<N, T>{p, extent_divisors<N>(p), x, columns});
+    else
+      backend<Exec>::for_each_index(exec, count / p.output[N - 1], im2col_gather_rows<N, T>{p, x, columns});
+  }
+
+  // dx = col2im(columns) over `count` dx entries, as a gather per dx element (per row on the host).
+  template <class Exec>
+  static void scatter_back(Exec exec, const problem<N>& p, std::int64_t count, const T* columns, T* dx) {
+    if constexpr (backend<Exec>::on_device)
+      backend<Exec>::for_each_index(exec, count, col2im_gather<N, T>{p, extent_divisors<N>(p), columns, dx});
+    else
+      backend<Exec>::for_each_index(exec, count / p.input[N - 1], col2im_gather_rows<N, T>{p, columns, dx});
+  }
+
   template <class Exec>
   static void run(Exec exec, const im2col_gemm& g, const T* a, const T* b, T beta, T* c) {
     for (std::int64_t l = 0; l < g.loops; ++l)

@@ -5,6 +5,11 @@
 //   add_bias        y[b, o, q] += bias[o]
 //   sum_partials    dw = (dw or 0) + sum over images of per-image partial dW, in image order (deterministic)
 //
+// Each gather comes in two shapes over the same index arithmetic: one element per index (the GPU: adjacent
+// threads write adjacent elements, so stores coalesce) and one row of the last spatial dim per index (the host:
+// the divisions are paid once per row and the inner loop is a strided copy the compiler vectorises). Both
+// produce the same bits (copies, and sums in the same tap order); the host tests compare them.
+//
 // Column layout, per image: [in_channels * taps, output_spatial] row-major, so a group's rows
 // [g * C_in/g * taps, (g + 1) * C_in/g * taps) form the [C_in/g * taps, output_spatial] operand of its GEMM,
 // and the GEMM's result lands directly in y's [out_channels, output_spatial] image (no permute).
@@ -55,16 +60,15 @@ struct fast_divmod {
   }
 };
 
-// Row-major unravel of `offset` over N extents with precomputed divisors; returns the leftover leading index.
+// Row-major unravel of an offset below the extents' volume (so the leading index needs no division).
 template <int N>
-FFTCONV_HD inline std::uint32_t unravel_fast(std::uint32_t offset, const fast_divmod (&extents)[N],
-                                             std::int64_t (&index)[N]) {
-  for (int d = N - 1; d >= 0; --d) {
+FFTCONV_HD inline void unravel_fast(std::uint32_t offset, const fast_divmod (&extents)[N], std::int64_t (&index)[N]) {
+  for (int d = N - 1; d >= 1; --d) {
     std::uint32_t r = 0;
     offset = extents[d].divide(offset, r);
     index[d] = r;
   }
-  return offset;
+  index[0] = offset;
 }
 
 // Divisors of one problem's extents, computed once on the host and captured by value by the functors.
@@ -155,6 +159,105 @@ struct col2im_gather {
       if (reached) sum += column_plane[tap * out_spatial + q_offset];
     }
     dx[index] = sum;
+  }
+};
+
+// Valid range [first, last) of q in [0, width) for which q * stride + offset lies in [0, extent).
+struct valid_range {
+  std::int64_t first, last;
+};
+FFTCONV_HD inline valid_range valid_outputs(std::int64_t offset, std::int64_t stride, std::int64_t extent,
+                                             std::int64_t width) {
+  std::int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  std::int64_t last = extent - 1 - offset >= 0 ? (extent - 1 - offset) / stride + 1 : 0;
+  first = first < width ? first : width;
+  last = last < first ? first : (last < width ? last : width);
+  return {first, last};
+}
+
+// im2col_gather by rows: one index per row of output[N-1] column entries, over
+// [images, in_channels, taps, output[0..N-2]].
+template <int N, class T>
+struct im2col_gather_rows {
+  problem<N> p;
+  const T* x;
+  T* columns;
+
+  FFTCONV_HD void operator()(std::int64_t row) const {
+    constexpr int last = N - 1;
+    const std::int64_t width = p.output[last];
+    T* out = columns + row * width;
+    const std::int64_t outer = p.output_spatial() / width;
+    std::int64_t rest = row / outer;
+    std::int64_t q_outer = row - rest * outer;
+    const std::int64_t taps = p.kernel_spatial();
+    const std::int64_t plane = rest / taps;
+    std::int64_t k[N], q[N];
+    unravel<N>(rest - plane * taps, p.kernel, k);
+    std::int64_t base = 0;  // offset of the input row over dims 0..N-2
+    for (int d = last - 1; d >= 0; --d) {
+      q[d] = q_outer % p.output[d];
+      q_outer /= p.output[d];
+    }
+    for (int d = 0; d < last; ++d) {
+      const std::int64_t i = q[d] * p.stride[d] - p.padding[d] + k[d] * p.dilation[d];
+      if (i < 0 || i >= p.input[d]) {
+        for (std::int64_t c = 0; c < width; ++c) out[c] = T(0);
+        return;
+      }
+      base = base * p.input[d] + i;
+    }
+    const std::int64_t offset = k[last] * p.dilation[last] - p.padding[last];
+    const std::int64_t stride = p.stride[last];
+    const T* x_row = x + plane * p.input_spatial() + base * p.input[last];
+    const valid_range r = valid_outputs(offset, stride, p.input[last], width);
+    for (std::int64_t c = 0; c < r.first; ++c) out[c] = T(0);
+    for (std::int64_t c = r.first; c < r.last; ++c) out[c] = x_row[c * stride + offset];
+    for (std::int64_t c = r.last; c < width; ++c) out[c] = T(0);
+  }
+};
+
+// col2im_gather by rows: one index per row of input[N-1] dx entries, over [images, in_channels, input[0..N-2]].
+// Each element receives its terms in tap order from zero, exactly as in col2im_gather.
+template <int N, class T>
+struct col2im_gather_rows {
+  problem<N> p;
+  const T* columns;
+  T* dx;
+
+  FFTCONV_HD void operator()(std::int64_t row) const {
+    constexpr int last = N - 1;
+    const std::int64_t width = p.input[last];
+    T* out = dx + row * width;
+    const std::int64_t outer = p.input_spatial() / width;
+    const std::int64_t plane = row / outer;
+    std::int64_t i_outer = row - plane * outer;
+    std::int64_t i[N];
+    for (int d = last - 1; d >= 0; --d) {
+      i[d] = i_outer % p.input[d];
+      i_outer /= p.input[d];
+    }
+    for (std::int64_t c = 0; c < width; ++c) out[c] = T(0);
+    const std::int64_t out_spatial = p.output_spatial();
+    const std::int64_t taps = p.kernel_spatial();
+    const T* column_plane = columns + plane * taps * out_spatial;
+    std::int64_t k[N] = {};
+    for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel)) {
+      std::int64_t q_outer = 0;
+      bool reached = true;
+      for (int d = 0; d < last && reached; ++d) {
+        const std::int64_t t = i[d] + p.padding[d] - k[d] * p.dilation[d];
+        reached = t >= 0 && t % p.stride[d] == 0 && t / p.stride[d] < p.output[d];
+        q_outer = q_outer * p.output[d] + (reached ? t / p.stride[d] : 0);
+      }
+      if (!reached) continue;
+      // Along the last dim, column entry q of this tap came from input position q * stride + offset.
+      const std::int64_t offset = k[last] * p.dilation[last] - p.padding[last];
+      const std::int64_t stride = p.stride[last];
+      const T* column_row = column_plane + tap * out_spatial + q_outer * p.output[last];
+      const valid_range r = valid_outputs(offset, stride, width, p.output[last]);
+      for (std::int64_t q = r.first; q < r.last; ++q) out[q * stride + offset] += column_row[q];
+    }
   }
 };
 
