@@ -67,7 +67,8 @@ class frequency_plan final : public frequency_plan_base {
 
  public:
   // Allocates everything first (an out_of_memory leaves nothing behind), then fetches the plans.
-  frequency_plan(const Exec& exec, const problem<N>& p) : problem_(p), reaches_input_(windows_reach_input(p)) {
+  frequency_plan(const Exec& exec, const problem<N>& p)
+      : exec_(exec), problem_(p), reaches_input_(windows_reach_input(p)) {
     const std::array<std::int64_t, N> extents = choose_transform_extents<N>(p);
     std::int64_t raw[N];
     for (int d = 0; d < N; ++d) raw[d] = extents[d];
@@ -103,6 +104,16 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   bool matches(const problem<N>& p) const { return same_problem<N>(problem_, p); }
+
+  // The executor the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
+  // stream, so a call on another stream must not use them (the policy waits for it and rebuilds).
+  const Exec& executor() const noexcept { return exec_; }
+  bool same_queue(const Exec& exec) const noexcept {
+    if constexpr (ops::on_device)
+      return exec.stream == exec_.stream;
+    else
+      return true;
+  }
 
   // false when, in some dim, no tap of any output window lands inside the input (the windows see padding
   // only): y is then exactly the bias and dx, dw exactly zero. The policy writes those directly instead of
@@ -280,6 +291,7 @@ class frequency_plan final : public frequency_plan_base {
     return crop;
   }
 
+  Exec exec_;
   problem<N> problem_;
   bool reaches_input_ = true;
   spectral_frame<N> frame_{};

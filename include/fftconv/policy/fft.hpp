@@ -56,7 +56,7 @@ class conv_impl<fft, N, T> {
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) return backend<Exec>::fill(exec, dx, p.input_size(), T(0));
+    if (!plan.reaches_input()) return backend<Exec>::for_each_index(exec, p.input_size(), zero_fill<T>{dx});
     if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
     if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
     plan.backward_data_output(exec, dx, counts_);
@@ -66,7 +66,7 @@ class conv_impl<fft, N, T> {
   void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {
-      backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
+      backend<Exec>::for_each_index(exec, p.weight_size(), zero_fill<T>{dw});
     } else {
       if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
       if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
@@ -120,6 +120,13 @@ class conv_impl<fft, N, T> {
                   "so that FFTCONV_HAS_FFTW=1, or run on fftconv::device, or use fftconv::naive / fftconv::im2col");
     std::unique_ptr<frequency_plan_base>& held = plans_[slot<Exec>()];
     auto* current = static_cast<frequency_plan<N, T, Exec>*>(held.get());
+    if (current != nullptr && !current->same_queue(exec)) {
+      // Another stream: the held workspace and spectra are ordered on the old one. Wait for it, then start
+      // over on the new stream (a layer used on alternating streams pays one rebuild per switch).
+      backend<Exec>::synchronize(current->executor());
+      held.reset();
+      current = nullptr;
+    }
     if (current == nullptr || !current->matches(p)) {
       held.reset();  // release the old workspace before allocating the new one
       auto fresh = std::make_unique<frequency_plan<N, T, Exec>>(exec, p);

@@ -1,0 +1,324 @@
+#pragma once
+// Executor-generic checks of the FFT policy, run on the host and (with a GPU) on the device: the transform
+// counts of a training step (reuse of X̂, Ŵ, dŶ), the paths that must recompute a spectrum (weights changed in
+// place, other x / dy), the stale-weights contract of set_weights_constant, shape changes, workspace
+// accounting, and several threads sharing the process-wide plan cache.
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fftconv/fftconv.hpp>
+
+#include "../support/random_layer.hpp"
+#include "../support/reference.hpp"
+#include "../support/test_buffer.hpp"
+
+namespace fft_checks {
+
+using testing_support::relative_l2;
+using testing_support::test_buffer;
+
+template <class T>
+constexpr double tolerance(bool filter) {
+  return std::is_same_v<T, float> ? (filter ? 1e-4 : 1e-5) : 1e-12;
+}
+
+// Groups, padding, stride and dilation differing per dim, and a bias: every staging and crop branch.
+inline reference::layer strided_grouped_layer(int rank, std::int64_t batch) {
+  reference::layer L;
+  L.rank = rank;
+  L.batch = batch;
+  L.in_channels = 4;
+  L.out_channels = 6;
+  L.groups = 2;
+  const std::int64_t n[3] = {13, 9, 6}, k[3] = {3, 2, 3}, p[3] = {2, 1, 0}, s[3] = {2, 1, 2}, d[3] = {1, 2, 1};
+  for (int i = 0; i < rank; ++i) {
+    L.input.push_back(rank == 1 ? 37 : n[i]);
+    L.kernel.push_back(k[i]);
+    L.padding.push_back(p[i]);
+    L.stride.push_back(s[i]);
+    L.dilation.push_back(d[i]);
+  }
+  return L;
+}
+
+template <int N>
+fftconv::geometry<N> geometry_of(const reference::layer& L) {
+  fftconv::geometry<N> g;
+  g.in_channels = L.in_channels;
+  g.out_channels = L.out_channels;
+  g.groups = L.groups;
+  for (int d = 0; d < N; ++d) {
+    g.kernel[d] = L.kernel[d];
+    g.padding[d] = L.padding[d];
+    g.stride[d] = L.stride[d];
+    g.dilation[d] = L.dilation[d];
+  }
+  return g;
+}
+
+template <int N>
+std::array<std::int64_t, N + 2> extents(std::int64_t a, std::int64_t b, const std::vector<std::int64_t>& spatial) {
+  std::array<std::int64_t, N + 2> e{a, b};
+  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
+  return e;
+}
+
+// One layer object with its data in the executor's memory; each call checks its output against the reference.
+template <int N, class T, class Exec>
+struct session {
+  Exec exec;
+  reference::layer L;
+  fftconv::conv<N, T, fftconv::fft> layer;
+  std::vector<double> x_values, w_values, bias_values, dy_values;
+  test_buffer<T, Exec> x, w, bias, dy, y, dx, dw, db;
+
+  session(Exec e, const reference::layer& l, std::uint64_t seed)
+      : exec(e), L(l), layer(geometry_of<N>(l)),
+        x_values(testing_support::random_values(l.x_size(), seed + 1)),
+        w_values(testing_support::random_values(l.w_size(), seed + 2)),
+        bias_values(testing_support::random_values(l.out_channels, seed + 3)),
+        dy_values(testing_support::random_values(l.y_size(), seed + 4)),
+        x(e, x_values), w(e, w_values), bias(e, bias_values), dy(e, dy_values), y(e, l.y_size()), dx(e, l.x_size()),
+        dw(e, l.w_size()), db(e, l.out_channels) {}
+
+  auto x_extents() const { return extents<N>(L.batch, L.in_channels, L.input); }
+  auto y_extents() const { return extents<N>(L.batch, L.out_channels, L.output()); }
+  auto w_extents() const { return extents<N>(L.out_channels, L.in_channels / L.groups, L.kernel); }
+  template <class U>
+  static auto const_view(U* p, const std::array<std::int64_t, N + 2>& e) {
+    return fftconv::make_view<const T, N + 2>(p, e);
+  }
+
+  // The passes on given buffers (default: the session's own).
+  void forward(T* x_data = nullptr) {
+    layer.forward(exec, const_view(x_data ? x_data : x.data(), x_extents()), const_view(w.data(), w_extents()),
+                  bias.data(), fftconv::make_view<T, N + 2>(y.data(), y_extents()));
+  }
+  void backward_data(T* dy_data = nullptr) {
+    layer.backward_data(exec, const_view(dy_data ? dy_data : dy.data(), y_extents()),
+                        const_view(w.data(), w_extents()), fftconv::make_view<T, N + 2>(dx.data(), x_extents()));
+  }
+  void backward_filter(T* x_data = nullptr, T* dy_data = nullptr) {
+    layer.backward_filter(exec, const_view(x_data ? x_data : x.data(), x_extents()),
+                          const_view(dy_data ? dy_data : dy.data(), y_extents()),
+                          fftconv::make_view<T, N + 2>(dw.data(), w_extents()), db.data());
+  }
+
+  double forward_error(const std::vector<double>& xv, const std::vector<double>& wv) const {
+    return relative_l2(y.read(), reference::forward(L, xv, wv, &bias_values));
+  }
+  double data_error(const std::vector<double>& dyv, const std::vector<double>& wv) const {
+    return relative_l2(dx.read(), reference::backward_data(L, dyv, wv));
+  }
+  double filter_error(const std::vector<double>& xv, const std::vector<double>& dyv) const {
+    return relative_l2(dw.read(), reference::backward_filter(L, xv, dyv));
+  }
+  double bias_error(const std::vector<double>& dyv) const {
+    return relative_l2(db.read(), reference::backward_bias(L, dyv));
+  }
+
+  fftconv::detail::transform_counts counts() const { return layer.implementation().transform_counts(); }
+};
+
+// Writes new values into a buffer's existing allocation (same pointer), as an optimizer step does to weights.
+template <class T, class Exec>
+void write_in_place(Exec exec, test_buffer<T, Exec>& buffer, const std::vector<double>& values) {
+  test_buffer<T, Exec> staged(exec, values);
+  fftconv::detail::backend<Exec>::copy(exec, buffer.data(), staged.data(), static_cast<std::int64_t>(values.size()));
+  fftconv::detail::backend<Exec>::synchronize(exec);
+}
+
+inline fftconv::detail::transform_counts counts(std::int64_t forward, std::int64_t inverse) {
+  return {forward, inverse};
+}
+
+// A training step is 3 forward + 3 inverse transforms, whichever backward pass comes first, and each pass
+// is right.
+template <int N, class T, class Exec>
+void check_step_counts(Exec exec) {
+  for (const bool data_first : {true, false}) {
+    CAPTURE(data_first);
+    session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 10 + N);
+    CHECK(s.counts() == counts(0, 0));
+    s.forward();
+    CHECK(s.counts() == counts(2, 1));  // X̂, Ŵ; y
+    CHECK(s.forward_error(s.x_values, s.w_values) <= tolerance<T>(false));
+    if (data_first) {
+      s.backward_data();
+      CHECK(s.counts() == counts(3, 2));  // + dŶ; dx (Ŵ reused)
+      s.backward_filter();
+    } else {
+      s.backward_filter();
+      CHECK(s.counts() == counts(3, 2));  // + dŶ; dw (X̂ reused)
+      s.backward_data();
+    }
+    CHECK(s.counts() == counts(3, 3));
+    CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>(false));
+    CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>(true));
+    CHECK(s.bias_error(s.dy_values) <= tolerance<T>(true));
+    // The next step transforms x, w and dy again: weights and gradients changed in between.
+    s.forward();
+    s.backward_data();
+    s.backward_filter();
+    CHECK(s.counts() == counts(6, 6));
+  }
+}
+
+// Correct by default: weights changed in place between forwards give the new answer with no extra call.
+template <int N, class T, class Exec>
+void check_weights_changed_in_place(Exec exec) {
+  session<N, T, Exec> s(exec, strided_grouped_layer(N, 1), 20 + N);
+  s.forward();
+  const auto new_w = testing_support::random_values(s.L.w_size(), 99);
+  T* const w_pointer = s.w.data();
+  write_in_place(exec, s.w, new_w);  // new contents; the conv object is told nothing
+  REQUIRE(s.w.data() == w_pointer);
+  s.forward();
+  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>(false));
+  CHECK(s.counts() == counts(4, 2));
+}
+
+// set_weights_constant(true) keeps Ŵ: an in-place change without weights_changed() gives the OLD answer
+// (the documented trap); after weights_changed() the new one.
+template <int N, class T, class Exec>
+void check_constant_weights(Exec exec) {
+  session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 30 + N);
+  s.layer.set_weights_constant(true);
+  s.forward();
+  CHECK(s.counts() == counts(2, 1));
+  s.forward();
+  CHECK(s.counts() == counts(3, 2));  // x only: Ŵ kept
+  const auto old_w = s.w_values;
+  const auto new_w = testing_support::random_values(s.L.w_size(), 77);
+  T* const w_pointer = s.w.data();
+  write_in_place(exec, s.w, new_w);
+  REQUIRE(s.w.data() == w_pointer);
+  s.forward();
+  CHECK(s.forward_error(s.x_values, old_w) <= tolerance<T>(false));  // stale, as documented
+  CHECK(s.forward_error(s.x_values, new_w) > 1e-2);
+  s.layer.weights_changed();
+  s.forward();
+  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>(false));
+  CHECK(s.counts() == counts(6, 4));
+  s.layer.set_weights_constant(false);
+  s.forward();
+  CHECK(s.counts() == counts(8, 5));  // every forward recomputes Ŵ again
+}
+
+// A backward call whose x or dy is not what the cached spectrum came from recomputes it.
+template <int N, class T, class Exec>
+void check_mismatched_inputs(Exec exec) {
+  session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 40 + N);
+  const auto other_x_values = testing_support::random_values(s.L.x_size(), 41);
+  const auto other_dy_values = testing_support::random_values(s.L.y_size(), 42);
+  test_buffer<T, Exec> other_x(exec, other_x_values), other_dy(exec, other_dy_values);
+  s.forward();                                     // X̂ of x
+  s.backward_data();                               // dŶ of dy
+  s.backward_filter(other_x.data(), nullptr);      // another x: X̂ recomputed, dŶ reused
+  CHECK(s.counts() == counts(4, 3));
+  CHECK(s.filter_error(other_x_values, s.dy_values) <= tolerance<T>(true));
+  s.backward_filter(other_x.data(), other_dy.data());  // X̂ now of other_x; another dy: dŶ recomputed
+  CHECK(s.counts() == counts(5, 4));
+  CHECK(s.filter_error(other_x_values, other_dy_values) <= tolerance<T>(true));
+  CHECK(s.bias_error(other_dy_values) <= tolerance<T>(true));
+  s.backward_data();  // back to dy: recomputed, since dŶ is of other_dy
+  CHECK(s.counts() == counts(6, 5));
+  CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>(false));
+  // backward passes without any forward: everything from scratch, and right.
+  session<N, T, Exec> fresh(exec, strided_grouped_layer(N, 1), 50 + N);
+  fresh.backward_filter();
+  fresh.backward_data();
+  CHECK(fresh.counts() == counts(3, 2));  // X̂, dŶ; dw; Ŵ; dx
+  CHECK(fresh.filter_error(fresh.x_values, fresh.dy_values) <= tolerance<T>(true));
+  CHECK(fresh.data_error(fresh.dy_values, fresh.w_values) <= tolerance<T>(false));
+}
+
+// One object across batch sizes and spatial extents (e.g. a last, smaller minibatch) replans and stays right.
+template <int N, class T, class Exec>
+void check_shape_changes(Exec exec) {
+  reference::layer L = strided_grouped_layer(N, 3);
+  fftconv::conv<N, T, fftconv::fft> layer(geometry_of<N>(L));
+  for (const std::int64_t batch : {3, 1, 3}) {
+    for (const std::int64_t grow : {0, 4}) {
+      reference::layer M = L;
+      M.batch = batch;
+      for (auto& n : M.input) n += grow;
+      CAPTURE(batch);
+      CAPTURE(grow);
+      const auto xv = testing_support::random_values(M.x_size(), 60 + batch + grow);
+      const auto wv = testing_support::random_values(M.w_size(), 61);
+      test_buffer<T, Exec> x(exec, xv), w(exec, wv), y(exec, M.y_size());
+      layer.forward(exec, fftconv::make_view<const T, N + 2>(x.data(), extents<N>(M.batch, M.in_channels, M.input)),
+                    fftconv::make_view<const T, N + 2>(w.data(), extents<N>(M.out_channels, 2, M.kernel)), nullptr,
+                    fftconv::make_view<T, N + 2>(y.data(), extents<N>(M.batch, M.out_channels, M.output())));
+      CHECK(relative_l2(y.read(), reference::forward(M, xv, wv, nullptr)) <= tolerance<T>(false));
+    }
+  }
+}
+
+// workspace_bytes() counts at least the three cached spectra at the planned transform extents.
+template <int N, class T, class Exec>
+void check_workspace(Exec exec) {
+  session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 70 + N);
+  CHECK(s.layer.workspace_bytes() == 0);
+  s.forward();
+  const auto* plan = s.layer.implementation().template current_plan<Exec>();
+  REQUIRE(plan != nullptr);
+  const auto& frame = plan->frame();
+  const std::int64_t maps = s.L.batch * s.L.in_channels + s.L.out_channels * (s.L.in_channels / s.L.groups) +
+                            s.L.batch * s.L.out_channels;
+  const auto spectra = static_cast<std::size_t>(maps * frame.complex_volume) * 2 * sizeof(T);
+  CHECK(s.layer.workspace_bytes() >= spectra);
+  CHECK(s.layer.workspace_bytes() < 8 * spectra);  // and not wildly more
+  for (int d = 0; d < N; ++d) {
+    CHECK(frame.real[d] >= s.L.input[d] + 2 * s.L.padding[d]);
+    CHECK(fftconv::detail::is_7_smooth(frame.real[d]));
+  }
+}
+
+// Several threads, each with its own layer objects of a few shapes, sharing the plan cache (which a further
+// thread keeps clearing): every result stays right.
+template <int N, class T, class Exec>
+void check_threads(std::function<Exec()> make_executor, int threads, int rounds) {
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::thread clearer([&] {
+    while (!done.load()) {
+      fftconv::clear_plan_cache();
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      try {
+        Exec exec = make_executor();
+        for (int r = 0; r < rounds; ++r) {
+          session<N, T, Exec> s(exec, strided_grouped_layer(N, 1 + (t + r) % 3), 1000 + 31 * t + r);
+          s.forward();
+          s.backward_data();
+          s.backward_filter();
+          if (s.forward_error(s.x_values, s.w_values) > tolerance<T>(false) ||
+              s.data_error(s.dy_values, s.w_values) > tolerance<T>(false) ||
+              s.filter_error(s.x_values, s.dy_values) > tolerance<T>(true))
+            ++failures;
+        }
+      } catch (...) {
+        failures += 1000;
+      }
+    });
+  for (auto& w : workers) w.join();
+  done = true;
+  clearer.join();
+  CHECK(failures.load() == 0);
+}
+
+}  // namespace fft_checks

@@ -1,0 +1,106 @@
+// The FFT policy on the GPU (runs only with one): cuFFT plans bound to the caller's stream, the same reuse,
+// recompute and stale-weights checks as on the host, one layer on two streams in turn, and several host
+// threads, each with its own stream, sharing the cuFFT plan cache.
+#include "../support/device_buffer.cuh"
+#include "fft_checks.hpp"
+
+namespace {
+struct stream_owner {
+  cudaStream_t stream = nullptr;
+  stream_owner() { testing_support::expect_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream"); }
+  ~stream_owner() { cudaStreamDestroy(stream); }
+};
+}  // namespace
+
+TEST_CASE_TEMPLATE("fft device: a training step is 3 forward + 3 inverse transforms", T, float, double) {
+  stream_owner s;
+  fft_checks::check_step_counts<1, T>(fftconv::device{s.stream});
+  fft_checks::check_step_counts<2, T>(fftconv::device{s.stream});
+  fft_checks::check_step_counts<3, T>(fftconv::device{s.stream});
+}
+
+TEST_CASE_TEMPLATE("fft device: weights changed in place are seen by the next forward", T, float, double) {
+  stream_owner s;
+  fft_checks::check_weights_changed_in_place<2, T>(fftconv::device{s.stream});
+  fft_checks::check_weights_changed_in_place<3, T>(fftconv::device{s.stream});
+}
+
+TEST_CASE_TEMPLATE("fft device: constant weights keep Ŵ until weights_changed()", T, float, double) {
+  stream_owner s;
+  fft_checks::check_constant_weights<1, T>(fftconv::device{s.stream});
+  fft_checks::check_constant_weights<2, T>(fftconv::device{s.stream});
+}
+
+TEST_CASE_TEMPLATE("fft device: backward calls with other x / dy recompute their spectra", T, float, double) {
+  stream_owner s;
+  fft_checks::check_mismatched_inputs<2, T>(fftconv::device{s.stream});
+  fft_checks::check_mismatched_inputs<3, T>(fftconv::device{s.stream});
+}
+
+TEST_CASE_TEMPLATE("fft device: one layer across batch sizes and extents; workspace", T, float, double) {
+  stream_owner s;
+  fft_checks::check_shape_changes<2, T>(fftconv::device{s.stream});
+  fft_checks::check_workspace<2, T>(fftconv::device{s.stream});
+}
+
+TEST_CASE("fft device: one layer used on two streams in turn stays right") {
+  stream_owner a, b;
+  fft_checks::session<2, float, fftconv::device> s(fftconv::device{a.stream}, fft_checks::strided_grouped_layer(2, 2), 5);
+  s.forward();
+  s.exec = fftconv::device{b.stream};  // the spectra from stream a must not be read unordered on stream b
+  s.backward_data();
+  s.backward_filter();
+  CHECK(s.forward_error(s.x_values, s.w_values) <= 1e-5);
+  CHECK(s.data_error(s.dy_values, s.w_values) <= 1e-5);
+  CHECK(s.filter_error(s.x_values, s.dy_values) <= 1e-4);
+}
+
+TEST_CASE("fft device: an allocation failure names the bytes and leaves the layer usable") {
+  // backward_filter of a 1 -> 64 channel layer over a 1024^3 input: the staging buffer alone is
+  // 64 * 2^30 floats (256 GiB), beyond any GPU. x and dy may alias (both are inputs) and are never read, so
+  // they claim extents far beyond their small allocation; dw sits below them, so it overlaps neither.
+  fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 64, .kernel = {1, 1, 1}});
+  stream_owner s;
+  float *first = nullptr, *second = nullptr;
+  testing_support::expect_cuda(cudaMalloc(&first, 256 * sizeof(float)), "cudaMalloc");
+  testing_support::expect_cuda(cudaMalloc(&second, 256 * sizeof(float)), "cudaMalloc");
+  float* dw = first < second ? first : second;
+  float* inputs = first < second ? second : first;
+  const std::int64_t n = 1024;
+  try {
+    layer.backward_filter(fftconv::device{s.stream}, fftconv::make_view<const float, 5>(inputs, {1, 1, n, n, n}),
+                          fftconv::make_view<const float, 5>(inputs, {1, 64, n, n, n}),
+                          fftconv::make_view<float, 5>(dw, {64, 1, 1, 1, 1}), nullptr);
+    FAIL_CHECK("expected fftconv::out_of_memory");
+  } catch (const fftconv::out_of_memory& error) {
+    CHECK(error.bytes() == (std::size_t{64} << 32));
+    CHECK(std::string(error.what()).find(std::to_string(error.bytes())) != std::string::npos);
+  }
+  CHECK(layer.workspace_bytes() == 0);
+  testing_support::expect_cuda(cudaFree(first), "cudaFree");
+  testing_support::expect_cuda(cudaFree(second), "cudaFree");
+  // The same object, a small input: right.
+  reference::layer L;
+  L.rank = 3;
+  L.out_channels = 64;
+  L.input = {2, 3, 4};
+  L.kernel = {1, 1, 1};
+  L.padding = {0, 0, 0};
+  L.stride = {1, 1, 1};
+  L.dilation = {1, 1, 1};
+  const auto xv = testing_support::random_values(L.x_size(), 3), dyv = testing_support::random_values(L.y_size(), 4);
+  testing_support::test_buffer<float, fftconv::device> x(fftconv::device{s.stream}, xv), dy(fftconv::device{s.stream}, dyv),
+      dwb(fftconv::device{s.stream}, L.w_size());
+  layer.backward_filter(fftconv::device{s.stream}, fftconv::make_view<const float, 5>(x.data(), {1, 1, 2, 3, 4}),
+                        fftconv::make_view<const float, 5>(dy.data(), {1, 64, 2, 3, 4}),
+                        fftconv::make_view<float, 5>(dwb.data(), {64, 1, 1, 1, 1}), nullptr);
+  CHECK(testing_support::relative_l2(dwb.read(), reference::backward_filter(L, xv, dyv)) <= 1e-4);
+}
+
+TEST_CASE("fft device: layers on 4 threads, one stream each, share the cuFFT plan cache") {
+  std::vector<std::unique_ptr<stream_owner>> streams;
+  for (int i = 0; i < 4; ++i) streams.push_back(std::make_unique<stream_owner>());
+  std::atomic<int> next{0};
+  fft_checks::check_threads<2, float, fftconv::device>(
+      [&] { return fftconv::device{streams[next++ % 4]->stream}; }, 4, 8);
+}

@@ -1,0 +1,234 @@
+// The FFT policy on the host: transform sizes and FFT descriptors as values (the descriptors cuFFT runs on the
+// GPU), FFTW execution of a descriptor against a direct DFT, the plan cache, transform reuse across a
+// training step, the stale-weights contract, allocation failure, and threads sharing the plan cache.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <cstring>
+#include <numbers>
+#include <string>
+
+#include "fft_checks.hpp"
+
+using fftconv::detail::fft_desc;
+using fftconv::detail::fft_direction;
+
+namespace {
+
+fftconv::detail::problem<2> problem_2d(std::int64_t n, std::int64_t k, std::int64_t p, std::int64_t channels) {
+  fftconv::geometry<2> g{.in_channels = channels, .out_channels = channels, .kernel = {k, k}, .padding = {p, p}};
+  return fftconv::detail::make_problem<2>(g, 32, {n, n});
+}
+
+}  // namespace
+
+TEST_CASE("fft: transform extents are 7-smooth, cover n + 2p and the dilated kernel, never rounded to 2^k") {
+  using fftconv::detail::choose_transform_extents;
+  using fftconv::detail::is_7_smooth;
+  // The design's headline layer: 64x64, k = 7, 'same' padding: the frame is 70 = 2*5*7, not 128 (nor 72).
+  CHECK(choose_transform_extents<2>(problem_2d(64, 7, 3, 64)) == std::array<std::int64_t, 2>{70, 70});
+  // 7-smooth candidates above 94 (k = 31 'same'): 96, 98, 100, ... all considered; 128 is not the pick.
+  const auto candidates = fftconv::detail::transform_size_candidates(94);
+  CHECK(candidates.front() == 96);
+  CHECK(std::find(candidates.begin(), candidates.end(), 100) != candidates.end());
+  CHECK(choose_transform_extents<2>(problem_2d(64, 31, 15, 64))[0] < 128);
+  CHECK(is_7_smooth(2 * 3 * 5 * 7 * 7));
+  CHECK_FALSE(is_7_smooth(11 * 2));
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    const reference::layer L = testing_support::random_layer(3, seed);
+    const auto p = fftconv::detail::make_problem<3>(fft_checks::geometry_of<3>(L), L.batch,
+                                                    {L.input[0], L.input[1], L.input[2]});
+    const auto extents = choose_transform_extents<3>(p);
+    for (int d = 0; d < 3; ++d) {
+      CAPTURE(seed);
+      CHECK(is_7_smooth(extents[d]));
+      CHECK(extents[d] >= L.input[d] + 2 * L.padding[d]);
+      CHECK(extents[d] >= L.dilation[d] * (L.kernel[d] - 1) + 1);
+      std::int64_t power = 1;
+      while (power < L.input[d] + 2 * L.padding[d]) power *= 2;
+      CHECK(extents[d] <= power);  // never worse than the power of two above
+    }
+  }
+}
+
+TEST_CASE("fft: descriptors spell out embeds, strides and distances for both directions") {
+  const std::int64_t extents[2] = {6, 10};
+  const auto frame = fftconv::detail::make_spectral_frame<2>(extents);
+  CHECK(frame.complex[1] == 6);
+  CHECK(frame.real_volume == 60);
+  CHECK(frame.complex_volume == 36);
+  const fft_desc r2c = fftconv::detail::make_fft_desc<2, float>(frame, 3, fft_direction::real_to_complex);
+  CHECK(r2c.rank == 2);
+  CHECK(r2c.batch == 3);
+  CHECK(r2c.precision_bytes == 4);
+  CHECK((r2c.n[0] == 6 && r2c.n[1] == 10 && r2c.n[2] == 0));
+  CHECK((r2c.inembed[0] == 6 && r2c.inembed[1] == 10 && r2c.onembed[0] == 6 && r2c.onembed[1] == 6));
+  CHECK((r2c.istride == 1 && r2c.ostride == 1 && r2c.idist == 60 && r2c.odist == 36));
+  const fft_desc c2r = fftconv::detail::make_fft_desc<2, double>(frame, 3, fft_direction::complex_to_real);
+  CHECK((c2r.inembed[1] == 6 && c2r.onembed[1] == 10 && c2r.idist == 36 && c2r.odist == 60));
+  CHECK(c2r.precision_bytes == 8);
+}
+
+TEST_CASE("fft: plan keys are zero-initialised and compare every field") {
+  const std::int64_t extents[3] = {4, 6, 8};
+  const auto frame = fftconv::detail::make_spectral_frame<3>(extents);
+  const fft_desc desc = fftconv::detail::make_fft_desc<3, float>(frame, 5, fft_direction::real_to_complex);
+  using fftconv::detail::fft_library;
+  const auto key = fftconv::detail::make_fft_plan_key(fft_library::cufft, 0, desc);
+  const auto same = fftconv::detail::make_fft_plan_key(fft_library::cufft, 0, desc);
+  CHECK(key == same);
+  CHECK(fftconv::detail::fft_plan_key_hash{}(key) == fftconv::detail::fft_plan_key_hash{}(same));
+  CHECK(std::memcmp(&key, &same, sizeof key) == 0);  // no stray padding bytes
+  CHECK_FALSE(key == fftconv::detail::make_fft_plan_key(fft_library::cufft, 1, desc));  // device id
+  CHECK_FALSE(key == fftconv::detail::make_fft_plan_key(fft_library::fftw, 0, desc));
+  // Change each int64 field of the descriptor in turn (n, batch, embeds, strides, dists): never equal.
+  const std::int64_t* fields = desc.n;
+  const std::size_t count = (sizeof(fft_desc) - offsetof(fft_desc, n)) / sizeof(std::int64_t);
+  for (std::size_t i = 0; i < count; ++i) {
+    fft_desc changed = desc;
+    std::int64_t* changed_fields = changed.n;
+    changed_fields[i] = fields[i] + 1;
+    CAPTURE(i);
+    CHECK_FALSE(key == fftconv::detail::make_fft_plan_key(fft_library::cufft, 0, changed));
+  }
+  fft_desc other_direction = desc;
+  other_direction.direction = fft_direction::complex_to_real;
+  CHECK_FALSE(desc == other_direction);
+  fft_desc other_precision = desc;
+  other_precision.precision_bytes = 8;
+  CHECK_FALSE(desc == other_precision);
+}
+
+TEST_CASE_TEMPLATE("fft: an FFTW execution of a descriptor equals the direct DFT, and C2R inverts it", T, float,
+                   double) {
+  const std::int64_t extents[2] = {5, 6};
+  const auto frame = fftconv::detail::make_spectral_frame<2>(extents);
+  const std::int64_t batch = 2;
+  using complex = fftconv::detail::complex<T>;
+  fftconv::detail::host_buffer<T> real(batch * frame.real_volume), back(batch * frame.real_volume);
+  fftconv::detail::host_buffer<complex> spectrum(batch * frame.complex_volume);
+  using host_fft = fftconv::detail::fft_backend<fftconv::host>;
+  const auto r2c = host_fft::make_plan<T>(
+      fftconv::host{}, fftconv::detail::make_fft_desc<2, T>(frame, batch, fft_direction::real_to_complex), real.data(),
+      spectrum.data());
+  const auto c2r = host_fft::make_plan<T>(
+      fftconv::host{}, fftconv::detail::make_fft_desc<2, T>(frame, batch, fft_direction::complex_to_real), back.data(),
+      spectrum.data());
+  const auto values = testing_support::random_values(batch * frame.real_volume, 5);
+  for (std::size_t i = 0; i < values.size(); ++i) real.data()[i] = static_cast<T>(values[i]);
+  host_fft::forward<T>(fftconv::host{}, *r2c, real.data(), spectrum.data(), nullptr);
+  double error = 0, norm = 0;
+  for (std::int64_t m = 0; m < batch; ++m)
+    for (std::int64_t f0 = 0; f0 < 5; ++f0)
+      for (std::int64_t f1 = 0; f1 < 4; ++f1) {
+        std::complex<double> expected = 0;
+        for (std::int64_t u0 = 0; u0 < 5; ++u0)
+          for (std::int64_t u1 = 0; u1 < 6; ++u1)
+            expected += values[m * 30 + u0 * 6 + u1] *
+                        std::polar(1.0, -2 * std::numbers::pi * (double(f0 * u0) / 5 + double(f1 * u1) / 6));
+        const complex actual = spectrum.data()[m * 20 + f0 * 4 + f1];
+        error += std::norm(std::complex<double>(actual.real(), actual.imag()) - expected);
+        norm += std::norm(expected);
+      }
+  CHECK(std::sqrt(error / norm) <= (std::is_same_v<T, float> ? 1e-6 : 1e-14));
+  host_fft::inverse<T>(fftconv::host{}, *c2r, spectrum.data(), back.data(), nullptr);
+  std::vector<double> round_trip(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) round_trip[i] = double(back.data()[i]) / frame.real_volume;
+  CHECK(testing_support::relative_l2(round_trip, values) <= (std::is_same_v<T, float> ? 1e-6 : 1e-14));
+}
+
+TEST_CASE("fft: plans are created once per shape and shared; clear_plan_cache releases them") {
+  fftconv::clear_plan_cache();
+  CHECK(fftconv::plan_cache_size() == 0);
+  fft_checks::session<2, float, fftconv::host> a(fftconv::host{}, fft_checks::strided_grouped_layer(2, 2), 1);
+  a.forward();
+  const std::size_t after_first = fftconv::plan_cache_size();
+  CHECK(after_first >= 2);  // R2C and C2R (map counts that coincide share a plan)
+  CHECK(after_first <= 6);
+  fft_checks::session<2, float, fftconv::host> b(fftconv::host{}, fft_checks::strided_grouped_layer(2, 2), 2);
+  b.forward();
+  b.backward_data();
+  b.backward_filter();
+  CHECK(fftconv::plan_cache_size() == after_first);
+  fftconv::clear_plan_cache();
+  CHECK(fftconv::plan_cache_size() == 0);
+  a.forward();  // a keeps its plans alive
+  a.backward_data();
+  CHECK(a.forward_error(a.x_values, a.w_values) <= 1e-5);
+  CHECK(a.data_error(a.dy_values, a.w_values) <= 1e-5);
+}
+
+TEST_CASE_TEMPLATE("fft host: a training step is 3 forward + 3 inverse transforms", T, float, double) {
+  fft_checks::check_step_counts<1, T>(fftconv::host{});
+  fft_checks::check_step_counts<2, T>(fftconv::host{});
+  fft_checks::check_step_counts<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("fft host: weights changed in place are seen by the next forward", T, float, double) {
+  fft_checks::check_weights_changed_in_place<1, T>(fftconv::host{});
+  fft_checks::check_weights_changed_in_place<2, T>(fftconv::host{});
+  fft_checks::check_weights_changed_in_place<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("fft host: constant weights keep Ŵ until weights_changed() (the stale-weights trap)", T, float,
+                   double) {
+  fft_checks::check_constant_weights<1, T>(fftconv::host{});
+  fft_checks::check_constant_weights<2, T>(fftconv::host{});
+  fft_checks::check_constant_weights<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("fft host: backward calls with other x / dy recompute their spectra", T, float, double) {
+  fft_checks::check_mismatched_inputs<1, T>(fftconv::host{});
+  fft_checks::check_mismatched_inputs<2, T>(fftconv::host{});
+  fft_checks::check_mismatched_inputs<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("fft host: one layer across batch sizes and extents", T, float, double) {
+  fft_checks::check_shape_changes<1, T>(fftconv::host{});
+  fft_checks::check_shape_changes<2, T>(fftconv::host{});
+  fft_checks::check_shape_changes<3, T>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("fft host: workspace_bytes covers the spectra", T, float, double) {
+  fft_checks::check_workspace<1, T>(fftconv::host{});
+  fft_checks::check_workspace<2, T>(fftconv::host{});
+  fft_checks::check_workspace<3, T>(fftconv::host{});
+}
+
+TEST_CASE("fft host: an allocation failure names the bytes and leaves the layer usable") {
+  // A 65536^3 input: the staging buffer alone is 2^48 floats (2^50 bytes), beyond any address space, so the
+  // allocation fails even where the kernel overcommits. The views are never read (the failure comes first),
+  // so they may claim extents far beyond their storage; x and y are placed far apart so they do not overlap.
+  fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 1, .kernel = {1, 1, 1}});
+  const std::int64_t n = 65536;
+  const auto* x = reinterpret_cast<const float*>(std::uintptr_t{1} << 52);
+  auto* y = reinterpret_cast<float*>(std::uintptr_t{1} << 54);
+  const float w[1] = {2.0f};
+  const std::size_t expected_bytes = std::size_t{1} << 50;
+  try {
+    layer.forward(fftconv::host{}, fftconv::make_view<const float, 5>(x, {1, 1, n, n, n}),
+                  fftconv::make_view<const float, 5>(w, {1, 1, 1, 1, 1}), nullptr,
+                  fftconv::make_view<float, 5>(y, {1, 1, n, n, n}));
+    FAIL_CHECK("expected fftconv::out_of_memory");
+  } catch (const fftconv::out_of_memory& error) {
+    CHECK(error.bytes() == expected_bytes);
+    CHECK(std::string(error.what()).find(std::to_string(expected_bytes)) != std::string::npos);
+  }
+  CHECK(layer.workspace_bytes() == 0);
+  // The same object, a small input: planned afresh and right (a 1x1x1 kernel scales x by w).
+  const auto values = testing_support::random_values(2 * 3 * 4, 8);
+  std::vector<float> small_x(values.begin(), values.end()), small_y(values.size(), 0.0f);
+  layer.forward(fftconv::host{}, fftconv::make_view<const float, 5>(small_x.data(), {1, 1, 2, 3, 4}),
+                fftconv::make_view<const float, 5>(w, {1, 1, 1, 1, 1}), nullptr,
+                fftconv::make_view<float, 5>(small_y.data(), {1, 1, 2, 3, 4}));
+  for (std::size_t i = 0; i < values.size(); ++i)
+    CHECK(small_y[i] == doctest::Approx(2 * small_x[i]).epsilon(1e-5));
+  CHECK(layer.workspace_bytes() > 0);
+}
+
+TEST_CASE("fft host: layers on 6 threads share the plan cache while another thread clears it") {
+  fft_checks::check_threads<2, float, fftconv::host>([] { return fftconv::host{}; }, 6, 12);
+  fft_checks::check_threads<1, double, fftconv::host>([] { return fftconv::host{}; }, 4, 12);
+}
