@@ -146,8 +146,8 @@ TEST_CASE("im2col: fast_divmod agrees with / and % over the 31-bit range") {
 
 namespace {
 
-// The GPU gathers one element per thread, the host one row per iteration; CI has no GPU, so the element
-// functors run here on the host and must give the same bits as the row functors.
+// The GPU gathers one output position (or dx element) per thread, the host one row per iteration; CI has no
+// GPU, so the GPU's functors run here on the host and must give the same bits as the row functors.
 template <int N, class T>
 void check_row_and_element_gathers_agree(std::uint64_t seed) {
   using namespace fftconv::detail;
@@ -159,7 +159,7 @@ void check_row_and_element_gathers_agree(std::uint64_t seed) {
   const std::int64_t column_count = p.batch * p.in_channels * p.kernel_spatial() * p.output_spatial();
 
   std::vector<T> by_element(column_count, T(1e6)), by_row(column_count, T(-1e6));
-  backend<fftconv::host>::for_each_index(fftconv::host{}, column_count,
+  backend<fftconv::host>::for_each_index(fftconv::host{}, column_count / p.kernel_spatial(),
                                          im2col_gather<N, T>{p, extent_divisors<N>(p), x.data(), by_element.data()});
   backend<fftconv::host>::for_each_index(fftconv::host{}, column_count / p.output[N - 1],
                                          im2col_gather_rows<N, T>{p, x.data(), by_row.data()});

@@ -147,8 +147,8 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
   const std::int64_t column_image = checked_multiply(l.rows, l.output_spatial, "im2col columns");
   const std::int64_t largest_image = std::max({column_image, l.input_image, l.output_image, l.weight_size});
   for (int d = 0; d < N; ++d)
-    if (p.input[d] + p.padding[d] >= im2col_index_limit)
-      fail("im2col: input extent ", p.input[d], " + padding ", p.padding[d], " of spatial dim ", d,
+    if (p.input[d] + 2 * p.padding[d] >= im2col_index_limit)
+      fail("im2col: input extent ", p.input[d], " + 2 * padding ", p.padding[d], " of spatial dim ", d,
            " must be < 2^31 - 1; use fftconv::naive or fftconv::fft");
   if (largest_image >= im2col_index_limit)
     fail("im2col: one image needs ", largest_image, " elements in one operand (columns ", column_image, ", x ",
@@ -307,12 +307,13 @@ class conv_impl<im2col, N, T> {
   }
 
  private:
-  // columns = gather(x) over `count` column entries. Per element on the GPU (coalesced stores), per row of
-  // the last output dim on the host (see kernels/im2col.hpp); the two are tested equal.
+  // columns = gather(x) over `count` column entries. Per output position on the GPU (coalesced stores), per
+  // row of the last output dim on the host (see kernels/im2col.hpp); the two are tested equal.
   template <class Exec>
   static void gather(Exec exec, const problem<N>& p, std::int64_t count, const T* x, T* columns) {
     if constexpr (backend<Exec>::on_device)
-      backend<Exec>::for_each_index(exec, count, im2col_gather<N, T>{p, extent_divisors<N>(p), x, columns});
+      backend<Exec>::for_each_index(exec, count / p.kernel_spatial(),
+                                    im2col_gather<N, T>{p, extent_divisors<N>(p), x, columns});
     else
       backend<Exec>::for_each_index(exec, count / p.output[N - 1], im2col_gather_rows<N, T>{p, x, columns});
   }

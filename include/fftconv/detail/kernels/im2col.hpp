@@ -5,10 +5,11 @@
 //   add_bias        y[b, o, q] += bias[o]
 //   sum_partials    dw = (dw or 0) + sum over images of per-image partial dW, in image order (deterministic)
 //
-// Each gather comes in two shapes over the same index arithmetic: one element per index (the GPU: adjacent
-// threads write adjacent elements, so stores coalesce) and one row of the last spatial dim per index (the host:
-// the divisions are paid once per row and the inner loop is a strided copy the compiler vectorises). Both
-// produce the same bits (copies, and sums in the same tap order); the host tests compare them.
+// Each gather comes in two shapes: fine-grained for the GPU (one output position, or one dx element, per
+// thread, so that adjacent threads touch adjacent memory and stores coalesce) and one row of the last spatial
+// dim per index for the host (the divisions are paid once per row and the inner loop is a strided copy the
+// compiler vectorises). Both produce the same bits (copies, and sums in the same tap order); the host tests
+// compare them, since CI has no GPU.
 //
 // Column layout, per image: [in_channels * taps, output_spatial] row-major, so a group's rows
 // [g * C_in/g * taps, (g + 1) * C_in/g * taps) form the [C_in/g * taps, output_spatial] operand of its GEMM,
@@ -93,8 +94,12 @@ struct extent_divisors {
   }
 };
 
-// One column element per index, over [images, in_channels, taps, output_spatial] of one chunk.
-// x points at the chunk's first image.
+// The GPU's gather: one index per (image, channel, output position) of one chunk, writing that position's
+// entry in each of the channel's `taps` column rows. For a fixed tap, adjacent threads read adjacent x and
+// write adjacent columns (coalesced), and the index decomposition is paid once per K entries; taps advance
+// by increments, without division. x points at the chunk's first image.
+// Every per-dim position lies in (-padding, input + padding) and every offset within a chunk below 2^31
+// (checked by the policy), so the arithmetic runs in 32 bits.
 template <int N, class T>
 struct im2col_gather {
   problem<N> p;
@@ -103,22 +108,35 @@ struct im2col_gather {
   T* columns;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    std::uint32_t q_flat = 0, tap_flat = 0;
-    const std::uint32_t row = div.output_spatial.divide(static_cast<std::uint32_t>(index), q_flat);
-    const std::uint32_t plane = div.taps.divide(row, tap_flat);  // image * in_channels + channel
-    std::int64_t q[N], k[N];
+    std::uint32_t q_flat = 0;
+    const std::uint32_t plane = div.output_spatial.divide(static_cast<std::uint32_t>(index), q_flat);
+    std::int64_t q[N];
     unravel_fast<N>(q_flat, div.output, q);
-    unravel_fast<N>(tap_flat, div.kernel, k);
-    std::int64_t offset = 0;
+    std::int32_t first[N], step[N], extent[N], k[N];
     for (int d = 0; d < N; ++d) {
-      const std::int64_t i = q[d] * p.stride[d] - p.padding[d] + k[d] * p.dilation[d];
-      if (i < 0 || i >= p.input[d]) {
-        columns[index] = T(0);
-        return;
-      }
-      offset = offset * p.input[d] + i;
+      first[d] = static_cast<std::int32_t>(q[d] * p.stride[d] - p.padding[d]);
+      step[d] = static_cast<std::int32_t>(p.dilation[d]);
+      extent[d] = static_cast<std::int32_t>(p.input[d]);
+      k[d] = 0;
     }
-    columns[index] = x[std::int64_t(plane) * p.input_spatial() + offset];
+    const T* x_plane = x + std::int64_t(plane) * p.input_spatial();
+    const std::int64_t out_spatial = p.output_spatial();
+    T* out = columns + std::int64_t(plane) * p.kernel_spatial() * out_spatial + q_flat;
+    const std::int64_t taps = p.kernel_spatial();
+    for (std::int64_t tap = 0; tap < taps; ++tap) {
+      bool inside = true;
+      std::uint32_t offset = 0;  // meaningful (< 2^31) only when inside; unsigned, so the rest wraps harmlessly
+      for (int d = 0; d < N; ++d) {
+        const std::int32_t i = first[d] + k[d] * step[d];
+        inside = inside && i >= 0 && i < extent[d];
+        offset = offset * static_cast<std::uint32_t>(extent[d]) + static_cast<std::uint32_t>(i);
+      }
+      out[tap * out_spatial] = inside ? x_plane[offset] : T(0);
+      for (int d = N - 1; d >= 0; --d) {  // next tap, row-major
+        if (++k[d] < p.kernel[d]) break;
+        k[d] = 0;
+      }
+    }
   }
 };
 
