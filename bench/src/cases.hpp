@@ -11,10 +11,10 @@ namespace bench {
 enum class case_kind { layer, network };
 
 struct bench_case {
-  std::string group;       // e.g. "functional_input": one plot per group and pass
-  std::string sweep;       // what the x axis is: "input size", "kernel size", "dims", "batch size", "layer"
-  double x = 0;            // the swept value
-  std::string label;       // human-readable, e.g. "2D 32x64->64 64^2 k=7"
+  std::string group;  // e.g. "functional_input": one plot per group and pass
+  std::string sweep;  // what the x axis is: "input size", "kernel size", "dims", "batch size", "layer"
+  double x = 0;       // the swept value
+  std::string label;  // human-readable, e.g. "2D 32x64->64 64^2 k=7"
   case_kind kind = case_kind::layer;
   int dims = 2;
   std::int64_t batch = 1, in_channels = 1, out_channels = 1;
@@ -58,8 +58,10 @@ inline std::vector<bench_case> make_cases(bool quick) {
   std::vector<bench_case> cases;
   // Functional: a single 1->1 channel image.
   if (quick) {
-    for (std::int64_t n : {3, 18, 33}) cases.push_back(layer_case("functional_input", "input size", n, 2, 1, 1, 1, n, 2, false));
-    for (std::int64_t k : {2, 6, 10}) cases.push_back(layer_case("functional_kernel", "kernel size", k, 2, 1, 1, 1, 20, k, false));
+    for (std::int64_t n : {3, 18, 33})
+      cases.push_back(layer_case("functional_input", "input size", n, 2, 1, 1, 1, n, 2, false));
+    for (std::int64_t k : {2, 6, 10})
+      cases.push_back(layer_case("functional_kernel", "kernel size", k, 2, 1, 1, 1, 20, k, false));
     for (int d : {1, 2, 3}) cases.push_back(layer_case("functional_dims", "dims", d, d, 1, 1, 1, 12, 2, false));
   } else {
     for (std::int64_t n = 3; n <= 300; n += 5)
@@ -74,8 +76,10 @@ inline std::vector<bench_case> make_cases(bool quick) {
     for (std::int64_t k : {3, 5}) cases.push_back(network_case("network_kernel", "kernel size", k, 2, 16, k));
     for (std::int64_t b : {1, 3}) cases.push_back(network_case("network_batch", "batch size", b, b, 12, 3));
   } else {
-    for (std::int64_t n : {70, 80, 90, 100, 110, 128}) cases.push_back(network_case("network_input", "input size", n, 10, n, 64));
-    for (std::int64_t k = 8; k <= 64; k += 8) cases.push_back(network_case("network_kernel", "kernel size", k, 4, 128, k));
+    for (std::int64_t n : {70, 80, 90, 100, 110, 128})
+      cases.push_back(network_case("network_input", "input size", n, 10, n, 64));
+    for (std::int64_t k = 8; k <= 64; k += 8)
+      cases.push_back(network_case("network_kernel", "kernel size", k, 4, 128, k));
     for (std::int64_t b : {16, 32, 64, 128, 150, 180, 200})
       cases.push_back(network_case("network_batch", "batch size", b, b, 64, 32));
   }

@@ -14,15 +14,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <fftconv/backend/backend.hpp>
+#include <fftconv/backend/device/status.hpp>
+#include <fftconv/error.hpp>
 #include <limits>
 #include <memory>
 #include <source_location>
 #include <string>
 #include <vector>
-
-#include <fftconv/backend/backend.hpp>
-#include <fftconv/backend/device/status.hpp>
-#include <fftconv/error.hpp>
 
 namespace bench {
 
@@ -83,13 +82,14 @@ inline tensor_descriptor make_tensor(const std::vector<int>& dims) {
     strides[r] = stride;
     stride *= dims[r];
   }
-  BENCH_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d.get(), CUDNN_DATA_FLOAT, int(dims.size()), dims.data(), strides.data()));
+  BENCH_CUDNN_CHECK(
+      cudnnSetTensorNdDescriptor(d.get(), CUDNN_DATA_FLOAT, int(dims.size()), dims.data(), strides.data()));
   return d;
 }
 
 inline const char* forward_algorithm_name(cudnnConvolutionFwdAlgo_t a) {
-  static const char* names[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
-                                "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* names[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+                                "WINOGRAD",      "WINOGRAD_NONFUSED"};
   return int(a) >= 0 && int(a) < 8 ? names[a] : "unknown";
 }
 inline const char* backward_data_algorithm_name(cudnnConvolutionBwdDataAlgo_t a) {
@@ -102,14 +102,17 @@ inline const char* backward_filter_algorithm_name(cudnnConvolutionBwdFilterAlgo_
 }
 inline const char* math_name(cudnnMathType_t m) {
   switch (m) {
-    case CUDNN_DEFAULT_MATH: return "DEFAULT";
-    case CUDNN_TENSOR_OP_MATH: return "TENSOR_OP";
-    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "TENSOR_OP_ALLOW_CONVERSION";
-    case CUDNN_FMA_MATH: return "FMA";
+    case CUDNN_DEFAULT_MATH:
+      return "DEFAULT";
+    case CUDNN_TENSOR_OP_MATH:
+      return "TENSOR_OP";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION:
+      return "TENSOR_OP_ALLOW_CONVERSION";
+    case CUDNN_FMA_MATH:
+      return "FMA";
   }
   return "unknown";
 }
-
 
 }  // namespace detail
 
@@ -169,8 +172,8 @@ class cudnn_conv {
 
     // cuDNN's own output extents must be the ones fftconv computed.
     std::vector<int> checked(y_dims.size());
-    BENCH_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_.get(), x_.get(), w_.get(), int(checked.size()),
-                                                            checked.data()));
+    BENCH_CUDNN_CHECK(
+        cudnnGetConvolutionNdForwardOutputDim(conv_.get(), x_.get(), w_.get(), int(checked.size()), checked.data()));
     if (checked != y_dims) throw fftconv::invalid_argument("cuDNN baseline: output extents disagree with fftconv's");
   }
 
@@ -190,7 +193,8 @@ class cudnn_conv {
     if (backward_data)
       for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a)
         if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, w_.get(), y_.get(), conv_.get(), x_.get(),
-                                                         cudnnConvolutionBwdDataAlgo_t(a), &bytes) == CUDNN_STATUS_SUCCESS)
+                                                         cudnnConvolutionBwdDataAlgo_t(a),
+                                                         &bytes) == CUDNN_STATUS_SUCCESS)
           largest = std::max(largest, bytes <= limit ? bytes : 0);
     if (backward_filter)
       for (int a = 0; a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; ++a)
@@ -200,22 +204,21 @@ class cudnn_conv {
           largest = std::max(largest, bytes <= limit ? bytes : 0);
     search_workspace_bytes_ = largest;
     fftconv::detail::device_buffer<char> search(largest, stream);
-    (void)cudaGetLastError();
 
     int returned = 0;
     {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      BENCH_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle_, x_.get(), x, w_.get(), w, conv_.get(),
-                                                               y_.get(), y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
-                                                               perf, search.data(), largest));
+      BENCH_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle_, x_.get(), x, w_.get(), w, conv_.get(), y_.get(),
+                                                               y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf,
+                                                               search.data(), largest));
       const auto* best = pick(perf, returned, "forward");
       forward_ = {best->algo, best->memory, best->mathType};
     }
     if (backward_data) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      BENCH_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-          handle_, w_.get(), w, y_.get(), dy, conv_.get(), x_.get(), dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-          &returned, perf, search.data(), largest));
+      BENCH_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(handle_, w_.get(), w, y_.get(), dy, conv_.get(),
+                                                                    x_.get(), dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                    &returned, perf, search.data(), largest));
       const auto* best = pick(perf, returned, "backward data");
       backward_data_ = {best->algo, best->memory, best->mathType};
     }

@@ -6,9 +6,8 @@
 
 #include <array>
 #include <cstdint>
-#include <string>
-
 #include <fftconv/fftconv.hpp>
+#include <string>
 #if __has_include(<fftconv/policy/im2col.hpp>) && !defined(FFTCONV_BENCH_NO_IM2COL)
 #include <fftconv/policy/im2col.hpp>
 #define FFTCONV_BENCH_HAS_IM2COL 1
@@ -45,9 +44,12 @@ void for_each_policy(type_list<Policies...>, F&& f) {
 
 template <class P>
 constexpr const char* policy_name() {
-  if constexpr (std::is_same_v<P, fftconv::naive>) return "naive";
-  else if constexpr (std::is_same_v<P, fftconv::im2col>) return "im2col";
-  else return "fft";
+  if constexpr (std::is_same_v<P, fftconv::naive>)
+    return "naive";
+  else if constexpr (std::is_same_v<P, fftconv::im2col>)
+    return "im2col";
+  else
+    return "fft";
 }
 
 inline json policy_names() {

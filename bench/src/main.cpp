@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -69,14 +70,22 @@ bool parse(int argc, char** argv, options& o) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--quick") o.quick = true;
-    else if (a == "--host") o.host = true;
-    else if (a == "--out") o.out = value();
-    else if (a == "--only") o.only = split(value(), ',');
-    else if (a == "--naive-cap") o.naive_cap_seconds = std::stod(value());
-    else if (a == "--target") o.target_seconds = std::stod(value());
-    else if (a == "--device") o.device = std::stoi(value());
-    else if (a == "--seed") o.seed = std::stoull(value());
+    if (a == "--quick")
+      o.quick = true;
+    else if (a == "--host")
+      o.host = true;
+    else if (a == "--out")
+      o.out = value();
+    else if (a == "--only")
+      o.only = split(value(), ',');
+    else if (a == "--naive-cap")
+      o.naive_cap_seconds = std::stod(value());
+    else if (a == "--target")
+      o.target_seconds = std::stod(value());
+    else if (a == "--device")
+      o.device = std::stoi(value());
+    else if (a == "--seed")
+      o.seed = std::stoull(value());
     else if (a == "--help" || a == "-h") {
       print_usage();
       std::exit(0);
@@ -115,11 +124,13 @@ std::string cpu_model() {
   return colon == std::string::npos ? "unknown CPU" : line.substr(line.find_first_not_of(' ', colon + 1));
 }
 
-std::string slug(const std::string& text) {
+[[maybe_unused]] std::string slug(const std::string& text) {  // file names (GPU mode)
   std::string s;
   for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) s += char(std::tolower(static_cast<unsigned char>(c)));
-    else if (!s.empty() && s.back() != '-') s += '-';
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      s += char(std::tolower(static_cast<unsigned char>(c)));
+    else if (!s.empty() && s.back() != '-')
+      s += '-';
   }
   while (!s.empty() && s.back() == '-') s.pop_back();
   return s.empty() ? "unknown" : s;
@@ -133,7 +144,11 @@ json host_environment() {
 #else
   e["threads"] = int(std::thread::hardware_concurrency());
 #endif
-  e["host_compiler"] = __VERSION__;
+#if defined(__clang__)
+  e["host_compiler"] = std::string("clang ") + __clang_version__;
+#else
+  e["host_compiler"] = std::string("g++ ") + __VERSION__;
+#endif
 #if defined(__CUDACC__)
   e["nvcc"] = std::to_string(__CUDACC_VER_MAJOR__) + "." + std::to_string(__CUDACC_VER_MINOR__) + "." +
               std::to_string(__CUDACC_VER_BUILD__);
@@ -221,7 +236,8 @@ std::string csv_field(const json* v) {
     for (const json& item : *a) {
       std::ostringstream one;
       item.write(one);
-      joined += (joined.empty() ? "" : "x") + one.str();
+      if (!joined.empty()) joined += 'x';
+      joined += one.str();
     }
     return joined;
   }
@@ -232,12 +248,12 @@ std::string csv_field(const json* v) {
 
 void write_csv(const std::string& path, const json& cases) {
   std::ofstream out(path);
-  const std::vector<std::string> case_fields{"group", "sweep", "x", "label", "pass", "kind", "dims", "batch",
-                                             "in_channels", "out_channels", "input", "kernel", "padding",
-                                             "reference"};
+  const std::vector<std::string> case_fields{"group", "sweep",  "x",       "label",       "pass",
+                                             "kind",  "dims",   "batch",   "in_channels", "out_channels",
+                                             "input", "kernel", "padding", "reference"};
   const std::vector<std::string> result_fields{
-      "impl", "status", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "reps", "ratio_to_cudnn",
-      "speedup_vs_cudnn", "workspace_bytes", "gbs", "copy_fraction", "check", "reason"};
+      "impl",           "status",           "median_ms",       "p10_ms", "p90_ms",        "min_ms", "max_ms", "reps",
+      "ratio_to_cudnn", "speedup_vs_cudnn", "workspace_bytes", "gbs",    "copy_fraction", "check",  "reason"};
   for (const auto& f : case_fields) out << f << ',';
   for (const auto& f : result_fields) out << f << ',';
   out << "max_rel_l2_error\n";
@@ -262,11 +278,11 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
   const std::string json_path = (std::filesystem::path(o.out) / (name + ".json")).string();
   const std::string csv_path = (std::filesystem::path(o.out) / (name + ".csv")).string();
 
-  st.copy_gbs = platform<Exec>::copy_bandwidth_gbs(exec, on_device ? (std::size_t{512} << 20)
-                                                                   : (o.quick ? std::size_t{16} << 20 : std::size_t{128} << 20));
+  st.copy_gbs = platform<Exec>::copy_bandwidth_gbs(
+      exec, on_device ? (std::size_t{512} << 20) : (o.quick ? std::size_t{16} << 20 : std::size_t{128} << 20));
   st.naive_macs_per_second = calibrate_naive(exec, on_device);
-  std::cout << "copy bandwidth " << st.copy_gbs << " GB/s (read + write), naive "
-            << st.naive_macs_per_second / 1e9 << " GMAC/s\n";
+  std::cout << "copy bandwidth " << st.copy_gbs << " GB/s (read + write), naive " << st.naive_macs_per_second / 1e9
+            << " GMAC/s\n";
 
   json settings = json::make_object();
   settings["clock"] = clock;
@@ -313,10 +329,14 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
     for (pass_kind pass : {pass_kind::forward, pass_kind::step}) {
       const std::uint64_t seed = case_seed(o.seed, i);
       json record;
-      if (c.kind == case_kind::network) record = run_network_case(exec, c, pass, seed, st);
-      else if (c.dims == 1) record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
-      else if (c.dims == 2) record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
-      else record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
+      if (c.kind == case_kind::network)
+        record = run_network_case(exec, c, pass, seed, st);
+      else if (c.dims == 1)
+        record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
+      else if (c.dims == 2)
+        record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
+      else
+        record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
       put_ratios(record);
       print_case(++done, total, record);
       document["cases"].push_back(std::move(record));
@@ -349,7 +369,10 @@ int main(int argc, char** argv) {
   document["schema"] = "fftconv-bench/1";
   document["date"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
   std::string command;
-  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) command += ' ';
+    command += argv[i];
+  }
   document["command"] = command;
   document["quick"] = st.opt.quick;
   const std::string stamp = utc_now("%Y%m%dT%H%M%SZ") + (st.opt.quick ? "_quick" : "");
@@ -389,9 +412,18 @@ int main(int argc, char** argv) {
     int rc = 0;
     {
 #if FFTCONV_BENCH_HAS_CUDNN
-      cudnn_handle handle;
-      st.cudnn = handle.get();
-      document["baseline"] = "cudnn";
+      // A cuDNN that fails to start (e.g. a library mismatch) costs the baseline, not the run.
+      std::optional<cudnn_handle> handle;
+      try {
+        handle.emplace();
+        st.cudnn = handle->get();
+        document["baseline"] = "cudnn";
+      } catch (const std::exception& e) {
+        document["baseline"] = nullptr;
+        environment["cudnn_note"] = std::string("cudnnCreate failed: ") + e.what();
+        document["environment"] = environment;
+        std::cout << "fftconv_bench: " << e.what() << ": no baseline, float64 naive as the reference\n";
+      }
 #else
       document["baseline"] = nullptr;
       std::cout << "fftconv_bench: built without cuDNN: no baseline, float64 naive as the reference\n";

@@ -9,12 +9,11 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <fftconv/backend/backend.hpp>
+#include <fftconv/config.hpp>
 #include <limits>
 #include <random>
 #include <vector>
-
-#include <fftconv/backend/backend.hpp>
-#include <fftconv/config.hpp>
 
 #include "platform.hpp"
 
@@ -163,8 +162,8 @@ struct network_shape {
   std::int64_t features() const { return maps * m2() * m2(); }
   // Parameter blocks: conv w, conv b, W1, b1, W2, b2, W3, b3.
   std::array<std::int64_t, 8> sizes() const {
-    return {maps * channels * k * k, maps, hidden1 * features(), hidden1, hidden2 * hidden1, hidden2,
-            classes * hidden2, classes};
+    return {maps * channels * k * k, maps,    hidden1 * features(), hidden1,
+            hidden2 * hidden1,       hidden2, classes * hidden2,    classes};
   }
   std::array<std::int64_t, 9> offsets() const {
     std::array<std::int64_t, 9> o{};
@@ -261,21 +260,20 @@ class network {
   void step() {
     forward();
     backend::for_each_index(exec_, s_.batch,
-                            kernels::softmax_cross_entropy_gradient<T>{logits_.data(), labels_.data(),
-                                                                       d_logits_.data(), s_.classes,
-                                                                       T(1) / T(s_.batch)});
+                            kernels::softmax_cross_entropy_gradient<T>{logits_.data(), labels_.data(), d_logits_.data(),
+                                                                       s_.classes, T(1) / T(s_.batch)});
     linear_backward(h2_.data(), s_.hidden2, 6, s_.classes, d_logits_.data(), dh2_.data());
     backend::for_each_index(exec_, std::int64_t(dh2_.size()), kernels::relu_backward<T>{dh2_.data(), h2_.data()});
     linear_backward(h1_.data(), s_.hidden1, 4, s_.hidden2, dh2_.data(), dh1_.data());
     backend::for_each_index(exec_, std::int64_t(dh1_.size()), kernels::relu_backward<T>{dh1_.data(), h1_.data()});
     linear_backward(pooled_.data(), s_.features(), 2, s_.hidden1, dh1_.data(), d_pooled_.data());
-    backend::for_each_index(exec_, std::int64_t(da_.size()),
-                            kernels::max_pool_relu_backward<T>{a_.data(), d_pooled_.data(), argmax_.data(),
-                                                               da_.data(), s_.m(), s_.m2()});
+    backend::for_each_index(
+        exec_, std::int64_t(da_.size()),
+        kernels::max_pool_relu_backward<T>{a_.data(), d_pooled_.data(), argmax_.data(), da_.data(), s_.m(), s_.m2()});
     conv_.backward_filter(exec_, x_.data(), da_.data(), gradient(0), gradient(1));
-    backend::for_each_index(exec_, s_.parameter_count(),
-                            kernels::sgd_momentum<T>{parameters_.data(), gradients_.data(), velocity_.data(),
-                                                     T(1e-3), T(0.9)});
+    backend::for_each_index(
+        exec_, s_.parameter_count(),
+        kernels::sgd_momentum<T>{parameters_.data(), gradients_.data(), velocity_.data(), T(1e-3), T(0.9)});
   }
 
   std::vector<T> logits() const { return plat::download(exec_, logits_.data(), logits_.size()); }
@@ -298,19 +296,19 @@ class network {
                  p = B * s.features(), argmax_elements = 2 * p /* int64 */;
     const auto z = s.sizes();
     const double h1 = B * s.hidden1, h2 = B * s.hidden2, logits = B * s.classes;
-    double e = x + z[0] + z[1] + a;                       // conv
-    e += 2 * a + a + p + argmax_elements;                 // relu, pool
-    e += (p + z[2] + h1) + (2 * h1 + z[3]);               // fc1 + bias/relu
-    e += (h1 + z[4] + h2) + (2 * h2 + z[5]);              // fc2
-    e += (h2 + z[6] + logits) + (2 * logits + z[7]);      // fc3
+    double e = x + z[0] + z[1] + a;                   // conv
+    e += 2 * a + a + p + argmax_elements;             // relu, pool
+    e += (p + z[2] + h1) + (2 * h1 + z[3]);           // fc1 + bias/relu
+    e += (h1 + z[4] + h2) + (2 * h2 + z[5]);          // fc2
+    e += (h2 + z[6] + logits) + (2 * logits + z[7]);  // fc3
     if (step) {
-      e += 2 * logits + B / 2;                            // loss gradient (int32 labels)
+      e += 2 * logits + B / 2;                                                      // loss gradient (int32 labels)
       e += (logits + h2 + z[6]) + (logits + z[7]) + (logits + z[6] + h2) + 3 * h2;  // fc3 backward, relu
       e += (h2 + h1 + z[4]) + (h2 + z[5]) + (h2 + z[4] + h1) + 3 * h1;              // fc2 backward, relu
       e += (h1 + p + z[2]) + (h1 + z[3]) + (h1 + z[2] + p);                         // fc1 backward
-      e += 2 * a + p + argmax_elements;                                               // pool + relu backward
-      e += x + a + z[0] + z[1];                                                       // conv backward_filter
-      e += 5.0 * double(s.parameter_count());                                         // SGD: p, g, v in; p, v out
+      e += 2 * a + p + argmax_elements;                                             // pool + relu backward
+      e += x + a + z[0] + z[1];                                                     // conv backward_filter
+      e += 5.0 * double(s.parameter_count());                                       // SGD: p, g, v in; p, v out
     }
     return e * sizeof(T);
   }

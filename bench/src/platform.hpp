@@ -9,10 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
-
 #include <fftconv/backend/backend.hpp>
 #include <fftconv/executor.hpp>
+#include <vector>
 
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
@@ -81,8 +80,8 @@ struct platform<fftconv::device> {
   static buffer<T> upload(const fftconv::device& exec, const std::vector<T>& values) {
     buffer<T> b(values.size(), exec.stream);
     if (!values.empty())
-      FFTCONV_CUDA_CHECK(cudaMemcpyAsync(b.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice,
-                                         exec.stream));
+      FFTCONV_CUDA_CHECK(
+          cudaMemcpyAsync(b.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, exec.stream));
     FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream));  // `values` may go out of scope after return
     return b;
   }
@@ -90,8 +89,7 @@ struct platform<fftconv::device> {
   static std::vector<T> download(const fftconv::device& exec, const T* data, std::size_t count) {
     std::vector<T> values(count);
     if (count > 0)
-      FFTCONV_CUDA_CHECK(
-          cudaMemcpyAsync(values.data(), data, count * sizeof(T), cudaMemcpyDeviceToHost, exec.stream));
+      FFTCONV_CUDA_CHECK(cudaMemcpyAsync(values.data(), data, count * sizeof(T), cudaMemcpyDeviceToHost, exec.stream));
     FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream));
     return values;
   }

@@ -48,12 +48,12 @@ inline const char* pass_name(pass_kind p) { return p == pass_kind::forward ? "fw
 // What all cases of a run share.
 struct run_state {
   options opt;
-  double copy_gbs = 0;                // measured copy rate, bytes read + written per second / 1e9
-  double naive_macs_per_second = 0;   // calibrated at start, predicts naive's time to enforce the cap
+  double copy_gbs = 0;               // measured copy rate, bytes read + written per second / 1e9
+  double naive_macs_per_second = 0;  // calibrated at start, predicts naive's time to enforce the cap
   int check_failures = 0;
   int errors = 0;
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
-  cudnnHandle_t cudnn = nullptr;      // set in device mode
+  cudnnHandle_t cudnn = nullptr;  // set in device mode
 #endif
 };
 
@@ -113,8 +113,8 @@ std::vector<double> widen(const std::vector<T>& v) {
 
 // Relative L2 error of each output against the reference, the largest, and pass/fail.
 inline void put_check(json& r, const std::vector<std::string>& names, const outputs& got,
-                      const std::optional<outputs>& reference, const std::string& reference_name,
-                      const tolerance& tol, run_state& st) {
+                      const std::optional<outputs>& reference, const std::string& reference_name, const tolerance& tol,
+                      run_state& st) {
   if (!reference) {
     r["check"] = "no reference";
     return;
@@ -239,8 +239,8 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   auto dw = backend::template allocate<float>(exec, step ? nw : 0);
   auto db = backend::template allocate<float>(exec, step ? nb : 0);
 
-  const std::vector<std::string> names = step ? std::vector<std::string>{"y", "dx", "dw", "db"}
-                                              : std::vector<std::string>{"y"};
+  const std::vector<std::string> names =
+      step ? std::vector<std::string>{"y", "dx", "dw", "db"} : std::vector<std::string>{"y"};
   auto poison = [&] {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     fill(exec, y.data(), ny, nan);
@@ -302,44 +302,46 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    outputs o;
-    json r = evaluate(
-        "cudnn",
-        [&] {
-          cudnn_shape shape;
-          shape.dims = N;
-          shape.batch = c.batch;
-          shape.in_channels = c.in_channels;
-          shape.out_channels = c.out_channels;
-          shape.groups = g.groups;
-          for (int d = 0; d < N; ++d) {
-            shape.input[d] = xe[d + 2];
-            shape.output[d] = ye[d + 2];
-            shape.kernel[d] = g.kernel[d];
-            shape.padding[d] = g.padding[d];
-            shape.stride[d] = g.stride[d];
-            shape.dilation[d] = g.dilation[d];
-          }
-          auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-          // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
-          auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
-          auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
-          std::size_t free_bytes = 0, total_bytes = 0;
-          FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-          const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
-          layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
-                             step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
-          return layer;
-        },
-        &o);
-    if (is_ok(r)) {
-      reference = std::move(o);
-      reference_name = "cudnn";
-      r["check"] = "reference";
-    } else {
-      no_reference_reason = "cuDNN failed";
+    if (st.cudnn != nullptr) {  // null when cudnnCreate failed
+      outputs o;
+      json r = evaluate(
+          "cudnn",
+          [&] {
+            cudnn_shape shape;
+            shape.dims = N;
+            shape.batch = c.batch;
+            shape.in_channels = c.in_channels;
+            shape.out_channels = c.out_channels;
+            shape.groups = g.groups;
+            for (int d = 0; d < N; ++d) {
+              shape.input[d] = xe[d + 2];
+              shape.output[d] = ye[d + 2];
+              shape.kernel[d] = g.kernel[d];
+              shape.padding[d] = g.padding[d];
+              shape.stride[d] = g.stride[d];
+              shape.dilation[d] = g.dilation[d];
+            }
+            auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+            // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
+            auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
+            auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
+            std::size_t free_bytes = 0, total_bytes = 0;
+            FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+            const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
+            layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
+                               step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
+            return layer;
+          },
+          &o);
+      if (is_ok(r)) {
+        reference = std::move(o);
+        reference_name = "cudnn";
+        r["check"] = "reference";
+      } else {
+        no_reference_reason = "cuDNN failed";
+      }
+      results.push_back(std::move(r));
     }
-    results.push_back(std::move(r));
   }
 #endif
   if (!reference) {
@@ -388,7 +390,8 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
       return;
     }
     outputs o;
-    json r = evaluate(policy_name<P>(), [&] { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); }, &o);
+    json r = evaluate(
+        policy_name<P>(), [&] { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); }, &o);
     if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
     results.push_back(std::move(r));
   });
@@ -403,7 +406,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
 template <class Exec>
 json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_t seed, run_state& st) {
   using plat = platform<Exec>;
-  using backend = fftconv::detail::backend<Exec>;
+  using backend [[maybe_unused]] = fftconv::detail::backend<Exec>;  // cuDNN scratch (device)
   const bool step = pass == pass_kind::step;
   network_shape s;
   s.batch = c.batch;
@@ -441,8 +444,8 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   record["macs"] = conv_macs;
   record["bytes"] = bytes;
 
-  const std::vector<std::string> names = step ? std::vector<std::string>{"logits", "dw", "db"}
-                                              : std::vector<std::string>{"logits"};
+  const std::vector<std::string> names =
+      step ? std::vector<std::string>{"logits", "dw", "db"} : std::vector<std::string>{"logits"};
   auto evaluate = [&](const char* name, auto&& make_layer, outputs* first_outputs) -> json {
     json r = json::make_object();
     r["impl"] = name;
@@ -483,45 +486,47 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    outputs o;
-    json r = evaluate(
-        "cudnn",
-        [&] {
-          cudnn_shape shape;
-          shape.dims = 2;
-          shape.batch = s.batch;
-          shape.in_channels = s.channels;
-          shape.out_channels = s.maps;
-          for (int d = 0; d < 2; ++d) {
-            shape.input[d] = s.n;
-            shape.output[d] = s.m();
-            shape.kernel[d] = s.k;
-          }
-          auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-          auto x = plat::upload(exec, data.x);
-          auto w = plat::upload(exec, std::vector<float>(data.parameters.begin(),
-                                                         data.parameters.begin() + s.sizes()[0]));
-          auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
-          auto dy = backend::template allocate<float>(exec, y.size());
-          auto dx = backend::template allocate<float>(exec, data.x.size());
-          auto dw = backend::template allocate<float>(exec, w.size());
-          fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
-          std::size_t free_bytes = 0, total_bytes = 0;
-          FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-          const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
-          layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
-                             limit);
-          return layer;
-        },
-        &o);
-    if (is_ok(r)) {
-      reference = std::move(o);
-      reference_name = "cudnn";
-      r["check"] = "reference";
-    } else {
-      no_reference_reason = "cuDNN failed";
+    if (st.cudnn != nullptr) {  // null when cudnnCreate failed
+      outputs o;
+      json r = evaluate(
+          "cudnn",
+          [&] {
+            cudnn_shape shape;
+            shape.dims = 2;
+            shape.batch = s.batch;
+            shape.in_channels = s.channels;
+            shape.out_channels = s.maps;
+            for (int d = 0; d < 2; ++d) {
+              shape.input[d] = s.n;
+              shape.output[d] = s.m();
+              shape.kernel[d] = s.k;
+            }
+            auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+            auto x = plat::upload(exec, data.x);
+            auto w =
+                plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
+            auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
+            auto dy = backend::template allocate<float>(exec, y.size());
+            auto dx = backend::template allocate<float>(exec, data.x.size());
+            auto dw = backend::template allocate<float>(exec, w.size());
+            fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
+            std::size_t free_bytes = 0, total_bytes = 0;
+            FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+            const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
+            layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
+                               limit);
+            return layer;
+          },
+          &o);
+      if (is_ok(r)) {
+        reference = std::move(o);
+        reference_name = "cudnn";
+        r["check"] = "reference";
+      } else {
+        no_reference_reason = "cuDNN failed";
+      }
+      results.push_back(std::move(r));
     }
-    results.push_back(std::move(r));
   }
 #endif
   if (!reference) {
@@ -558,7 +563,8 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
       return;
     }
     outputs o;
-    json r = evaluate(policy_name<P>(), [&] { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); }, &o);
+    json r = evaluate(
+        policy_name<P>(), [&] { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); }, &o);
     if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
     results.push_back(std::move(r));
   });
