@@ -201,6 +201,25 @@ TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
   CHECK(layer.workspace_bytes() == 0);
 }
 
+TEST_CASE("im2col: a copied layer does not share the original's workspace; a moved one takes it") {
+  const reference::layer L = im2col_checks::strided_grouped_layer(1, 2);
+  fftconv::conv<1, float, fftconv::im2col> layer(im2col_checks::geometry_of<1>(L));
+  const auto values = testing_support::random_values(L.x_size() + L.w_size() + L.out_channels + L.y_size(), 7);
+  const auto part = [&](std::int64_t begin, std::int64_t count) {
+    return std::vector<double>(values.begin() + begin, values.begin() + begin + count);
+  };
+  (void)im2col_checks::run_passes<1, float>(layer, L, fftconv::host{}, part(0, L.x_size()),
+                                            part(L.x_size(), L.w_size()), part(L.x_size() + L.w_size(), L.out_channels),
+                                            part(L.x_size() + L.w_size() + L.out_channels, L.y_size()));
+  const std::size_t held = layer.workspace_bytes();
+  REQUIRE(held > 0);
+  const fftconv::conv<1, float, fftconv::im2col> copy = layer;
+  CHECK(copy.workspace_bytes() == 0);
+  CHECK(layer.workspace_bytes() == held);
+  const fftconv::conv<1, float, fftconv::im2col> moved = std::move(layer);
+  CHECK(moved.workspace_bytes() == held);
+}
+
 TEST_CASE_TEMPLATE("im2col host: a limit forcing several chunks matches one chunk and the reference", T, float, double) {
   im2col_checks::check_chunking<1, T>(fftconv::host{});
   im2col_checks::check_chunking<2, T>(fftconv::host{});

@@ -15,7 +15,8 @@
 // Memory: the column buffer is chunked over the batch so that the workspace stays under workspace_limit
 // (default 256 MiB; chunks are balanced, and one image is always processed even if it alone exceeds the
 // limit). The workspace is kept between calls (stream-ordered on the GPU) and released by
-// set_workspace_limit; workspace_bytes() reports what is held.
+// set_workspace_limit; workspace_bytes() reports what is held. It is freed (cudaFreeAsync) on the stream of
+// the call that allocated it, so destroy the layer, or call set_workspace_limit, before destroying that stream.
 //
 // Fast path: a 1x1 kernel with stride 1 and no padding needs no gather: x itself is the column matrix, and
 // backward_data's GEMM writes dx directly.
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 #include "../backend/backend.hpp"
 #include "../detail/kernels/direct.hpp"  // bias_gradient_term
@@ -174,6 +176,24 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
 // GPU); otherwise released (cudaFreeAsync on its own stream) and reallocated.
 class im2col_workspace {
  public:
+  // A copied layer starts empty: sharing one buffer between two layers would race when they run on
+  // different streams.
+  im2col_workspace() = default;
+  im2col_workspace(const im2col_workspace&) noexcept {}
+  im2col_workspace& operator=(const im2col_workspace& other) noexcept {
+    if (this != &other) release();
+    return *this;
+  }
+  im2col_workspace(im2col_workspace&& other) noexcept { take(other); }
+  im2col_workspace& operator=(im2col_workspace&& other) noexcept {
+    if (this != &other) {
+      release();
+      take(other);
+    }
+    return *this;
+  }
+  ~im2col_workspace() = default;
+
   template <class T, class Exec>
   T* get(const Exec& exec, std::size_t count) {
     if (count == 0) return nullptr;  // e.g. the 1x1 forward: keep what the other passes need
@@ -201,6 +221,14 @@ class im2col_workspace {
   std::size_t bytes() const noexcept { return bytes_; }
 
  private:
+  void take(im2col_workspace& other) noexcept {
+    owner_ = std::move(other.owner_);
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+    on_device_ = other.on_device_;
+    stream_ = other.stream_;
+  }
+
   template <class Exec>
   static const void* stream_of(const Exec& exec) {
     if constexpr (std::is_same_v<Exec, device>)
