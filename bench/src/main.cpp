@@ -329,14 +329,27 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
     for (pass_kind pass : {pass_kind::forward, pass_kind::step}) {
       const std::uint64_t seed = case_seed(o.seed, i);
       json record;
-      if (c.kind == case_kind::network)
-        record = run_network_case(exec, c, pass, seed, st);
-      else if (c.dims == 1)
-        record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
-      else if (c.dims == 2)
-        record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
-      else
-        record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
+      try {
+        if (c.kind == case_kind::network)
+          record = run_network_case(exec, c, pass, seed, st);
+        else if (c.dims == 1)
+          record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
+        else if (c.dims == 2)
+          record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
+        else
+          record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
+      } catch (const std::exception& e) {
+        // Outside any contestant (data upload, a sticky CUDA error of an earlier call): record it, go on.
+        record = json::make_object();
+        record["group"] = c.group;
+        record["sweep"] = c.sweep;
+        record["x"] = c.x;
+        record["label"] = c.label;
+        record["pass"] = pass_name(pass);
+        record["error"] = e.what();
+        record["results"] = json::make_array();
+        ++st.errors;
+      }
       put_ratios(record);
       print_case(++done, total, record);
       document["cases"].push_back(std::move(record));
