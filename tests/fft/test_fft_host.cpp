@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numbers>
+#include <random>
 #include <string>
 
 #include "fft_checks.hpp"
@@ -231,4 +232,83 @@ TEST_CASE("fft host: an allocation failure names the bytes and leaves the layer 
 TEST_CASE("fft host: layers on 6 threads share the plan cache while another thread clears it") {
   fft_checks::check_threads<2, float, fftconv::host>([] { return fftconv::host{}; }, 6, 12);
   fft_checks::check_threads<1, double, fftconv::host>([] { return fftconv::host{}; }, 4, 12);
+}
+
+// The GPU runs the spectral functors one element per thread (operator()), the host one row per iteration
+// (row()). Both must write the same values, so CI, which has no GPU, also checks the code the GPU runs.
+namespace {
+
+template <int N>
+void check_functor_granularities(std::uint64_t seed) {
+  using namespace fftconv::detail;
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  const reference::layer L = testing_support::random_layer(N, seed);
+  std::array<std::int64_t, N> spatial{};
+  for (int d = 0; d < N; ++d) spatial[d] = L.input[d];
+  const problem<N> p = make_problem<N>(fft_checks::geometry_of<N>(L), L.batch, spatial);
+  const auto chosen = choose_transform_extents<N>(p);
+  std::int64_t raw[N];
+  for (int d = 0; d < N; ++d) raw[d] = chosen[d] + pick(0, 2) * (d == N - 1 ? 1 : 0);  // odd last extents too
+  const spectral_frame<N> frame = make_spectral_frame<N>(raw);
+  const std::int64_t maps = pick(1, 3);
+  auto values = [&](std::int64_t count) {
+    const auto v = testing_support::random_values(count, seed + static_cast<std::uint64_t>(count));
+    return std::vector<double>(v.begin(), v.end());
+  };
+  // Runs f both ways into two sentinel-filled outputs and compares them exactly.
+  auto compare = [&](auto make, std::int64_t elements, std::int64_t row_length, auto* tag) {
+    using V = std::remove_pointer_t<decltype(tag)>;
+    std::vector<V> by_element(elements, V(7)), by_row(elements, V(7));
+    const auto element_functor = make(by_element.data());
+    const auto row_functor = make(by_row.data());
+    for (std::int64_t i = 0; i < elements; ++i) element_functor(i);
+    for (std::int64_t r = 0; r < elements / row_length; ++r) row_functor.row(r);
+    CHECK(by_element == by_row);
+  };
+  const auto x = values(maps * p.input_spatial()), w = values(maps * p.kernel_spatial()),
+             dy = values(maps * p.output_spatial()), framed = values(maps * frame.real_volume);
+  const std::int64_t real_elements = maps * frame.real_volume;
+  compare([&](double* out) {
+    stage_input<N, double> f{frame, {}, p.input_spatial(), x.data(), out};
+    for (int d = 0; d < N; ++d) f.extents[d] = p.input[d];
+    return f;
+  }, real_elements, frame.real[N - 1], static_cast<double*>(nullptr));
+  compare([&](double* out) {
+    stage_kernel<N, double> f{frame, {}, {}, p.kernel_spatial(), w.data(), out};
+    for (int d = 0; d < N; ++d) f.kernel[d] = p.kernel[d], f.dilation[d] = p.dilation[d];
+    return f;
+  }, real_elements, frame.real[N - 1], static_cast<double*>(nullptr));
+  compare([&](double* out) {
+    stage_upsampled<N, double> f{frame, {}, {}, {}, p.output_spatial(), dy.data(), out};
+    for (int d = 0; d < N; ++d) f.output[d] = p.output[d], f.stride[d] = p.stride[d], f.padding[d] = p.padding[d];
+    return f;
+  }, real_elements, frame.real[N - 1], static_cast<double*>(nullptr));
+  const std::vector<double> bias = values(maps);
+  compare([&](double* out) {
+    crop_frame<N, double> f{frame, {}, {}, {}, 0.25, bias.data(), maps, framed.data(), out};
+    for (int d = 0; d < N; ++d) f.extents[d] = p.output[d], f.step[d] = p.stride[d], f.offset[d] = -p.padding[d];
+    return f;
+  }, maps * p.output_spatial(), p.output[N - 1], static_cast<double*>(nullptr));
+  // Transposes over a grouped layout with every factor > 1 where the layer allows it.
+  const channel_layout layout{pick(1, 3), pick(1, 2), pick(1, 2), pick(1, 3)};
+  const std::int64_t complex_elements = layout.maps() * frame.complex_volume;
+  std::vector<complex<double>> spectrum(complex_elements);
+  for (std::int64_t i = 0; i < complex_elements; ++i) spectrum[i] = complex<double>(double(i % 97), -double(i % 13));
+  using C = complex<double>;
+  compare([&](C* out) { return to_frequency_major<double>{layout, frame.complex_volume, spectrum.data(), out}; },
+          complex_elements, frame.complex_volume, static_cast<C*>(nullptr));
+  compare([&](C* out) { return from_frequency_major<double>{layout, frame.complex_volume, spectrum.data(), out}; },
+          complex_elements, frame.complex_volume, static_cast<C*>(nullptr));
+}
+
+}  // namespace
+
+TEST_CASE("fft: spectral functors write the same values per element (GPU) and per row (host)") {
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    CAPTURE(seed);
+    check_functor_granularities<1>(seed);
+    check_functor_granularities<2>(seed);
+    check_functor_granularities<3>(seed);
+  }
 }

@@ -138,7 +138,7 @@ class frequency_plan final : public frequency_plan_base {
     input_source_ = nullptr;  // stays unset if anything below throws
     stage_input<N, T> stage{frame_, {}, problem_.input_spatial(), x, real_.data()};
     for (int d = 0; d < N; ++d) stage.extents[d] = problem_.input[d];
-    ops::for_each_index(exec, input_maps() * frame_.real_volume, stage);
+    launch(exec, input_maps() * frame_.real_volume, frame_.real[N - 1], stage);
     to_spectrum(exec, *forward_input_, input_layout(), input_spectrum_.data(), counts);
     input_source_ = x;
   }
@@ -151,7 +151,7 @@ class frequency_plan final : public frequency_plan_base {
       stage.kernel[d] = problem_.kernel[d];
       stage.dilation[d] = problem_.dilation[d];
     }
-    ops::for_each_index(exec, kernel_maps() * frame_.real_volume, stage);
+    launch(exec, kernel_maps() * frame_.real_volume, frame_.real[N - 1], stage);
     to_spectrum(exec, *forward_kernel_, kernel_layout(), kernel_spectrum_.data(), counts);
     kernel_source_ = w;
   }
@@ -165,7 +165,7 @@ class frequency_plan final : public frequency_plan_base {
       stage.stride[d] = problem_.stride[d];
       stage.padding[d] = problem_.padding[d];
     }
-    ops::for_each_index(exec, output_maps() * frame_.real_volume, stage);
+    launch(exec, output_maps() * frame_.real_volume, frame_.real[N - 1], stage);
     to_spectrum(exec, *forward_output_, output_layout(), output_spectrum_.data(), counts);
     output_source_ = dy;
   }
@@ -187,7 +187,7 @@ class frequency_plan final : public frequency_plan_base {
       crop.step[d] = problem_.stride[d];
       crop.offset[d] = -problem_.padding[d];
     }
-    ops::for_each_index(exec, output_maps() * problem_.output_spatial(), crop);
+    launch(exec, output_maps() * problem_.output_spatial(), problem_.output[N - 1], crop);
   }
 
   // dx = IFFT(dŶ · Ŵ) on [0, n).
@@ -202,7 +202,7 @@ class frequency_plan final : public frequency_plan_base {
               product_.data());
     from_spectrum(exec, *inverse_input_, input_layout(), counts);
     crop_frame<N, T> crop = make_crop(problem_.input, nullptr, 1, dx);
-    ops::for_each_index(exec, input_maps() * problem_.input_spatial(), crop);
+    launch(exec, input_maps() * problem_.input_spatial(), problem_.input[N - 1], crop);
   }
 
   // dw = IFFT(sum_b dŶ^H · X̂) at the dilated taps j*d.
@@ -219,7 +219,7 @@ class frequency_plan final : public frequency_plan_base {
     from_spectrum(exec, *inverse_kernel_, kernel_layout(), counts);
     crop_frame<N, T> crop = make_crop(problem_.kernel, nullptr, 1, dw);
     for (int d = 0; d < N; ++d) crop.step[d] = problem_.dilation[d];
-    ops::for_each_index(exec, kernel_maps() * problem_.kernel_spatial(), crop);
+    launch(exec, kernel_maps() * problem_.kernel_spatial(), problem_.kernel[N - 1], crop);
   }
 
  private:
@@ -239,6 +239,22 @@ class frequency_plan final : public frequency_plan_base {
       if (!reached) return false;
     }
     return true;
+  }
+
+  // elements / row_length rows of work: one GPU thread per element (coalesced), or on the host one loop
+  // iteration per row through F::row (see detail/kernels/spectral.hpp).
+  template <class F>
+  static void launch(const Exec& exec, std::int64_t elements, std::int64_t row_length, const F& f) {
+    if constexpr (ops::on_device) {
+      ops::for_each_index(exec, elements, f);
+    } else {
+      (void)exec;
+      const std::int64_t rows = elements / row_length;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (elements > 16384)
+#endif
+      for (std::int64_t r = 0; r < rows; ++r) f.row(r);
+    }
   }
 
   static std::size_t count(std::int64_t maps, std::int64_t volume) {
@@ -263,14 +279,14 @@ class frequency_plan final : public frequency_plan_base {
                    transform_counts& counts) {
     transforms::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
     ++counts.forward;
-    ops::for_each_index(exec, layout.maps() * frame_.complex_volume,
-                        to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
+    launch(exec, layout.maps() * frame_.complex_volume, frame_.complex_volume,
+           to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
   }
 
   // product_ (frequency-major) -> natural_ -> C2R (overwrites natural_) -> real_.
   void from_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, transform_counts& counts) {
-    ops::for_each_index(exec, layout.maps() * frame_.complex_volume,
-                        from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
+    launch(exec, layout.maps() * frame_.complex_volume, frame_.complex_volume,
+           from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
     transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
     ++counts.inverse;
   }

@@ -20,6 +20,29 @@
 
 namespace fftconv::detail {
 
+// Launch granularity. operator()(i) computes one element: the GPU runs one thread per element, so
+// neighbouring threads touch neighbouring addresses. row(r) computes a whole innermost row (the last spatial
+// dim) with incremental indices: the host runs one loop iteration per row, which keeps the int64 divisions
+// out of the inner loop (they dominated the host profile) and lets copies vectorise. Both compute the same
+// values from the same index arithmetic.
+
+// Splits a row index over [maps][extents[0] .. extents[N-2]] into the map and index[0 .. N-2]; index[N-1]
+// is left for the caller's inner loop.
+template <int N>
+FFTCONV_HD inline std::int64_t unravel_row(std::int64_t row, const std::int64_t (&extents)[N], std::int64_t (&index)[N]) {
+  for (int d = N - 2; d >= 0; --d) {
+    index[d] = row % extents[d];
+    row /= extents[d];
+  }
+  index[N - 1] = 0;
+  return row;
+}
+
+template <class T>
+FFTCONV_HD inline void zero_row(T* row, std::int64_t length) {
+  for (std::int64_t i = 0; i < length; ++i) row[i] = T(0);
+}
+
 // x (or dx-shaped data) [maps][n...] into the frame [maps][L...]: copied at offset 0, zeros elsewhere.
 template <int N, class T>
 struct stage_input {
@@ -35,6 +58,18 @@ struct stage_input {
     bool inside = true;
     for (int d = 0; d < N; ++d) inside = inside && u[d] < extents[d];
     frame_data[index] = inside ? source[map * volume + ravel<N>(u, extents)] : T(0);
+  }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t u[N];
+    const std::int64_t map = unravel_row<N>(r, frame.real, u);
+    T* out = frame_data + r * frame.real[N - 1];
+    bool inside = true;
+    for (int d = 0; d < N - 1; ++d) inside = inside && u[d] < extents[d];
+    const std::int64_t copied = inside ? extents[N - 1] : 0;
+    const T* in = source + map * volume + ravel<N>(u, extents);
+    for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
+    zero_row(out + copied, frame.real[N - 1] - copied);
   }
 };
 
@@ -57,6 +92,20 @@ struct stage_kernel {
       inside = inside && u[d] % dilation[d] == 0 && tap[d] < kernel[d];
     }
     frame_data[index] = inside ? weights[map * volume + ravel<N>(tap, kernel)] : T(0);
+  }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t u[N], tap[N];
+    const std::int64_t map = unravel_row<N>(r, frame.real, u);
+    T* out = frame_data + r * frame.real[N - 1];
+    zero_row(out, frame.real[N - 1]);
+    for (int d = 0; d < N - 1; ++d) {
+      tap[d] = u[d] / dilation[d];
+      if (u[d] % dilation[d] != 0 || tap[d] >= kernel[d]) return;
+    }
+    tap[N - 1] = 0;
+    const T* in = weights + map * volume + ravel<N>(tap, kernel);
+    for (std::int64_t j = 0; j < kernel[N - 1]; ++j) out[j * dilation[N - 1]] = in[j];
   }
 };
 
@@ -84,6 +133,29 @@ struct stage_upsampled {
     }
     frame_data[index] = inside ? gradient[map * volume + ravel<N>(q, output)] : T(0);
   }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t u[N], q[N];
+    const std::int64_t map = unravel_row<N>(r, frame.real, u);
+    const std::int64_t length = frame.real[N - 1];
+    T* out = frame_data + r * length;
+    zero_row(out, length);
+    for (int d = 0; d < N - 1; ++d) {
+      const std::int64_t v = (u[d] + padding[d]) % frame.real[d];
+      q[d] = v / stride[d];
+      if (v % stride[d] != 0 || q[d] >= output[d]) return;
+    }
+    q[N - 1] = 0;
+    const T* in = gradient + map * volume + ravel<N>(q, output);
+    // dy[.., q] lands at (q*s - p) mod L: start at -p mod L and step by s (s < L whenever two outputs exist).
+    const std::int64_t step = stride[N - 1] % length;
+    std::int64_t at = (length - padding[N - 1] % length) % length;
+    for (std::int64_t i = 0; i < output[N - 1]; ++i) {
+      out[at] = in[i];
+      at += step;
+      if (at >= length) at -= length;
+    }
+  }
 };
 
 // How a tensor's maps factor for the per-group GEMMs: natural map index ((a1 * G + g) * A2 + a2) * K + k.
@@ -99,6 +171,17 @@ struct channel_layout {
 
   FFTCONV_HD std::int64_t maps() const { return outer * groups * inner * columns; }
   FFTCONV_HD std::int64_t matrix_size() const { return outer * inner * columns; }
+
+  // Position of natural map m within one frequency's slice [G][A1][A2][K].
+  FFTCONV_HD std::int64_t frequency_major_column(std::int64_t m) const {
+    const std::int64_t k = m % columns;
+    std::int64_t rest = m / columns;
+    const std::int64_t a2 = rest % inner;
+    rest /= inner;
+    const std::int64_t g = rest % groups;
+    const std::int64_t a1 = rest / groups;
+    return ((g * outer + a1) * inner + a2) * columns + k;
+  }
 };
 
 // Natural [maps][F] -> frequency-major [F][G][A1][A2][K]. One element per index over the destination, so
@@ -123,6 +206,14 @@ struct to_frequency_major {
     const std::int64_t map = ((a1 * layout.groups + g) * layout.inner + a2) * layout.columns + k;
     frequency_major[index] = natural[map * frequencies + f];
   }
+
+  // Row m: map m's spectrum, read contiguously, written with stride maps.
+  FFTCONV_HD void row(std::int64_t m) const {
+    const std::int64_t maps = layout.maps();
+    const std::int64_t column = layout.frequency_major_column(m);
+    const complex<T>* in = natural + m * frequencies;
+    for (std::int64_t f = 0; f < frequencies; ++f) frequency_major[f * maps + column] = in[f];
+  }
 };
 
 // Frequency-major [F][G][A1][A2][K] -> natural [maps][F], one element per index over the destination.
@@ -144,6 +235,13 @@ struct from_frequency_major {
     const std::int64_t a1 = rest / layout.groups;
     natural[index] = frequency_major[(((f * layout.groups + g) * layout.outer + a1) * layout.inner + a2) *
                                          layout.columns + k];
+  }
+
+  FFTCONV_HD void row(std::int64_t m) const {
+    const std::int64_t maps = layout.maps();
+    const std::int64_t column = layout.frequency_major_column(m);
+    complex<T>* out = natural + m * frequencies;
+    for (std::int64_t f = 0; f < frequencies; ++f) out[f] = frequency_major[f * maps + column];
   }
 };
 
@@ -172,6 +270,28 @@ struct crop_frame {
     T value = frame_data[map * frame.real_volume + ravel<N>(u, frame.real)] * scale;
     if (bias != nullptr) value += bias[map % channels];
     destination[index] = value;
+  }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t q[N], u[N];
+    const std::int64_t map = unravel_row<N>(r, extents, q);
+    for (int d = 0; d < N - 1; ++d) {
+      const std::int64_t t = (q[d] * step[d] + offset[d]) % frame.real[d];
+      u[d] = t < 0 ? t + frame.real[d] : t;
+    }
+    u[N - 1] = 0;
+    const T* in = frame_data + map * frame.real_volume + ravel<N>(u, frame.real);
+    T* out = destination + r * extents[N - 1];
+    const std::int64_t length = frame.real[N - 1];
+    const std::int64_t stride = step[N - 1] % length;
+    std::int64_t at = offset[N - 1] % length;
+    if (at < 0) at += length;
+    const T shift = bias != nullptr ? bias[map % channels] : T(0);
+    for (std::int64_t i = 0; i < extents[N - 1]; ++i) {
+      out[i] = in[at] * scale + shift;
+      at += stride;
+      if (at >= length) at -= length;
+    }
   }
 };
 
