@@ -96,6 +96,14 @@ __global__ void __launch_bounds__(block_threads)
   }
 }
 
+// Kernel functors live at namespace scope: nvcc's generated host stubs must be able to name them.
+template <class T>
+struct fill_value {
+  T* data;
+  T value;
+  __device__ void operator()(std::int64_t i) const { data[i] = value; }
+};
+
 inline unsigned grid_for(std::int64_t work_items) {
   constexpr std::int64_t max_blocks = std::int64_t{1} << 20;  // grid-stride loops cover the rest
   const std::int64_t blocks = (work_items + block_threads - 1) / block_threads;
@@ -190,7 +198,7 @@ struct backend<device> {
 
   template <class T>
   static void fill(const device& exec, T* data, std::int64_t count, T value) {
-    for_each_index(exec, count, fill_functor<T>{data, value});
+    for_each_index(exec, count, fill_value<T>{data, value});
   }
 
   template <class T>
@@ -216,14 +224,6 @@ struct backend<device> {
   }
 
   static void synchronize(const device& exec) { FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream)); }
-
- private:
-  template <class T>
-  struct fill_functor {
-    T* data;
-    T value;
-    __device__ void operator()(std::int64_t i) const { data[i] = value; }
-  };
 };
 
 }  // namespace fftconv::detail
