@@ -77,7 +77,7 @@ struct backend<host> {
   template <class F>
   static void for_each_index(const host&, std::int64_t count, const F& f) {
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (count > 4096)
+#pragma omp parallel for schedule(static) if (count >= 64)  // an item may be a whole row: keep few-item loops parallel
 #endif
     for (std::int64_t i = 0; i < count; ++i) f(i);
   }
