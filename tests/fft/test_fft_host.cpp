@@ -291,7 +291,7 @@ void check_functor_granularities(std::uint64_t seed) {
     return f;
   }, maps * p.output_spatial(), p.output[N - 1], static_cast<double*>(nullptr));
   // Transposes over a grouped layout with every factor > 1 where the layer allows it.
-  const channel_layout layout{pick(1, 3), pick(1, 2), pick(1, 2), pick(1, 3)};
+  const channel_layout layout{pick(1, 40), pick(1, 2), pick(1, 2), pick(1, 3)};  // > 1 tile of maps
   const std::int64_t complex_elements = layout.maps() * frame.complex_volume;
   std::vector<complex<double>> spectrum(complex_elements);
   for (std::int64_t i = 0; i < complex_elements; ++i) spectrum[i] = complex<double>(double(i % 97), -double(i % 13));
@@ -300,6 +300,22 @@ void check_functor_granularities(std::uint64_t seed) {
           complex_elements, frame.complex_volume, static_cast<C*>(nullptr));
   compare([&](C* out) { return from_frequency_major<double>{layout, frame.complex_volume, spectrum.data(), out}; },
           complex_elements, frame.complex_volume, static_cast<C*>(nullptr));
+  // ... and per cache tile (the host's transposes).
+  for (const bool forward : {true, false}) {
+    std::vector<C> by_element(complex_elements, C(7)), by_tile(complex_elements, C(7));
+    if (forward) {
+      const to_frequency_major<double> a{layout, frame.complex_volume, spectrum.data(), by_element.data()};
+      const to_frequency_major<double> b{layout, frame.complex_volume, spectrum.data(), by_tile.data()};
+      for (std::int64_t i = 0; i < complex_elements; ++i) a(i);
+      for (std::int64_t t = 0; t < b.tiles(); ++t) b.tile(t);
+    } else {
+      const from_frequency_major<double> a{layout, frame.complex_volume, spectrum.data(), by_element.data()};
+      const from_frequency_major<double> b{layout, frame.complex_volume, spectrum.data(), by_tile.data()};
+      for (std::int64_t i = 0; i < complex_elements; ++i) a(i);
+      for (std::int64_t t = 0; t < b.tiles(); ++t) b.tile(t);
+    }
+    CHECK(by_element == by_tile);
+  }
 }
 
 }  // namespace

@@ -257,6 +257,21 @@ class frequency_plan final : public frequency_plan_base {
     }
   }
 
+  // The transposes: one GPU thread per element, or on the host one loop iteration per cache tile.
+  template <class F>
+  static void launch_transpose(const Exec& exec, std::int64_t elements, const F& f) {
+    if constexpr (ops::on_device) {
+      ops::for_each_index(exec, elements, f);
+    } else {
+      (void)exec;
+      const std::int64_t tiles = f.tiles();
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (elements > 16384)
+#endif
+      for (std::int64_t t = 0; t < tiles; ++t) f.tile(t);
+    }
+  }
+
   static std::size_t count(std::int64_t maps, std::int64_t volume) {
     return static_cast<std::size_t>(checked_multiply(maps, volume, "fft workspace"));
   }
@@ -279,14 +294,14 @@ class frequency_plan final : public frequency_plan_base {
                    transform_counts& counts) {
     transforms::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
     ++counts.forward;
-    launch(exec, layout.maps() * frame_.complex_volume, frame_.complex_volume,
-           to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
+    launch_transpose(exec, layout.maps() * frame_.complex_volume,
+                     to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
   }
 
   // product_ (frequency-major) -> natural_ -> C2R (overwrites natural_) -> real_.
   void from_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, transform_counts& counts) {
-    launch(exec, layout.maps() * frame_.complex_volume, frame_.complex_volume,
-           from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
+    launch_transpose(exec, layout.maps() * frame_.complex_volume,
+                     from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
     transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
     ++counts.inverse;
   }

@@ -184,6 +184,26 @@ struct channel_layout {
   }
 };
 
+// Square tiles of the [maps][F] <-> [F][maps] transposes on the host.
+inline constexpr std::int64_t transpose_tile_extent = 32;
+
+FFTCONV_HD inline std::int64_t transpose_tiles(std::int64_t maps, std::int64_t frequencies) {
+  const std::int64_t e = transpose_tile_extent;
+  return ((maps + e - 1) / e) * ((frequencies + e - 1) / e);
+}
+
+struct transpose_tile_bounds {
+  std::int64_t map_begin, map_end, frequency_begin, frequency_end;
+  FFTCONV_HD transpose_tile_bounds(std::int64_t tile, std::int64_t maps, std::int64_t frequencies) {
+    const std::int64_t e = transpose_tile_extent;
+    const std::int64_t frequency_tiles = (frequencies + e - 1) / e;
+    map_begin = (tile / frequency_tiles) * e;
+    frequency_begin = (tile % frequency_tiles) * e;
+    map_end = map_begin + e < maps ? map_begin + e : maps;
+    frequency_end = frequency_begin + e < frequencies ? frequency_begin + e : frequencies;
+  }
+};
+
 // Natural [maps][F] -> frequency-major [F][G][A1][A2][K]. One element per index over the destination, so
 // writes are contiguous; reads stride by F (the FFT library's map distance).
 template <class T>
@@ -214,6 +234,20 @@ struct to_frequency_major {
     const complex<T>* in = natural + m * frequencies;
     for (std::int64_t f = 0; f < frequencies; ++f) frequency_major[f * maps + column] = in[f];
   }
+
+  // Tile t of transpose_tile_extent maps x frequencies (host): both sides stay in cache, where a row's
+  // writes with stride maps each missed it.
+  FFTCONV_HD std::int64_t tiles() const { return transpose_tiles(layout.maps(), frequencies); }
+  FFTCONV_HD void tile(std::int64_t t) const {
+    transpose_tile_bounds bounds(t, layout.maps(), frequencies);
+    std::int64_t columns[transpose_tile_extent];
+    for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m)
+      columns[m - bounds.map_begin] = layout.frequency_major_column(m);
+    const std::int64_t maps = layout.maps();
+    for (std::int64_t f = bounds.frequency_begin; f < bounds.frequency_end; ++f)
+      for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m)
+        frequency_major[f * maps + columns[m - bounds.map_begin]] = natural[m * frequencies + f];
+  }
 };
 
 // Frequency-major [F][G][A1][A2][K] -> natural [maps][F], one element per index over the destination.
@@ -242,6 +276,17 @@ struct from_frequency_major {
     const std::int64_t column = layout.frequency_major_column(m);
     complex<T>* out = natural + m * frequencies;
     for (std::int64_t f = 0; f < frequencies; ++f) out[f] = frequency_major[f * maps + column];
+  }
+
+  FFTCONV_HD std::int64_t tiles() const { return transpose_tiles(layout.maps(), frequencies); }
+  FFTCONV_HD void tile(std::int64_t t) const {
+    transpose_tile_bounds bounds(t, layout.maps(), frequencies);
+    const std::int64_t maps = layout.maps();
+    for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m) {
+      const std::int64_t column = layout.frequency_major_column(m);
+      for (std::int64_t f = bounds.frequency_begin; f < bounds.frequency_end; ++f)
+        natural[m * frequencies + f] = frequency_major[f * maps + column];
+    }
   }
 };
 
