@@ -22,15 +22,6 @@ namespace kernels {
 
 using index = std::int64_t;
 
-// backend<Exec>::fill is not used: on the device its functor is a private member type, which nvcc's kernel
-// stub cannot name (reported to the backend's owner). Same effect, public functor.
-template <class T>
-struct fill_value {
-  T* data;
-  T value;
-  FFTCONV_HD void operator()(index i) const { data[i] = value; }
-};
-
 template <class T>
 struct relu_in_place {
   T* a;
@@ -148,10 +139,6 @@ struct sgd_momentum {
 
 }  // namespace kernels
 
-template <class Exec, class T>
-void fill(Exec exec, T* data, std::int64_t count, T value) {
-  fftconv::detail::backend<Exec>::for_each_index(exec, count, kernels::fill_value<T>{data, value});
-}
 
 // Shapes of the network for one case, and where each parameter sits in the one parameter vector.
 struct network_shape {
@@ -239,8 +226,8 @@ class network {
         dh2_(backend::template allocate<T>(exec, h2_.size())),
         logits_(backend::template allocate<T>(exec, s.batch * s.classes)),
         d_logits_(backend::template allocate<T>(exec, logits_.size())) {
-    fill(exec_, velocity_.data(), std::int64_t(velocity_.size()), T(0));
-    fill(exec_, gradients_.data(), std::int64_t(gradients_.size()), T(0));
+    backend::fill(exec_, velocity_.data(), std::int64_t(velocity_.size()), T(0));
+    backend::fill(exec_, gradients_.data(), std::int64_t(gradients_.size()), T(0));
     backend::synchronize(exec_);
   }
 
@@ -286,8 +273,8 @@ class network {
   // Mark the outputs the checks read as unwritten (NaN), so a contestant that skips them cannot pass.
   void poison() {
     const T nan = std::numeric_limits<T>::quiet_NaN();
-    fill(exec_, logits_.data(), std::int64_t(logits_.size()), nan);
-    fill(exec_, gradients_.data(), s_.sizes()[0] + s_.sizes()[1], nan);
+    backend::fill(exec_, logits_.data(), std::int64_t(logits_.size()), nan);
+    backend::fill(exec_, gradients_.data(), s_.sizes()[0] + s_.sizes()[1], nan);
   }
 
   // Bytes a minimal schedule of the pass moves: each operation reads its operands and writes its result once.

@@ -243,11 +243,11 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
       step ? std::vector<std::string>{"y", "dx", "dw", "db"} : std::vector<std::string>{"y"};
   auto poison = [&] {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    fill(exec, y.data(), ny, nan);
+    backend::fill(exec, y.data(), ny, nan);
     if (step) {
-      fill(exec, dx.data(), nx, nan);
-      fill(exec, dw.data(), nw, nan);
-      fill(exec, db.data(), nb, nan);
+      backend::fill(exec, dx.data(), nx, nan);
+      backend::fill(exec, dw.data(), nw, nan);
+      backend::fill(exec, db.data(), nb, nan);
     }
   };
   auto run_pass = [&](auto& layer) {
@@ -509,7 +509,7 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
             auto dy = backend::template allocate<float>(exec, y.size());
             auto dx = backend::template allocate<float>(exec, data.x.size());
             auto dw = backend::template allocate<float>(exec, w.size());
-            fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
+            backend::fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
             std::size_t free_bytes = 0, total_bytes = 0;
             FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
             const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
