@@ -14,7 +14,9 @@ namespace fftconv::detail {
 
 template <class Exec>
 struct fft_backend {
-  static_assert(dependent_false<Exec>, "fftconv: no FFT backend for this executor");
+  static_assert(dependent_false<Exec>,
+                "fftconv: no FFT backend for this executor: fftconv::device needs this translation unit compiled as "
+                "CUDA (nvcc, a .cu file), where backend/device/cufft.cuh provides cuFFT");
 };
 
 }  // namespace fftconv::detail

@@ -39,42 +39,21 @@ class conv_impl<fft, N, T> {
  public:
   explicit conv_impl(const geometry<N>&) {}
 
+  // Each pass compiles its body only where the executor has an FFT library, so a missing one is reported by
+  // the single static_assert in usable() rather than by a cascade of errors.
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
-    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
-      backend<Exec>::for_each_index(exec, p.output_size(),
-                                    broadcast_bias<T>{p.out_channels, p.output_spatial(), bias, y});
-      return;
-    }
-    plan.forget_output_spectrum();  // a new step: a dy seen before belongs to the previous one
-    plan.transform_input(exec, x, counts_);
-    if (!weights_constant_ || !plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.forward_output(exec, bias, y, counts_);
+    if constexpr (usable<Exec>()) forward_pass(exec, p, x, w, bias, y);
   }
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) return backend<Exec>::for_each_index(exec, p.input_size(), zero_fill<T>{dx});
-    if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
-    if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.backward_data_output(exec, dx, counts_);
+    if constexpr (usable<Exec>()) backward_data_pass(exec, p, dy, w, dx);
   }
 
   template <class Exec>
   void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
-    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) {
-      backend<Exec>::for_each_index(exec, p.weight_size(), zero_fill<T>{dw});
-    } else {
-      if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
-      if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
-      plan.backward_filter_output(exec, dw, counts_);
-    }
-    if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                   bias_gradient_sum<T>{p.out_channels, p.output_spatial(), dy}, dbias);
+    if constexpr (usable<Exec>()) backward_filter_pass(exec, p, x, dy, dw, dbias);
   }
 
   // Drop the cached kernel spectra: the next pass that needs Ŵ recomputes it.
@@ -107,6 +86,52 @@ class conv_impl<fft, N, T> {
 
  private:
   template <class Exec>
+  static constexpr bool usable() {
+    static_assert(fft_backend<Exec>::available,
+                  "fftconv::fft on fftconv::host needs FFTW3 (libfftw3-dev): link fftconv::host with FFTW found "
+                  "so that FFTCONV_HAS_FFTW=1, or run on fftconv::device, or use fftconv::naive / fftconv::im2col");
+    return fft_backend<Exec>::available;
+  }
+
+  template <class Exec>
+  void forward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
+    if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
+      backend<Exec>::for_each_index(exec, p.output_size(),
+                                    broadcast_bias<T>{p.out_channels, p.output_spatial(), bias, y});
+      return;
+    }
+    plan.forget_output_spectrum();  // a new step: a dy seen before belongs to the previous one
+    plan.transform_input(exec, x, counts_);
+    if (!weights_constant_ || !plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
+    plan.forward_output(exec, bias, y, counts_);
+  }
+
+  template <class Exec>
+  void backward_data_pass(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
+    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
+    if (!plan.reaches_input()) return backend<Exec>::for_each_index(exec, p.input_size(), zero_fill<T>{dx});
+    if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
+    if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
+    plan.backward_data_output(exec, dx, counts_);
+  }
+
+  template <class Exec>
+  void backward_filter_pass(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
+    if (!plan.reaches_input()) {
+      backend<Exec>::for_each_index(exec, p.weight_size(), zero_fill<T>{dw});
+    } else {
+      if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
+      if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
+      plan.backward_filter_output(exec, dw, counts_);
+    }
+    if (dbias != nullptr)
+      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
+                                   bias_gradient_sum<T>{p.out_channels, p.output_spatial(), dy}, dbias);
+  }
+
+  template <class Exec>
   static constexpr std::size_t slot() {
     return backend<Exec>::on_device ? 1 : 0;
   }
@@ -115,9 +140,6 @@ class conv_impl<fft, N, T> {
   // so a later call with a smaller problem starts clean.
   template <class Exec>
   frequency_plan<N, T, Exec>& plan_for(const Exec& exec, const problem<N>& p) {
-    static_assert(fft_backend<Exec>::available,
-                  "fftconv::fft on fftconv::host needs FFTW3 (libfftw3-dev): link fftconv::host with FFTW found "
-                  "so that FFTCONV_HAS_FFTW=1, or run on fftconv::device, or use fftconv::naive / fftconv::im2col");
     std::unique_ptr<frequency_plan_base>& held = plans_[slot<Exec>()];
     auto* current = static_cast<frequency_plan<N, T, Exec>*>(held.get());
     if (current != nullptr && !current->same_queue(exec)) {
