@@ -144,6 +144,8 @@ json host_environment() {
 #else
   e["threads"] = int(std::thread::hardware_concurrency());
 #endif
+  for (const char* variable : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS"})
+    if (const char* value = std::getenv(variable)) e[variable] = value;
 #if defined(__clang__)
   e["host_compiler"] = std::string("clang ") + __clang_version__;
 #else
