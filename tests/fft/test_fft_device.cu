@@ -50,6 +50,7 @@ TEST_CASE("fft device: one layer used on two streams in turn stays right") {
   s.exec = fftconv::device{b.stream};  // the spectra from stream a must not be read unordered on stream b
   s.backward_data();
   s.backward_filter();
+  testing_support::expect_cuda(cudaStreamSynchronize(b.stream), "synchronize b");  // the buffers read on a
   CHECK(s.forward_error(s.x_values, s.w_values) <= 1e-5);
   CHECK(s.data_error(s.dy_values, s.w_values) <= 1e-5);
   CHECK(s.filter_error(s.x_values, s.dy_values) <= 1e-4);
