@@ -352,6 +352,7 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
         record["results"] = json::make_array();
         ++st.errors;
       }
+      release_policy_caches();
       put_ratios(record);
       print_case(++done, total, record);
       document["cases"].push_back(std::move(record));
@@ -445,6 +446,7 @@ int main(int argc, char** argv) {
 #endif
       rc = run(fftconv::device{stream}, true, st, document, slug(gpu) + "_" + stamp, platform<fftconv::device>::clock);
       FFTCONV_CUDA_CHECK(cudaStreamSynchronize(stream));
+      release_policy_caches();
     }
     (void)cudaStreamDestroy(stream);
     return rc;
