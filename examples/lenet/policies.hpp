@@ -9,6 +9,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace lenet {
 
@@ -39,25 +40,17 @@ inline bool is_compiled_policy(std::string_view name) {
   return std::apply([&](const auto&... entry) { return ((entry.name == name) || ...); }, compiled_policies);
 }
 
-// Calls f(std::type_identity<Policy>{}) for the policy called `name` and returns what it returns.
-template <class F>
-auto with_policy(std::string_view name, F&& f) {
-  using result = decltype(f(std::type_identity<fftconv::naive>{}));
-  if (!is_compiled_policy(name))
+// Calls f(std::type_identity<Policy>{}) for the policy called `name` and returns what it returns; throws
+// std::invalid_argument for a name that is not compiled in.
+template <std::size_t I = 0, class F>
+auto with_policy(std::string_view name, F&& f) -> decltype(f(std::type_identity<fftconv::naive>{})) {
+  if constexpr (I == std::tuple_size_v<std::decay_t<decltype(compiled_policies)>>) {
     throw std::invalid_argument("unknown policy '" + std::string(name) + "' (compiled: " + policy_names() + ")");
-  return std::apply(
-      [&](const auto&... entry) -> result {
-        std::conditional_t<std::is_void_v<result>, int, result> value{};
-        const auto call = [&](const auto& e) {
-          if (e.name != name) return;
-          using policy = typename std::decay_t<decltype(e)>::type;
-          if constexpr (std::is_void_v<result>) f(std::type_identity<policy>{});
-          else value = f(std::type_identity<policy>{});
-        };
-        (call(entry), ...);
-        if constexpr (!std::is_void_v<result>) return value;
-      },
-      compiled_policies);
+  } else {
+    const auto& entry = std::get<I>(compiled_policies);
+    if (entry.name == name) return f(std::type_identity<typename std::decay_t<decltype(entry)>::type>{});
+    return with_policy<I + 1>(name, std::forward<F>(f));
+  }
 }
 
 }  // namespace lenet

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace lenet {
@@ -46,11 +48,13 @@ inline void print_time_table(std::FILE* out, const time_summary& s) {
 // A one-line bar redrawn in place on stderr; silent when stderr is not a terminal (logs, pipes, CI).
 class progress_bar {
  public:
-  progress_bar(const char* label, std::int64_t total)
-      : label_(label), total_(total), enabled_(total > 0 && isatty(STDERR_FILENO) == 1) {}
+  progress_bar(std::string label, std::int64_t total)
+      : label_(std::move(label)), total_(total), enabled_(total > 0 && isatty(STDERR_FILENO) == 1) {}
   progress_bar(const progress_bar&) = delete;
   progress_bar& operator=(const progress_bar&) = delete;
   ~progress_bar() { finish(); }
+
+  bool enabled() const { return enabled_; }
 
   void update(std::int64_t done) {
     if (!enabled_) return;
@@ -58,7 +62,7 @@ class progress_bar {
     const int filled = static_cast<int>(width * done / total_);
     if (filled == last_filled_ && done != total_) return;  // redraw only when the bar moves
     last_filled_ = filled;
-    std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld", label_, filled, "########################################",
+    std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld", label_.c_str(), filled, "########################################",
                  width - filled, "", static_cast<long long>(done), static_cast<long long>(total_));
     std::fflush(stderr);
   }
@@ -72,7 +76,7 @@ class progress_bar {
   }
 
  private:
-  const char* label_;
+  std::string label_;
   std::int64_t total_;
   bool enabled_;
   int last_filled_ = -1;

@@ -90,7 +90,7 @@ class session {
     result.step_milliseconds.reserve(static_cast<std::size_t>(steps));
     std::vector<std::int64_t> step_sizes;
     stopwatch<Exec> watch(exec_);
-    progress_bar progress(show_progress ? "train" : "", show_progress ? steps : 0);
+    progress_bar progress("epoch " + std::to_string(epoch) + " train", show_progress ? steps : 0);
     backend<Exec>::synchronize(exec_);
     const auto start = std::chrono::steady_clock::now();
     for (std::int64_t step = 0; step < steps; ++step) {
@@ -129,8 +129,9 @@ class session {
   }
 
   // Loss and accuracy over the whole test set, in minibatches of the training size.
-  evaluation evaluate() {
+  evaluation evaluate(bool show_progress = false) {
     const std::int64_t steps = (test_.count + batch_ - 1) / batch_;
+    progress_bar progress("test", show_progress ? steps : 0);
     buffer<Exec, float> loss_sums = allocate<float>(exec_, steps);
     buffer<Exec, float> correct_sums = allocate<float>(exec_, steps);
     for (std::int64_t step = 0; step < steps; ++step) {
@@ -140,7 +141,10 @@ class session {
           net_.forward(exec_, images(test_.images.data() + first * test_.sample_size, size));
       head_.evaluate(exec_, logits, test_.labels.data() + first, loss_sums.data() + step, correct_sums.data() + step,
                      /*with_gradient=*/false);
+      if (progress.enabled()) backend<Exec>::synchronize(exec_);  // the bar shows work done, not work queued
+      progress.update(step + 1);
     }
+    progress.finish();
     std::vector<float> losses(static_cast<std::size_t>(steps)), correct(static_cast<std::size_t>(steps));
     transfer<Exec>::to_host(exec_, losses.data(), loss_sums.data(), steps);
     transfer<Exec>::to_host(exec_, correct.data(), correct_sums.data(), steps);
@@ -191,7 +195,7 @@ double run_training(const Exec& exec, const options& o, const dataset_split& dat
       std::printf("epoch %lld: per-minibatch time\n", static_cast<long long>(epoch));
       print_time_table(stdout, summarise(r.step_milliseconds));
       const auto start = std::chrono::steady_clock::now();
-      const evaluation test = s.evaluate();
+      const evaluation test = s.evaluate(/*show_progress=*/true);
       const double test_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("epoch %lld: time %.3f s (test pass %.3f s), mean loss %.4f (test loss %.4f)\n",
                   static_cast<long long>(epoch), r.seconds, test_seconds, r.mean_loss, test.mean_loss);

@@ -12,6 +12,7 @@
 #include "lenet/network.hpp"
 #include "lenet/policies.hpp"
 #include "lenet/training.hpp"
+#include "lenet_random_data.hpp"
 
 namespace {
 
@@ -229,28 +230,9 @@ TEST_CASE("network gradients: every layer's parameters against central differenc
   }
 }
 
-namespace {
-
-// A small random dataset (deterministic), enough for a few steps.
-lenet::dataset_split random_split(std::int64_t train, std::int64_t test, std::uint64_t seed) {
-  lenet::dataset_split data{"random", {}, {}};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto [d, count] : {std::pair{&data.train, train}, std::pair{&data.test, test}}) {
-    d->count = count;
-    d->channels = 1;
-    d->height = d->width = 32;
-    d->images.resize(count * 1024);
-    for (float& v : d->images) v = normal(rng);
-    for (std::int64_t n = 0; n < count; ++n) d->labels.push_back(static_cast<std::int32_t>(rng() % 10));
-  }
-  return data;
-}
-
-}  // namespace
 
 TEST_CASE("policies agree: the same losses over a few training steps from the same seed") {
-  const lenet::dataset_split data = random_split(5 * 32, 64, 11);
+  const lenet::dataset_split data = lenet_test::random_split(5 * 32, 64, 11);
   std::vector<std::string> names;
   std::vector<std::vector<double>> losses;
   std::vector<double> test_losses;
