@@ -43,6 +43,7 @@ class frequency_plan_base {
   virtual ~frequency_plan_base() = default;
   virtual std::size_t workspace_bytes() const = 0;
   virtual void forget_kernel_spectrum() = 0;
+  virtual void forget_data_spectra() = 0;  // X̂ and dŶ
 };
 
 template <int N>
@@ -132,6 +133,10 @@ class frequency_plan final : public frequency_plan_base {
   bool has_output_spectrum(const T* dy) const { return output_source_ == dy && dy != nullptr; }
   void forget_kernel_spectrum() override { kernel_source_ = nullptr; }
   void forget_output_spectrum() { output_source_ = nullptr; }
+  void forget_data_spectra() override {
+    input_source_ = nullptr;
+    output_source_ = nullptr;
+  }
 
   // X̂ <- FFT(x), frequency-major.
   void transform_input(const Exec& exec, const T* x, transform_counts& counts) {

@@ -62,6 +62,15 @@ class conv_impl<fft, N, T> {
       if (plan) plan->forget_kernel_spectrum();
   }
 
+  // Forget X̂ and dŶ, and Ŵ unless the weights are constant: the next calls transform their arguments afresh.
+  void discard_cached_maps() {
+    for (auto& plan : plans_)
+      if (plan) {
+        plan->forget_data_spectra();
+        if (!weights_constant_) plan->forget_kernel_spectrum();
+      }
+  }
+
   // true: w is constant (inference); Ŵ is kept across forwards until weights_changed(). Default false.
   void set_weights_constant(bool constant) { weights_constant_ = constant; }
   bool weights_constant() const noexcept { return weights_constant_; }
