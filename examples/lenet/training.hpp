@@ -28,6 +28,7 @@ struct epoch_result {
   std::vector<double> step_losses;        // mean loss of each minibatch, before its update
   double seconds = 0;                     // wall time of the epoch's training steps
   double mean_loss = 0;                   // over the epoch's samples
+  double accuracy = 0;                    // fraction of the epoch's samples classified right, before each update
 };
 
 struct evaluation {
@@ -115,16 +116,19 @@ class session {
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.finish();
 
-    std::vector<float> losses(static_cast<std::size_t>(steps));
+    std::vector<float> losses(static_cast<std::size_t>(steps)), correct(static_cast<std::size_t>(steps));
     transfer<Exec>::to_host(exec_, losses.data(), loss_sums.data(), steps);
-    double total = 0;
+    transfer<Exec>::to_host(exec_, correct.data(), correct_sums.data(), steps);
+    double total = 0, hits = 0;
     std::int64_t samples = 0;
     for (std::int64_t s = 0; s < steps; ++s) {
       result.step_losses.push_back(losses[s] / double(step_sizes[s]));
       total += losses[s];
+      hits += correct[s];
       samples += step_sizes[s];
     }
     result.mean_loss = total / double(samples);
+    result.accuracy = hits / double(samples);
     return result;
   }
 
@@ -197,8 +201,9 @@ double run_training(const Exec& exec, const options& o, const dataset_split& dat
       const auto start = std::chrono::steady_clock::now();
       const evaluation test = s.evaluate(/*show_progress=*/true);
       const double test_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::printf("epoch %lld: time %.3f s (test pass %.3f s), mean loss %.4f (test loss %.4f)\n",
-                  static_cast<long long>(epoch), r.seconds, test_seconds, r.mean_loss, test.mean_loss);
+      std::printf("epoch %lld: time %.3f s (test pass %.3f s), mean loss %.4f (training accuracy %.2f%%, test loss %.4f)\n",
+                  static_cast<long long>(epoch), r.seconds, test_seconds, r.mean_loss, 100.0 * r.accuracy,
+                  test.mean_loss);
       std::printf("epoch %lld: test accuracy %.2f%%\n", static_cast<long long>(epoch), 100.0 * test.accuracy);
       std::fflush(stdout);
       accuracy = test.accuracy;

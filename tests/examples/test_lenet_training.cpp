@@ -32,10 +32,11 @@ TEST_CASE("training: two epochs on 4096 Fashion-MNIST images lower the loss and 
   const double opening = mean_of(first.step_losses, 0, 4);
   const double closing = mean_of(second.step_losses, 28, 32);
   INFO("loss: first 4 steps ", opening, ", last 4 steps ", closing, "; epoch means ", first.mean_loss, ", ",
-       second.mean_loss, "; test accuracy ", before.accuracy, " -> ", after.accuracy);
+       second.mean_loss, "; training accuracy ", first.accuracy, ", ", second.accuracy, "; test accuracy ", before.accuracy, " -> ", after.accuracy);
   CHECK(opening > 2.0);  // near log(10) = 2.30 from PyTorch's initialisation
   CHECK(closing < 0.6 * opening);
   CHECK(second.mean_loss < first.mean_loss);
   CHECK(after.mean_loss < before.mean_loss);
   CHECK(after.accuracy >= 0.5);
+  CHECK(second.accuracy > first.accuracy);
 }
