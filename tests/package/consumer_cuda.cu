@@ -30,5 +30,7 @@ int main() {
     return 0;
   }
   bool ok = check<fftconv::naive>("device naive");
+  ok = check<fftconv::im2col>("device im2col") && ok;
+  ok = check<fftconv::fft>("device fft") && ok;
   return ok ? 0 : 1;
 }

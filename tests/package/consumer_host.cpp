@@ -17,5 +17,7 @@ bool check(const char* name) {
 
 int main() {
   bool ok = check<fftconv::naive>("host naive");
+  ok = check<fftconv::im2col>("host im2col") && ok;
+  ok = check<fftconv::fft>("host fft") && ok;
   return ok ? 0 : 1;
 }
