@@ -161,6 +161,25 @@ TEST_CASE("fft: plans are created once per shape and shared; clear_plan_cache re
   CHECK(a.data_error(a.dy_values, a.w_values) <= 1e-5);
 }
 
+TEST_CASE("fft: past its capacity the plan cache releases plans no layer holds, never ones in use") {
+  fftconv::clear_plan_cache();
+  fftconv::set_plan_cache_capacity(2);
+  fft_checks::session<2, float, fftconv::host> held(fftconv::host{}, fft_checks::strided_grouped_layer(2, 2), 1);
+  held.forward();
+  const std::size_t in_use = fftconv::plan_cache_size();
+  for (std::int64_t extent = 9; extent < 15; ++extent) {  // layers of other shapes, gone after each round
+    fftconv::conv<1, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 1, .kernel = {3}});
+    std::vector<float> x(extent, 0.5f), w{1.0f, -2.0f, 0.25f}, y(extent - 2);
+    layer.forward(fftconv::host{}, fftconv::view<const float, 3>(x.data(), 1, 1, extent),
+                  fftconv::view<const float, 3>(w.data(), 1, 1, 3), nullptr, fftconv::view<float, 3>(y.data(), 1, 1, extent - 2));
+    CHECK(fftconv::plan_cache_size() <= in_use + 2 + 2);  // the held plans, the capacity, this layer's two
+  }
+  held.forward();  // its plans were never released from under it
+  CHECK(held.forward_error(held.x_values, held.w_values) <= 1e-5);
+  fftconv::set_plan_cache_capacity(128);
+  fftconv::clear_plan_cache();
+}
+
 TEST_CASE_TEMPLATE("fft host: a training step is 3 forward + 3 inverse transforms", T, float, double) {
   fft_checks::check_step_counts<1, T>(fftconv::host{});
   fft_checks::check_step_counts<2, T>(fftconv::host{});

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "fft_desc.hpp"
 
@@ -65,13 +66,29 @@ class fft_plan_cache {
 
   // The cached plan for `key`, or make() (a shared_ptr<Plan>) stored and returned. Plan types never mix
   // under one key: the key names the library and the descriptor names the precision.
+  // Past `capacity` plans, those no conv object holds any more are released first, so a process that sees many
+  // shapes keeps only the plans in use plus at most `capacity`.
   template <class Plan, class Make>
   std::shared_ptr<Plan> get_or_create(const fft_plan_key& key, Make&& make) {
+    std::vector<std::shared_ptr<void>> unused;  // destroyed after the lock is released
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto found = plans_.find(key); found != plans_.end()) return std::static_pointer_cast<Plan>(found->second);
+    if (plans_.size() >= capacity_)
+      for (auto it = plans_.begin(); it != plans_.end();)
+        if (it->second.use_count() == 1) {
+          unused.push_back(std::move(it->second));
+          it = plans_.erase(it);
+        } else {
+          ++it;
+        }
     std::shared_ptr<Plan> plan = make();
     plans_.emplace(key, plan);
     return plan;
+  }
+
+  void set_capacity(std::size_t capacity) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    capacity_ = capacity;
   }
 
   void clear() {
@@ -91,6 +108,7 @@ class fft_plan_cache {
  private:
   fft_plan_cache() = default;
   mutable std::mutex mutex_;
+  std::size_t capacity_ = 128;
   std::unordered_map<fft_plan_key, std::shared_ptr<void>, fft_plan_key_hash> plans_;
 };
 
@@ -101,6 +119,9 @@ namespace fftconv {
 // Releases the process-wide FFT plans (FFTW and cuFFT). Live conv objects keep the plans they hold; later
 // calls recreate what they need. Safe to call from any thread.
 inline void clear_plan_cache() { detail::fft_plan_cache::instance().clear(); }
+
+// Plans kept beyond those in use (default 128): past it, plans no conv object holds are released.
+inline void set_plan_cache_capacity(std::size_t plans) { detail::fft_plan_cache::instance().set_capacity(plans); }
 
 // Number of plans in the process-wide cache (for tests and diagnostics).
 inline std::size_t plan_cache_size() { return detail::fft_plan_cache::instance().size(); }
