@@ -10,15 +10,6 @@
 
 namespace lenet::kernels {
 
-// data[i] = value. (backend<device>::fill's own functor is a private member, which nvcc's kernel stubs cannot
-// name, so the examples carry this one.)
-template <class T>
-struct fill_value {
-  T* data;
-  T value;
-  FFTCONV_HD void operator()(std::int64_t i) const { data[i] = value; }
-};
-
 // y = max(x, 0)
 template <class T>
 struct relu_forward {

@@ -52,8 +52,8 @@ struct parameter {
         value(allocate<T>(exec, count)),
         gradient(allocate<T>(exec, count)),
         velocity(allocate<T>(exec, count)) {
-    backend<Exec>::for_each_index(exec, count, kernels::fill_value<T>{gradient.data(), T(0)});
-    backend<Exec>::for_each_index(exec, count, kernels::fill_value<T>{velocity.data(), T(0)});
+    backend<Exec>::fill(exec, gradient.data(), count, T(0));
+    backend<Exec>::fill(exec, velocity.data(), count, T(0));
   }
 
   std::string name;

@@ -23,6 +23,7 @@
 
 #include "../backend/backend.hpp"
 #include "../backend/host/fftw.hpp"  // FFTW3 (fftw_*/fftwf_* plan-many)
+#include "../detail/kernels/direct.hpp"  // bias_gradient_term
 #include "../detail/kernels/spectral.hpp"
 #include "../geometry.hpp"
 #include "../plan/frequency_plan.hpp"
@@ -119,7 +120,7 @@ class conv_impl<fft, N, T> {
   template <class Exec>
   void backward_data_pass(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) return backend<Exec>::for_each_index(exec, p.input_size(), zero_fill<T>{dx});
+    if (!plan.reaches_input()) return backend<Exec>::fill(exec, dx, p.input_size(), T(0));
     if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
     if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
     plan.backward_data_output(exec, dx, counts_);
@@ -129,7 +130,7 @@ class conv_impl<fft, N, T> {
   void backward_filter_pass(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {
-      backend<Exec>::for_each_index(exec, p.weight_size(), zero_fill<T>{dw});
+      backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
     } else {
       if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
       if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
@@ -137,7 +138,7 @@ class conv_impl<fft, N, T> {
     }
     if (dbias != nullptr)
       backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                   bias_gradient_sum<T>{p.out_channels, p.output_spatial(), dy}, dbias);
+                                   bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
   }
 
   template <class Exec>

@@ -353,26 +353,4 @@ struct broadcast_bias {
   }
 };
 
-// destination[i] = 0: dx and dw where no window reaches the input. (backend<device>::fill's functor is a
-// private member, which nvcc's generated kernel stubs cannot name; this one is plain.)
-template <class T>
-struct zero_fill {
-  T* destination;
-
-  FFTCONV_HD void operator()(std::int64_t index) const { destination[index] = T(0); }
-};
-
-// Term i of db[o]; i runs over [batch, output...] in order:  db[o] = sum_{b, q} dy[b, o, q]
-template <class T>
-struct bias_gradient_sum {
-  std::int64_t out_channels;
-  std::int64_t output_spatial;
-  const T* gradient;
-
-  FFTCONV_HD T operator()(std::int64_t o, std::int64_t term) const {
-    const std::int64_t b = term / output_spatial;
-    return gradient[(b * out_channels + o) * output_spatial + (term - b * output_spatial)];
-  }
-};
-
 }  // namespace fftconv::detail
