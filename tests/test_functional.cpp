@@ -9,6 +9,13 @@
 
 namespace {
 
+std::vector<double> reference_forward_1d(const std::vector<double>& x, const std::vector<double>& w) {
+  std::vector<double> y(x.size() - w.size() + 1, 0.0);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    for (std::size_t k = 0; k < w.size(); ++k) y[i] += x[i + k] * w[k];
+  return y;
+}
+
 template <class P>
 void check_functional_matches_object() {
   const fftconv::geometry<2> g{.in_channels = 4, .out_channels = 2, .kernel = {3, 2}, .padding = {1, 0},
@@ -73,4 +80,32 @@ TEST_CASE("functional calls validate like conv objects") {
       },
       {"y has extents [1, 1, 13]"});
   for (float v : y) CHECK(v == 42.0f);
+}
+
+TEST_CASE("clear_functional_cache destroys the thread's cached objects, and calls work after it") {
+  // With a plan-cache capacity of 0, the cache keeps only plans some object holds: its size tells whether the
+  // functional form's cached objects are still alive.
+  fftconv::clear_functional_cache();
+  fftconv::clear_plan_cache();
+  fftconv::set_plan_cache_capacity(0);
+  // One cached object per geometry: kernels of 3, 5 and 7 taps make three objects (and three frames).
+  auto run = [](std::int64_t n, std::int64_t k) {
+    const auto x = testing_support::random_values(n, 5), w = testing_support::random_values(k, 6);
+    std::vector<double> y(n - k + 1);
+    fftconv::forward<fftconv::fft>(fftconv::host{}, fftconv::geometry<1>{.in_channels = 1, .out_channels = 1, .kernel = {k}},
+                                   fftconv::view<const double, 3>(x.data(), 1, 1, n),
+                                   fftconv::view<const double, 3>(w.data(), 1, 1, k), nullptr,
+                                   fftconv::view<double, 3>(y.data(), 1, 1, n - k + 1));
+    return testing_support::relative_l2(y, reference_forward_1d(x, w));
+  };
+  CHECK(run(16, 3) <= 1e-12);
+  const std::size_t one_shape = fftconv::plan_cache_size();
+  CHECK(one_shape > 0);
+  CHECK(run(40, 5) <= 1e-12);  // the first object is still cached: its plans stay
+  CHECK(fftconv::plan_cache_size() == 2 * one_shape);
+  fftconv::clear_functional_cache();
+  CHECK(run(64, 7) <= 1e-12);  // no object holds the old plans any more: they go
+  CHECK(fftconv::plan_cache_size() == one_shape);
+  fftconv::set_plan_cache_capacity(128);
+  fftconv::clear_functional_cache();
 }

@@ -12,6 +12,7 @@
 #include <list>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "conv.hpp"
 #include "executor.hpp"
@@ -24,22 +25,60 @@ namespace detail {
 
 inline constexpr std::size_t functional_cache_capacity = 16;
 
-// The calling thread's conv object for (N, T, P, g), created on first use; least recently used evicted.
+// Where a cached object's workspace lives: objects are never moved between streams or devices, so a
+// workspace is only ever freed in the order of the stream it was allocated on.
+struct functional_queue {
+  const void* stream = nullptr;
+  int device = -1;
+  bool on_device = false;
+  friend bool operator==(const functional_queue&, const functional_queue&) = default;
+};
+
+template <class Exec>
+functional_queue queue_of(const Exec& exec) {
+  functional_queue queue;
+  queue.on_device = backend<Exec>::on_device;
+  queue.device = backend<Exec>::current_device(exec);
+  if constexpr (std::is_same_v<Exec, device>) queue.stream = exec.stream;
+  return queue;
+}
+
+// Every thread's caches register a clear function here, so clear_functional_cache() reaches them all.
+inline std::vector<void (*)()>& functional_cache_clearers() {
+  thread_local std::vector<void (*)()> clearers;
+  return clearers;
+}
+
 template <int N, class T, class P>
-conv<N, T, P>& cached_conv(const geometry<N>& g) {
+struct functional_cache {
   struct entry {
     geometry<N> key;
+    functional_queue queue;
     std::unique_ptr<conv<N, T, P>> layer;
   };
-  thread_local std::list<entry> cache;
+  static std::list<entry>& entries() {
+    thread_local std::list<entry> cache = [] {
+      functional_cache_clearers().push_back([] { entries().clear(); });
+      return std::list<entry>{};
+    }();
+    return cache;
+  }
+};
+
+// The calling thread's conv object for (N, T, P, g) on this executor's stream and device, created on first
+// use; least recently used evicted.
+template <int N, class T, class P, class Exec>
+conv<N, T, P>& cached_conv(const Exec& exec, const geometry<N>& g) {
+  auto& cache = functional_cache<N, T, P>::entries();
+  const functional_queue queue = queue_of(exec);
   for (auto it = cache.begin(); it != cache.end(); ++it)
-    if (it->key == g) {
+    if (it->key == g && it->queue == queue) {
       cache.splice(cache.begin(), cache, it);
       return *cache.front().layer;
     }
   auto layer = std::make_unique<conv<N, T, P>>(g);  // validates g before the cache changes
   if (cache.size() == functional_cache_capacity) cache.pop_back();
-  cache.push_front(entry{g, std::move(layer)});
+  cache.push_front({g, queue, std::move(layer)});
   return *cache.front().layer;
 }
 
@@ -63,11 +102,17 @@ view<element_of<View>, View::rank()> as_mutable_view(const View& v) {
 
 }  // namespace detail
 
+// Destroys the calling thread's cached conv objects (and their workspace). Call it before destroying a stream
+// that functional calls ran on.
+inline void clear_functional_cache() {
+  for (auto clear : detail::functional_cache_clearers()) clear();
+}
+
 template <policy P = fft, int N, executor Exec, class X, class W, class Y>
 void forward(Exec exec, const geometry<N>& g, const X& x, const W& w, const detail::element_of<Y>* bias, const Y& y) {
   using T = detail::element_of<Y>;
   static_assert(X::rank() == N + 2 && W::rank() == N + 2 && Y::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::cached_conv<N, T, P>(g).forward(exec, detail::as_const_view(x), detail::as_const_view(w), bias,
+  detail::cached_conv<N, T, P>(exec, g).forward(exec, detail::as_const_view(x), detail::as_const_view(w), bias,
                                           detail::as_mutable_view(y));
 }
 
@@ -75,7 +120,7 @@ template <policy P = fft, int N, executor Exec, class DY, class W, class DX>
 void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, const DX& dx) {
   using T = detail::element_of<DX>;
   static_assert(DY::rank() == N + 2 && W::rank() == N + 2 && DX::rank() == N + 2, "fftconv: views must have rank N + 2");
-  auto& layer = detail::cached_conv<N, T, P>(g);
+  auto& layer = detail::cached_conv<N, T, P>(exec, g);
   layer.discard_cached_maps();
   layer.backward_data(exec, detail::as_const_view(dy), detail::as_const_view(w),
                                                 detail::as_mutable_view(dx));
@@ -86,7 +131,7 @@ void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, 
                      detail::element_of<DW>* dbias) {
   using T = detail::element_of<DW>;
   static_assert(X::rank() == N + 2 && DY::rank() == N + 2 && DW::rank() == N + 2, "fftconv: views must have rank N + 2");
-  auto& layer = detail::cached_conv<N, T, P>(g);
+  auto& layer = detail::cached_conv<N, T, P>(exec, g);
   layer.discard_cached_maps();
   layer.backward_filter(exec, detail::as_const_view(x), detail::as_const_view(dy),
                                                   detail::as_mutable_view(dw), dbias);

@@ -13,6 +13,10 @@ namespace fftconv::detail {
 
 enum class memory_space { host, pinned_host, device, managed };
 
+// What a failed runtime query means: the host executor takes the pointer as host memory; the device executor
+// raises the error.
+enum class query_failure { assume_host, raise };
+
 inline const char* name_of(memory_space space) {
   switch (space) {
     case memory_space::host: return "host (pageable)";
@@ -23,7 +27,8 @@ inline const char* name_of(memory_space space) {
   return "unknown";
 }
 
-inline memory_space query_memory_space(const void* pointer) {
+// The memory space of `pointer`; for device memory, `device_id` (when given) receives its device.
+inline memory_space query_memory_space(const void* pointer, query_failure on_failure, int* device_id = nullptr) {
 #if FFTCONV_HAS_CUDART || defined(__CUDACC__)
   cudaPointerAttributes attributes{};
   const cudaError_t status = cudaPointerGetAttributes(&attributes, pointer);
@@ -33,9 +38,11 @@ inline memory_space query_memory_space(const void* pointer) {
   }
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
+    if (on_failure == query_failure::assume_host) return memory_space::host;
     throw library_error("CUDA", "cudaPointerGetAttributes", status, cudaGetErrorName(status),
                         std::source_location::current());
   }
+  if (device_id != nullptr) *device_id = attributes.device;
   switch (attributes.type) {
     case cudaMemoryTypeDevice: return memory_space::device;
     case cudaMemoryTypeManaged: return memory_space::managed;
@@ -43,7 +50,7 @@ inline memory_space query_memory_space(const void* pointer) {
     default: return memory_space::host;
   }
 #else
-  (void)pointer;
+  (void)pointer, (void)on_failure, (void)device_id;
   return memory_space::host;
 #endif
 }

@@ -198,8 +198,9 @@ class im2col_workspace {
   T* get(const Exec& exec, std::size_t count) {
     if (count == 0) return nullptr;  // e.g. the 1x1 forward: keep what the other passes need
     const void* stream = stream_of(exec);
+    const int device_id = backend<Exec>::current_device(exec);
     if (owner_ != nullptr && count * sizeof(T) <= bytes_ && on_device_ == backend<Exec>::on_device &&
-        stream == stream_)
+        stream == stream_ && device_id == device_id_)
       return static_cast<T*>(data_);
     release();
     using buffer = typename backend<Exec>::template buffer<T>;
@@ -208,6 +209,7 @@ class im2col_workspace {
     bytes_ = held->bytes();
     on_device_ = backend<Exec>::on_device;
     stream_ = stream;
+    device_id_ = device_id;
     owner_ = std::move(held);
     return static_cast<T*>(data_);
   }
@@ -227,6 +229,7 @@ class im2col_workspace {
     bytes_ = std::exchange(other.bytes_, 0);
     on_device_ = other.on_device_;
     stream_ = other.stream_;
+    device_id_ = other.device_id_;
   }
 
   template <class Exec>
@@ -242,6 +245,7 @@ class im2col_workspace {
   std::size_t bytes_ = 0;
   bool on_device_ = false;
   const void* stream_ = nullptr;
+  int device_id_ = -1;
 };
 
 template <int N, class T>

@@ -32,6 +32,7 @@ class device_buffer {
   device_buffer() = default;
   device_buffer(std::size_t count, cudaStream_t stream) : count_(count), stream_(stream) {
     if (count == 0) return;
+    if (count > std::size_t(-1) / sizeof(T)) throw out_of_memory(std::size_t(-1), "device");
     const std::size_t bytes = count * sizeof(T);
     void* pointer = nullptr;
     const cudaError_t status = cudaMallocAsync(&pointer, bytes, stream);
@@ -216,11 +217,21 @@ struct backend<device> {
 
   // A pointer handed to the device executor must be readable by kernels: pageable host memory is refused;
   // device, managed and pinned (mapped) host memory are accepted.
-  static void check_pointer(const device&, const void* pointer, const char* name) {
-    const memory_space space = query_memory_space(pointer);
+  static void check_pointer(const device& exec, const void* pointer, const char* name) {
+    int pointer_device = -1;
+    const memory_space space = query_memory_space(pointer, query_failure::raise, &pointer_device);
     if (space == memory_space::host)
       fail(name, " points to pageable host memory, but the executor is fftconv::device (use fftconv::host, or "
                  "device / managed memory)");
+    if (space == memory_space::device && pointer_device != current_device(exec))
+      fail(name, " lives on device ", pointer_device, " but the current device is ", current_device(exec),
+           " (cudaSetDevice before the call)");
+  }
+
+  static int current_device(const device&) {
+    int id = 0;
+    FFTCONV_CUDA_CHECK(cudaGetDevice(&id));
+    return id;
   }
 
   static void synchronize(const device& exec) { FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream)); }

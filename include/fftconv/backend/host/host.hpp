@@ -113,12 +113,17 @@ struct backend<host> {
 
   // A pointer handed to the host executor must be readable by the CPU: device memory is refused.
   static void check_pointer(const host&, const void* pointer, const char* name) {
-    const memory_space space = query_memory_space(pointer);
+    // A runtime that cannot answer (no driver, a process forked after CUDA was initialised) must not stop
+    // host work: such a pointer is taken as host memory.
+    const memory_space space = query_memory_space(pointer, query_failure::assume_host);
     if (space == memory_space::device)
       fail(name, " points to device memory, but the executor is fftconv::host (use fftconv::device{stream})");
   }
 
   static void synchronize(const host&) {}
+
+  // Which device the executor's work lands on; the host is -1.
+  static int current_device(const host&) { return -1; }
 };
 
 }  // namespace fftconv::detail
