@@ -16,59 +16,26 @@
 
 #include <fftconv/fftconv.hpp>
 
+#include "../support/layer_views.hpp"
 #include "../support/random_layer.hpp"
 #include "../support/reference.hpp"
 #include "../support/test_buffer.hpp"
+#include "../support/tolerance.hpp"
 
 namespace fft_checks {
 
+using testing_support::extents;
+using testing_support::geometry_of;
 using testing_support::relative_l2;
 using testing_support::test_buffer;
-
-template <class T>
-constexpr double tolerance(bool filter) {
-  return std::is_same_v<T, float> ? (filter ? 1e-4 : 1e-5) : 1e-12;
-}
+using testing_support::tolerance;
 
 // Groups, padding, stride and dilation differing per dim, and a bias: every staging and crop branch.
 inline reference::layer strided_grouped_layer(int rank, std::int64_t batch) {
-  reference::layer L;
-  L.rank = rank;
-  L.batch = batch;
-  L.in_channels = 4;
-  L.out_channels = 6;
-  L.groups = 2;
-  const std::int64_t n[3] = {13, 9, 6}, k[3] = {3, 2, 3}, p[3] = {2, 1, 0}, s[3] = {2, 1, 2}, d[3] = {1, 2, 1};
-  for (int i = 0; i < rank; ++i) {
-    L.input.push_back(rank == 1 ? 37 : n[i]);
-    L.kernel.push_back(k[i]);
-    L.padding.push_back(p[i]);
-    L.stride.push_back(s[i]);
-    L.dilation.push_back(d[i]);
-  }
-  return L;
-}
-
-template <int N>
-fftconv::geometry<N> geometry_of(const reference::layer& L) {
-  fftconv::geometry<N> g;
-  g.in_channels = L.in_channels;
-  g.out_channels = L.out_channels;
-  g.groups = L.groups;
-  for (int d = 0; d < N; ++d) {
-    g.kernel[d] = L.kernel[d];
-    g.padding[d] = L.padding[d];
-    g.stride[d] = L.stride[d];
-    g.dilation[d] = L.dilation[d];
-  }
-  return g;
-}
-
-template <int N>
-std::array<std::int64_t, N + 2> extents(std::int64_t a, std::int64_t b, const std::vector<std::int64_t>& spatial) {
-  std::array<std::int64_t, N + 2> e{a, b};
-  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
-  return e;
+  return testing_support::make_layer(rank, batch,
+                                     {.in_channels = 4, .out_channels = 6, .groups = 2,
+                                      .input = {rank == 1 ? 37 : 13, 9, 6}, .kernel = {3, 2, 3},
+                                      .padding = {2, 1, 0}, .stride = {2, 1, 2}, .dilation = {1, 2, 1}});
 }
 
 // One layer object with its data in the executor's memory; each call checks its output against the reference.
@@ -150,7 +117,7 @@ void check_step_counts(Exec exec) {
     CHECK(s.counts() == counts(0, 0));
     s.forward();
     CHECK(s.counts() == counts(2, 1));  // X̂, Ŵ; y
-    CHECK(s.forward_error(s.x_values, s.w_values) <= tolerance<T>(false));
+    CHECK(s.forward_error(s.x_values, s.w_values) <= tolerance<T>::forward);
     if (data_first) {
       s.backward_data();
       CHECK(s.counts() == counts(3, 2));  // + dŶ; dx (Ŵ reused)
@@ -161,9 +128,9 @@ void check_step_counts(Exec exec) {
       s.backward_data();
     }
     CHECK(s.counts() == counts(3, 3));
-    CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>(false));
-    CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>(true));
-    CHECK(s.bias_error(s.dy_values) <= tolerance<T>(true));
+    CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
+    CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>::filter);
+    CHECK(s.bias_error(s.dy_values) <= tolerance<T>::filter);
     // The next step transforms x, w and dy again: weights and gradients changed in between.
     s.forward();
     s.backward_data();
@@ -182,7 +149,7 @@ void check_weights_changed_in_place(Exec exec) {
   write_in_place(exec, s.w, new_w);  // new contents; the conv object is told nothing
   REQUIRE(s.w.data() == w_pointer);
   s.forward();
-  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>(false));
+  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>::forward);
   CHECK(s.counts() == counts(4, 2));
 }
 
@@ -202,11 +169,11 @@ void check_constant_weights(Exec exec) {
   write_in_place(exec, s.w, new_w);
   REQUIRE(s.w.data() == w_pointer);
   s.forward();
-  CHECK(s.forward_error(s.x_values, old_w) <= tolerance<T>(false));  // stale, as documented
+  CHECK(s.forward_error(s.x_values, old_w) <= tolerance<T>::forward);  // stale, as documented
   CHECK(s.forward_error(s.x_values, new_w) > 1e-2);
   s.layer.weights_changed();
   s.forward();
-  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>(false));
+  CHECK(s.forward_error(s.x_values, new_w) <= tolerance<T>::forward);
   CHECK(s.counts() == counts(6, 4));
   s.layer.set_weights_constant(false);
   s.forward();
@@ -224,21 +191,21 @@ void check_mismatched_inputs(Exec exec) {
   s.backward_data();                               // dŶ of dy
   s.backward_filter(other_x.data(), nullptr);      // another x: X̂ recomputed, dŶ reused
   CHECK(s.counts() == counts(4, 3));
-  CHECK(s.filter_error(other_x_values, s.dy_values) <= tolerance<T>(true));
+  CHECK(s.filter_error(other_x_values, s.dy_values) <= tolerance<T>::filter);
   s.backward_filter(other_x.data(), other_dy.data());  // X̂ now of other_x; another dy: dŶ recomputed
   CHECK(s.counts() == counts(5, 4));
-  CHECK(s.filter_error(other_x_values, other_dy_values) <= tolerance<T>(true));
-  CHECK(s.bias_error(other_dy_values) <= tolerance<T>(true));
+  CHECK(s.filter_error(other_x_values, other_dy_values) <= tolerance<T>::filter);
+  CHECK(s.bias_error(other_dy_values) <= tolerance<T>::filter);
   s.backward_data();  // back to dy: recomputed, since dŶ is of other_dy
   CHECK(s.counts() == counts(6, 5));
-  CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>(false));
+  CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
   // backward passes without any forward: everything from scratch, and right.
   session<N, T, Exec> fresh(exec, strided_grouped_layer(N, 1), 50 + N);
   fresh.backward_filter();
   fresh.backward_data();
   CHECK(fresh.counts() == counts(3, 2));  // X̂, dŶ; dw; Ŵ; dx
-  CHECK(fresh.filter_error(fresh.x_values, fresh.dy_values) <= tolerance<T>(true));
-  CHECK(fresh.data_error(fresh.dy_values, fresh.w_values) <= tolerance<T>(false));
+  CHECK(fresh.filter_error(fresh.x_values, fresh.dy_values) <= tolerance<T>::filter);
+  CHECK(fresh.data_error(fresh.dy_values, fresh.w_values) <= tolerance<T>::data);
 }
 
 // One object across batch sizes and spatial extents (e.g. a last, smaller minibatch) replans and stays right.
@@ -259,7 +226,7 @@ void check_shape_changes(Exec exec) {
       layer.forward(exec, fftconv::make_view<const T, N + 2>(x.data(), extents<N>(M.batch, M.in_channels, M.input)),
                     fftconv::make_view<const T, N + 2>(w.data(), extents<N>(M.out_channels, 2, M.kernel)), nullptr,
                     fftconv::make_view<T, N + 2>(y.data(), extents<N>(M.batch, M.out_channels, M.output())));
-      CHECK(relative_l2(y.read(), reference::forward(M, xv, wv, nullptr)) <= tolerance<T>(false));
+      CHECK(relative_l2(y.read(), reference::forward(M, xv, wv, nullptr)) <= tolerance<T>::forward);
     }
   }
 }
@@ -306,9 +273,9 @@ void check_threads(std::function<Exec()> make_executor, int threads, int rounds)
           s.forward();
           s.backward_data();
           s.backward_filter();
-          if (s.forward_error(s.x_values, s.w_values) > tolerance<T>(false) ||
-              s.data_error(s.dy_values, s.w_values) > tolerance<T>(false) ||
-              s.filter_error(s.x_values, s.dy_values) > tolerance<T>(true))
+          if (s.forward_error(s.x_values, s.w_values) > tolerance<T>::forward ||
+              s.data_error(s.dy_values, s.w_values) > tolerance<T>::data ||
+              s.filter_error(s.x_values, s.dy_values) > tolerance<T>::filter)
             ++failures;
         }
       } catch (...) {

@@ -4,53 +4,47 @@
 #include "../support/device_buffer.cuh"
 #include "fft_checks.hpp"
 
-namespace {
-struct stream_owner {
-  cudaStream_t stream = nullptr;
-  stream_owner() { testing_support::expect_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream"); }
-  ~stream_owner() { cudaStreamDestroy(stream); }
-};
-}  // namespace
+using testing_support::test_stream;
 
 TEST_CASE_TEMPLATE("fft device: a training step is 3 forward + 3 inverse transforms", T, float, double) {
-  stream_owner s;
-  fft_checks::check_step_counts<1, T>(fftconv::device{s.stream});
-  fft_checks::check_step_counts<2, T>(fftconv::device{s.stream});
-  fft_checks::check_step_counts<3, T>(fftconv::device{s.stream});
+  test_stream s;
+  fft_checks::check_step_counts<1, T>(s.executor());
+  fft_checks::check_step_counts<2, T>(s.executor());
+  fft_checks::check_step_counts<3, T>(s.executor());
 }
 
 TEST_CASE_TEMPLATE("fft device: weights changed in place are seen by the next forward", T, float, double) {
-  stream_owner s;
-  fft_checks::check_weights_changed_in_place<2, T>(fftconv::device{s.stream});
-  fft_checks::check_weights_changed_in_place<3, T>(fftconv::device{s.stream});
+  test_stream s;
+  fft_checks::check_weights_changed_in_place<2, T>(s.executor());
+  fft_checks::check_weights_changed_in_place<3, T>(s.executor());
 }
 
 TEST_CASE_TEMPLATE("fft device: constant weights keep Ŵ until weights_changed()", T, float, double) {
-  stream_owner s;
-  fft_checks::check_constant_weights<1, T>(fftconv::device{s.stream});
-  fft_checks::check_constant_weights<2, T>(fftconv::device{s.stream});
+  test_stream s;
+  fft_checks::check_constant_weights<1, T>(s.executor());
+  fft_checks::check_constant_weights<2, T>(s.executor());
 }
 
 TEST_CASE_TEMPLATE("fft device: backward calls with other x / dy recompute their spectra", T, float, double) {
-  stream_owner s;
-  fft_checks::check_mismatched_inputs<2, T>(fftconv::device{s.stream});
-  fft_checks::check_mismatched_inputs<3, T>(fftconv::device{s.stream});
+  test_stream s;
+  fft_checks::check_mismatched_inputs<2, T>(s.executor());
+  fft_checks::check_mismatched_inputs<3, T>(s.executor());
 }
 
 TEST_CASE_TEMPLATE("fft device: one layer across batch sizes and extents; workspace", T, float, double) {
-  stream_owner s;
-  fft_checks::check_shape_changes<2, T>(fftconv::device{s.stream});
-  fft_checks::check_workspace<2, T>(fftconv::device{s.stream});
+  test_stream s;
+  fft_checks::check_shape_changes<2, T>(s.executor());
+  fft_checks::check_workspace<2, T>(s.executor());
 }
 
 TEST_CASE("fft device: one layer used on two streams in turn stays right") {
-  stream_owner a, b;
-  fft_checks::session<2, float, fftconv::device> s(fftconv::device{a.stream}, fft_checks::strided_grouped_layer(2, 2), 5);
+  test_stream a, b;
+  fft_checks::session<2, float, fftconv::device> s(a.executor(), fft_checks::strided_grouped_layer(2, 2), 5);
   s.forward();
-  s.exec = fftconv::device{b.stream};  // the spectra from stream a must not be read unordered on stream b
+  s.exec = b.executor();  // the spectra from stream a must not be read unordered on stream b
   s.backward_data();
   s.backward_filter();
-  testing_support::expect_cuda(cudaStreamSynchronize(b.stream), "synchronize b");  // the buffers read on a
+  testing_support::expect_cuda(cudaStreamSynchronize(b.get()), "synchronize b");  // the buffers read on a
   CHECK(s.forward_error(s.x_values, s.w_values) <= 1e-5);
   CHECK(s.data_error(s.dy_values, s.w_values) <= 1e-5);
   CHECK(s.filter_error(s.x_values, s.dy_values) <= 1e-4);
@@ -61,7 +55,7 @@ TEST_CASE("fft device: an allocation failure names the bytes and leaves the laye
   // 64 * 2^30 floats (256 GiB), beyond any GPU. x and dy may alias (both are inputs) and are never read, so
   // they claim extents far beyond their small allocation; dw sits below them, so it overlaps neither.
   fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 64, .kernel = {1, 1, 1}});
-  stream_owner s;
+  test_stream s;
   float *first = nullptr, *second = nullptr;
   testing_support::expect_cuda(cudaMalloc(&first, 256 * sizeof(float)), "cudaMalloc");
   testing_support::expect_cuda(cudaMalloc(&second, 256 * sizeof(float)), "cudaMalloc");
@@ -69,7 +63,7 @@ TEST_CASE("fft device: an allocation failure names the bytes and leaves the laye
   float* inputs = first < second ? second : first;
   const std::int64_t n = 1024;
   try {
-    layer.backward_filter(fftconv::device{s.stream}, fftconv::make_view<const float, 5>(inputs, {1, 1, n, n, n}),
+    layer.backward_filter(s.executor(), fftconv::make_view<const float, 5>(inputs, {1, 1, n, n, n}),
                           fftconv::make_view<const float, 5>(inputs, {1, 64, n, n, n}),
                           fftconv::make_view<float, 5>(dw, {64, 1, 1, 1, 1}), nullptr);
     FAIL_CHECK("expected fftconv::out_of_memory");
@@ -90,18 +84,18 @@ TEST_CASE("fft device: an allocation failure names the bytes and leaves the laye
   L.stride = {1, 1, 1};
   L.dilation = {1, 1, 1};
   const auto xv = testing_support::random_values(L.x_size(), 3), dyv = testing_support::random_values(L.y_size(), 4);
-  testing_support::test_buffer<float, fftconv::device> x(fftconv::device{s.stream}, xv), dy(fftconv::device{s.stream}, dyv),
-      dwb(fftconv::device{s.stream}, L.w_size());
-  layer.backward_filter(fftconv::device{s.stream}, fftconv::make_view<const float, 5>(x.data(), {1, 1, 2, 3, 4}),
+  testing_support::test_buffer<float, fftconv::device> x(s.executor(), xv), dy(s.executor(), dyv),
+      dwb(s.executor(), L.w_size());
+  layer.backward_filter(s.executor(), fftconv::make_view<const float, 5>(x.data(), {1, 1, 2, 3, 4}),
                         fftconv::make_view<const float, 5>(dy.data(), {1, 64, 2, 3, 4}),
                         fftconv::make_view<float, 5>(dwb.data(), {64, 1, 1, 1, 1}), nullptr);
   CHECK(testing_support::relative_l2(dwb.read(), reference::backward_filter(L, xv, dyv)) <= 1e-4);
 }
 
 TEST_CASE("fft device: layers on 4 threads, one stream each, share the cuFFT plan cache") {
-  std::vector<std::unique_ptr<stream_owner>> streams;
-  for (int i = 0; i < 4; ++i) streams.push_back(std::make_unique<stream_owner>());
+  std::vector<std::unique_ptr<test_stream>> streams;
+  for (int i = 0; i < 4; ++i) streams.push_back(std::make_unique<test_stream>());
   std::atomic<int> next{0};
   fft_checks::check_threads<2, float, fftconv::device>(
-      [&] { return fftconv::device{streams[next++ % 4]->stream}; }, 4, 8);
+      [&] { return streams[next++ % 4]->executor(); }, 4, 8);
 }

@@ -12,77 +12,33 @@
 
 #include <fftconv/fftconv.hpp>
 
+#include "../support/layer_views.hpp"
 #include "../support/random_layer.hpp"
 #include "../support/reference.hpp"
 #include "../support/test_buffer.hpp"
+#include "../support/tolerance.hpp"
 
 namespace im2col_checks {
 
+using testing_support::extents;
+using testing_support::geometry_of;
 using testing_support::relative_l2;
-
-template <class T>
-constexpr double tolerance(bool filter) {
-  return std::is_same_v<T, float> ? (filter ? 1e-4 : 1e-5) : 1e-12;
-}
+using testing_support::tolerance;
 
 // A layer with every geometry feature at once: groups, padding, stride and dilation differing per dim, bias.
 inline reference::layer strided_grouped_layer(int rank, std::int64_t batch) {
-  reference::layer L;
-  L.rank = rank;
-  L.batch = batch;
-  L.groups = 2;
-  L.in_channels = 4;
-  L.out_channels = 6;
-  const std::int64_t input[3] = {13, 11, 6}, kernel[3] = {3, 2, 3}, padding[3] = {1, 2, 0}, stride[3] = {2, 1, 1},
-                     dilation[3] = {1, 2, 2};
-  for (int d = 0; d < rank; ++d) {
-    L.input.push_back(rank == 1 ? 37 : input[d]);
-    L.kernel.push_back(kernel[d]);
-    L.padding.push_back(padding[d]);
-    L.stride.push_back(stride[d]);
-    L.dilation.push_back(dilation[d]);
-  }
-  return L;
+  return testing_support::make_layer(rank, batch,
+                                     {.in_channels = 4, .out_channels = 6, .groups = 2,
+                                      .input = {rank == 1 ? 37 : 13, 11, 6}, .kernel = {3, 2, 3},
+                                      .padding = {1, 2, 0}, .stride = {2, 1, 1}, .dilation = {1, 2, 2}});
 }
 
 // 1x1 kernel, stride 1, no padding: the policy's no-gather path.
 inline reference::layer pointwise_layer(int rank, std::int64_t batch) {
-  reference::layer L;
-  L.rank = rank;
-  L.batch = batch;
-  L.groups = 3;
-  L.in_channels = 6;
-  L.out_channels = 9;
-  for (int d = 0; d < rank; ++d) {
-    L.input.push_back(rank == 1 ? 29 : 5 + d);
-    L.kernel.push_back(1);
-    L.padding.push_back(0);
-    L.stride.push_back(1);
-    L.dilation.push_back(1);
-  }
-  return L;
-}
-
-template <int N>
-fftconv::geometry<N> geometry_of(const reference::layer& L) {
-  fftconv::geometry<N> g;
-  g.in_channels = L.in_channels;
-  g.out_channels = L.out_channels;
-  g.groups = L.groups;
-  for (int d = 0; d < N; ++d) {
-    g.kernel[d] = L.kernel[d];
-    g.padding[d] = L.padding[d];
-    g.stride[d] = L.stride[d];
-    g.dilation[d] = L.dilation[d];
-  }
-  return g;
-}
-
-template <int N>
-std::array<std::int64_t, N + 2> extents(std::int64_t batch, std::int64_t channels, const std::vector<std::int64_t>& spatial) {
-  std::array<std::int64_t, N + 2> e{batch, channels};
-  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
-  return e;
+  return testing_support::make_layer(rank, batch,
+                                     {.in_channels = 6, .out_channels = 9, .groups = 3,
+                                      .input = {rank == 1 ? 29 : 5, 6, 7}, .kernel = {1, 1, 1},
+                                      .padding = {0, 0, 0}, .stride = {1, 1, 1}, .dilation = {1, 1, 1}});
 }
 
 template <int N>
@@ -156,14 +112,14 @@ void check_chunked_layer(const reference::layer& L, std::size_t limit, std::int6
     CHECK(whole.implementation().layout(problem_of<N>(L), pass).chunks == 1);
   const outputs one = run_passes<N, T>(whole, L, exec, x_values, w_values, bias_values, dy_values);
 
-  CHECK(relative_l2(split.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>(false));
-  CHECK(relative_l2(split.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>(false));
-  CHECK(relative_l2(split.dw, reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>(true));
-  CHECK(relative_l2(split.db, reference::backward_bias(L, dy_values)) <= tolerance<T>(true));
+  CHECK(relative_l2(split.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
+  CHECK(relative_l2(split.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
+  CHECK(relative_l2(split.dw, reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+  CHECK(relative_l2(split.db, reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
   // Chunking changes only which images share a GEMM call: the per-image products are the same.
-  CHECK(relative_l2(split.y, one.y) <= tolerance<T>(false));
-  CHECK(relative_l2(split.dx, one.dx) <= tolerance<T>(false));
-  CHECK(relative_l2(split.dw, one.dw) <= tolerance<T>(true));
+  CHECK(relative_l2(split.y, one.y) <= tolerance<T>::forward);
+  CHECK(relative_l2(split.dx, one.dx) <= tolerance<T>::data);
+  CHECK(relative_l2(split.dw, one.dw) <= tolerance<T>::filter);
 }
 
 template <int N, class T, class Exec>
@@ -193,10 +149,10 @@ void check_pointwise(Exec exec) {
   const outputs out = run_passes<N, T>(layer, L, exec, x_values, w_values, bias_values, dy_values);
   // Only dW's per-image partials remain (4 images x weights).
   CHECK(layer.workspace_bytes() == static_cast<std::size_t>(L.batch * L.w_size()) * sizeof(T));
-  CHECK(relative_l2(out.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>(false));
-  CHECK(relative_l2(out.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>(false));
-  CHECK(relative_l2(out.dw, reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>(true));
-  CHECK(relative_l2(out.db, reference::backward_bias(L, dy_values)) <= tolerance<T>(true));
+  CHECK(relative_l2(out.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
+  CHECK(relative_l2(out.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
+  CHECK(relative_l2(out.dw, reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+  CHECK(relative_l2(out.db, reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
 }
 
 // backward_filter twice on the same data gives the same bits (fixed-order sums, no atomics), and overwrites.

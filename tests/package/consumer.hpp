@@ -2,7 +2,9 @@
 // A 2D forward with padding, stride 2, dilation 2 and groups 2, checked against a direct sum written here.
 #include <fftconv/fftconv.hpp>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -52,5 +54,30 @@ inline bool close(const std::vector<float>& actual, const std::vector<double>& e
   std::printf("%s: relative L2 error %.3g\n", what, error);
   return error <= 1e-5;
 }
+
+// Runs Policy's forward on `exec` and checks it against expected_output. Memory puts the data where exec reads
+// it: input(host vector) -> a pointer exec reads, output(host vector) -> one it writes as many floats to, and
+// fetch(that pointer, host vector) copies the result back (false if anything failed).
+template <class Policy, class Memory, class Exec>
+bool check(const char* name, Exec exec) {
+  fftconv::conv<2, float, Policy> layer(layer_geometry);
+  const auto out = layer.output_extents({batch, in_channels, height, width});
+  const auto x = values(batch * in_channels * height * width, 1), w = values(out_channels * 2 * 3 * 2, 2),
+             bias = values(out_channels, 3);
+  std::vector<float> y(out[0] * out[1] * out[2] * out[3]);
+  Memory memory;
+  float* const y_data = memory.output(y);
+  layer.forward(exec, fftconv::view<const float, 4>(memory.input(x), batch, in_channels, height, width),
+                fftconv::view<const float, 4>(memory.input(w), out_channels, 2, 3, 2), memory.input(bias),
+                fftconv::make_view(y_data, out));
+  return memory.fetch(y_data, y) && close(y, expected_output(x, w, bias, out[2], out[3]), name);
+}
+
+// The host executor reads and writes the host vectors themselves.
+struct host_memory {
+  const float* input(const std::vector<float>& v) { return v.data(); }
+  float* output(std::vector<float>& v) { return v.data(); }
+  bool fetch(const float*, std::vector<float>&) { return true; }
+};
 
 }  // namespace consumer

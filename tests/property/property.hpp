@@ -10,40 +10,13 @@
 
 #include <fftconv/fftconv.hpp>
 
+#include "../support/layer_views.hpp"
 #include "../support/random_layer.hpp"
 #include "../support/reference.hpp"
 #include "../support/test_buffer.hpp"
+#include "../support/tolerance.hpp"
 
 namespace testing_support {
-
-template <class T>
-struct tolerance {
-  static constexpr double forward = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-  static constexpr double data = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-  static constexpr double filter = std::is_same_v<T, float> ? 1e-4 : 1e-12;
-};
-
-template <int N>
-fftconv::geometry<N> geometry_of(const reference::layer& L) {
-  fftconv::geometry<N> g;
-  g.in_channels = L.in_channels;
-  g.out_channels = L.out_channels;
-  g.groups = L.groups;
-  for (int d = 0; d < N; ++d) {
-    g.kernel[d] = L.kernel[d];
-    g.padding[d] = L.padding[d];
-    g.stride[d] = L.stride[d];
-    g.dilation[d] = L.dilation[d];
-  }
-  return g;
-}
-
-template <int N>
-std::array<std::int64_t, N + 2> extents(std::int64_t batch, std::int64_t channels, const std::vector<std::int64_t>& spatial) {
-  std::array<std::int64_t, N + 2> e{batch, channels};
-  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
-  return e;
-}
 
 // Runs forward, backward_data and backward_filter (with db) on one layer and checks each against the reference.
 template <int N, class T, class Policy, class Exec>

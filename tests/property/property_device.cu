@@ -4,23 +4,17 @@
 
 using policy_under_test = FFTCONV_TEST_POLICY;
 
-namespace {
-struct stream_owner {
-  cudaStream_t stream = nullptr;
-  stream_owner() { testing_support::expect_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream"); }
-  ~stream_owner() { cudaStreamDestroy(stream); }
-};
-}  // namespace
+using testing_support::test_stream;
 
 TEST_CASE_TEMPLATE("device: 1D random layers match the float64 reference in every pass", T, float, double) {
-  stream_owner s;
-  testing_support::check_random_layers<1, T, policy_under_test>(fftconv::device{s.stream});
+  test_stream s;
+  testing_support::check_random_layers<1, T, policy_under_test>(s.executor());
 }
 TEST_CASE_TEMPLATE("device: 2D random layers match the float64 reference in every pass", T, float, double) {
-  stream_owner s;
-  testing_support::check_random_layers<2, T, policy_under_test>(fftconv::device{s.stream});
+  test_stream s;
+  testing_support::check_random_layers<2, T, policy_under_test>(s.executor());
 }
 TEST_CASE_TEMPLATE("device: 3D random layers match the float64 reference in every pass", T, float, double) {
-  stream_owner s;
-  testing_support::check_random_layers<3, T, policy_under_test>(fftconv::device{s.stream});
+  test_stream s;
+  testing_support::check_random_layers<3, T, policy_under_test>(s.executor());
 }

@@ -1,5 +1,6 @@
 #pragma once
-// test_buffer in device memory (see test_buffer.hpp). Reads synchronise the executor's stream.
+// test_buffer in device memory (see test_buffer.hpp), and the stream the device tests run on. Reads synchronise
+// the executor's stream.
 
 #include <cuda_runtime.h>
 
@@ -16,6 +17,22 @@ namespace testing_support {
 inline void expect_cuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
 }
+
+// A non-blocking CUDA stream, owned: tests run on one so that nothing relies on the legacy default stream's
+// implicit synchronisation.
+class test_stream {
+ public:
+  test_stream() { expect_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream"); }
+  test_stream(const test_stream&) = delete;
+  test_stream& operator=(const test_stream&) = delete;
+  ~test_stream() { cudaStreamDestroy(stream_); }  // never throws; a failure here cannot fail the test anyway
+
+  cudaStream_t get() const { return stream_; }
+  fftconv::device executor() const { return fftconv::device{stream_}; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
 
 template <class T>
 class test_buffer<T, fftconv::device> {
