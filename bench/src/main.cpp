@@ -342,12 +342,7 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
           record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
       } catch (const std::exception& e) {
         // Outside any contestant (data upload, a sticky CUDA error of an earlier call): record it, go on.
-        record = json::make_object();
-        record["group"] = c.group;
-        record["sweep"] = c.sweep;
-        record["x"] = c.x;
-        record["label"] = c.label;
-        record["pass"] = pass_name(pass);
+        record = case_record(c, pass);
         record["error"] = e.what();
         record["results"] = json::make_array();
         ++st.errors;

@@ -101,6 +101,35 @@ inline void put_timing(json& r, const timing_stats& s, double first_ms) {
   r["first_call_ms"] = first_ms;
 }
 
+// One contestant's record: body(r) runs and times it and fills r; an exception is recorded as its error.
+template <class Body>
+json contestant_record(const char* name, run_state& st, Body&& body) {
+  json r = json::make_object();
+  r["impl"] = name;
+  try {
+    body(r);
+  } catch (const std::exception& e) {
+    r["status"] = "error";
+    r["reason"] = e.what();
+    ++st.errors;
+  }
+  return r;
+}
+
+// A contestant that ran: its timings, its throughput from the compulsory `bytes` (and `macs`, where known) and
+// what its layer reports.
+template <class Layer>
+void put_ok(json& r, const timing_stats& s, double first_ms, double bytes, std::optional<double> macs, Layer& layer,
+            const run_state& st) {
+  r["status"] = "ok";
+  put_timing(r, s, first_ms);
+  r["workspace_bytes"] = layer.workspace_bytes();
+  r["gbs"] = bytes / (s.median_ms * 1e6);
+  r["copy_fraction"] = bytes / (s.median_ms * 1e6) / st.copy_gbs;
+  if (macs) r["gmacs"] = *macs / (s.median_ms * 1e6);
+  r["details"] = layer.details();
+}
+
 // Outputs of one contestant, as downloaded after its first call.
 struct outputs {
   std::vector<std::vector<double>> tensors;  // in the order of the case's output names
@@ -157,6 +186,98 @@ inline bool is_ok(const json& result) {
   return status != nullptr && status->as_string() != nullptr && *status->as_string() == "ok";
 }
 
+// The fields that name a case and its pass: first in every record, also in that of a case which failed outside
+// any contestant.
+inline json case_record(const bench_case& c, pass_kind pass) {
+  json record = json::make_object();
+  record["group"] = c.group;
+  record["sweep"] = c.sweep;
+  record["x"] = c.x;
+  record["label"] = c.label;
+  record["pass"] = pass_name(pass);
+  return record;
+}
+
+// What a case's contestants produced: their records, and the oracle they are checked against (cuDNN's outputs
+// where it ran, else a float64 naive run where that fits the cap, else none, with the reason).
+struct case_results {
+  json records = json::make_array();
+  std::optional<outputs> reference;
+  std::string reference_name;
+  std::string reference_missing = "no reference ran";
+
+#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
+  // cuDNN, where cudnnCreate worked, runs first: a contestant whose first-call outputs are the reference.
+  template <class Evaluate, class MakeLayer>
+  void run_cudnn(const run_state& st, Evaluate& evaluate, MakeLayer&& make_layer) {
+    if (st.cudnn == nullptr) return;
+    outputs o;
+    json r = evaluate("cudnn", make_layer, &o);
+    if (is_ok(r)) {
+      reference = std::move(o);
+      reference_name = "cudnn";
+      r["check"] = "reference";
+    } else {
+      reference_missing = "cuDNN failed";
+    }
+    records.push_back(std::move(r));
+  }
+#endif
+
+  // Without a reference yet, run_naive() (a float64 naive run on the same executor, returning its outputs) is
+  // the oracle, where the calibrated rate predicts it within 4x the cap.
+  template <class RunNaive>
+  void fall_back_to_naive(double macs, const run_state& st, RunNaive&& run_naive) {
+    if (reference) return;
+    const double predicted = macs / st.naive_macs_per_second;
+    if (predicted <= 4 * st.opt.naive_cap_seconds) {
+      reference = run_naive();
+      reference_name = "naive_f64";
+    } else {
+      reference_missing = "float64 reference skipped: predicted " + format_seconds(predicted);
+    }
+  }
+};
+
+#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
+// The workspace cudnnFind*Ex may try algorithms with: half the free memory, at most 8 GiB.
+inline std::size_t cudnn_search_limit() {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
+}
+#endif
+
+// The common tail of a case: records the reference, runs every policy through evaluate(name, make, &outputs)
+// (naive skipped where the calibrated rate predicts more than the cap per call), checks each that ran and stores
+// the records. make_layer.template operator()<P>() builds policy P's float layer.
+template <class Evaluate, class MakeLayer>
+json finish_case(json record, case_results results, bool network, double macs, const std::vector<std::string>& names,
+                 run_state& st, Evaluate& evaluate, MakeLayer make_layer) {
+  record["reference"] = results.reference ? json(results.reference_name) : json(nullptr);
+  if (!results.reference) record["reference_missing"] = results.reference_missing;
+  const tolerance tol = tolerance_for(results.reference_name, network);
+
+  for_each_policy(policies{}, [&]<class P>() {
+    const double predicted = macs / st.naive_macs_per_second;
+    if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
+      json r = json::make_object();
+      r["impl"] = policy_name<P>();
+      r["status"] = "skipped";
+      r["reason"] = "predicted " + format_seconds(predicted) + " per call from the calibrated naive rate (cap " +
+                    format_seconds(st.opt.naive_cap_seconds) + ")";
+      results.records.push_back(std::move(r));
+      return;
+    }
+    outputs o;
+    json r = evaluate(policy_name<P>(), [&] { return make_layer.template operator()<P>(); }, &o);
+    if (is_ok(r)) put_check(r, names, o, results.reference, results.reference_name, tol, st);
+    results.records.push_back(std::move(r));
+  });
+  record["results"] = std::move(results.records);
+  return record;
+}
+
 // After every contestant ran: time relative to cuDNN (> 1: slower) and the speed-up over it.
 inline void put_ratios(json& record) {
   json* results = const_cast<json*>(record.find("results"));
@@ -209,12 +330,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   const double bytes =
       sizeof(float) * (double(nx + nw + nb + ny) + (step ? double(ny + nw + nx) + double(nx + ny + nw + nb) : 0.0));
 
-  json record = json::make_object();
-  record["group"] = c.group;
-  record["sweep"] = c.sweep;
-  record["x"] = c.x;
-  record["label"] = c.label;
-  record["pass"] = pass_name(pass);
+  json record = case_record(c, pass);
   record["kind"] = "layer";
   record["dims"] = N;
   record["batch"] = c.batch;
@@ -269,9 +385,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   };
   // Runs one contestant: a first (checked) call on poisoned outputs, then the timed repeats.
   auto evaluate = [&](const char* name, auto&& make_layer, outputs* first_outputs) -> json {
-    json r = json::make_object();
-    r["impl"] = name;
-    try {
+    return contestant_record(name, st, [&](json& r) {
       auto layer = make_layer();
       poison();
       typename plat::timer timer(exec);
@@ -280,123 +394,66 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
       const double first_ms = timer.stop_ms();
       *first_outputs = download();
       const timing_stats s = measure(exec, st.opt, first_ms, [&] { run_pass(*layer); });
-      r["status"] = "ok";
-      put_timing(r, s, first_ms);
-      r["workspace_bytes"] = layer->workspace_bytes();
-      r["gbs"] = bytes / (s.median_ms * 1e6);
-      r["copy_fraction"] = bytes / (s.median_ms * 1e6) / st.copy_gbs;
-      r["gmacs"] = macs / (s.median_ms * 1e6);
-      r["details"] = layer->details();
-    } catch (const std::exception& e) {
-      r["status"] = "error";
-      r["reason"] = e.what();
-      ++st.errors;
-    }
-    return r;
+      put_ok(r, s, first_ms, bytes, macs, *layer, st);
+    });
   };
 
-  json results = json::make_array();
-  std::optional<outputs> reference;
-  std::string reference_name;
-  std::string no_reference_reason = "no reference ran";
+  case_results results;
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    if (st.cudnn != nullptr) {  // null when cudnnCreate failed
-      outputs o;
-      json r = evaluate(
-          "cudnn",
-          [&] {
-            cudnn_shape shape;
-            shape.dims = N;
-            shape.batch = c.batch;
-            shape.in_channels = c.in_channels;
-            shape.out_channels = c.out_channels;
-            shape.groups = g.groups;
-            for (int d = 0; d < N; ++d) {
-              shape.input[d] = xe[d + 2];
-              shape.output[d] = ye[d + 2];
-              shape.kernel[d] = g.kernel[d];
-              shape.padding[d] = g.padding[d];
-              shape.stride[d] = g.stride[d];
-              shape.dilation[d] = g.dilation[d];
-            }
-            auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-            // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
-            auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
-            auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
-            std::size_t free_bytes = 0, total_bytes = 0;
-            FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-            const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
-            layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
-                               step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
-            return layer;
-          },
-          &o);
-      if (is_ok(r)) {
-        reference = std::move(o);
-        reference_name = "cudnn";
-        r["check"] = "reference";
-      } else {
-        no_reference_reason = "cuDNN failed";
+    results.run_cudnn(st, evaluate, [&] {
+      cudnn_shape shape;
+      shape.dims = N;
+      shape.batch = c.batch;
+      shape.in_channels = c.in_channels;
+      shape.out_channels = c.out_channels;
+      shape.groups = g.groups;
+      for (int d = 0; d < N; ++d) {
+        shape.input[d] = xe[d + 2];
+        shape.output[d] = ye[d + 2];
+        shape.kernel[d] = g.kernel[d];
+        shape.padding[d] = g.padding[d];
+        shape.stride[d] = g.stride[d];
+        shape.dilation[d] = g.dilation[d];
       }
-      results.push_back(std::move(r));
-    }
+      auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+      // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
+      auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
+      auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
+      const std::size_t limit = cudnn_search_limit();
+      layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
+                         step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
+      return layer;
+    });
   }
 #endif
-  if (!reference) {
-    // No cuDNN here: a float64 naive convolution on the same executor is the oracle, where it fits the cap.
-    const double predicted = macs / st.naive_macs_per_second;
-    if (predicted <= 4 * st.opt.naive_cap_seconds) {
-      using reference_layer = policy_layer<N, double, fftconv::naive>;
-      reference_layer layer(g, xe, we);
-      auto x64 = plat::upload(exec, convert<double>(hx));
-      auto w64 = plat::upload(exec, convert<double>(hw));
-      auto b64 = plat::upload(exec, convert<double>(hb));
-      auto dy64 = plat::upload(exec, convert<double>(hdy));
-      auto y64 = backend::template allocate<double>(exec, ny);
-      auto dx64 = backend::template allocate<double>(exec, step ? nx : 0);
-      auto dw64 = backend::template allocate<double>(exec, step ? nw : 0);
-      auto db64 = backend::template allocate<double>(exec, step ? nb : 0);
-      layer.forward(exec, x64.data(), w64.data(), b64.data(), y64.data());
-      outputs o;
-      o.tensors.push_back(plat::download(exec, y64.data(), ny));
-      if (step) {
-        layer.backward_data(exec, dy64.data(), w64.data(), dx64.data());
-        layer.backward_filter(exec, x64.data(), dy64.data(), dw64.data(), db64.data());
-        o.tensors.push_back(plat::download(exec, dx64.data(), nx));
-        o.tensors.push_back(plat::download(exec, dw64.data(), nw));
-        o.tensors.push_back(plat::download(exec, db64.data(), nb));
-      }
-      reference = std::move(o);
-      reference_name = "naive_f64";
-    } else {
-      no_reference_reason = "float64 reference skipped: predicted " + format_seconds(predicted);
-    }
-  }
-  record["reference"] = reference ? json(reference_name) : json(nullptr);
-  if (!reference) record["reference_missing"] = no_reference_reason;
-  const tolerance tol = tolerance_for(reference_name, false);
-
-  for_each_policy(policies{}, [&]<class P>() {
-    const double predicted = macs / st.naive_macs_per_second;
-    if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
-      json r = json::make_object();
-      r["impl"] = policy_name<P>();
-      r["status"] = "skipped";
-      r["reason"] = "predicted " + format_seconds(predicted) + " per call from the calibrated naive rate (cap " +
-                    format_seconds(st.opt.naive_cap_seconds) + ")";
-      results.push_back(std::move(r));
-      return;
-    }
+  // No cuDNN here: a float64 naive convolution on the same executor is the oracle, where it fits the cap.
+  results.fall_back_to_naive(macs, st, [&] {
+    using reference_layer = policy_layer<N, double, fftconv::naive>;
+    reference_layer layer(g, xe, we);
+    auto x64 = plat::upload(exec, convert<double>(hx));
+    auto w64 = plat::upload(exec, convert<double>(hw));
+    auto b64 = plat::upload(exec, convert<double>(hb));
+    auto dy64 = plat::upload(exec, convert<double>(hdy));
+    auto y64 = backend::template allocate<double>(exec, ny);
+    auto dx64 = backend::template allocate<double>(exec, step ? nx : 0);
+    auto dw64 = backend::template allocate<double>(exec, step ? nw : 0);
+    auto db64 = backend::template allocate<double>(exec, step ? nb : 0);
+    layer.forward(exec, x64.data(), w64.data(), b64.data(), y64.data());
     outputs o;
-    json r = evaluate(
-        policy_name<P>(), [&] { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); }, &o);
-    if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
-    results.push_back(std::move(r));
+    o.tensors.push_back(plat::download(exec, y64.data(), ny));
+    if (step) {
+      layer.backward_data(exec, dy64.data(), w64.data(), dx64.data());
+      layer.backward_filter(exec, x64.data(), dy64.data(), dw64.data(), db64.data());
+      o.tensors.push_back(plat::download(exec, dx64.data(), nx));
+      o.tensors.push_back(plat::download(exec, dw64.data(), nw));
+      o.tensors.push_back(plat::download(exec, db64.data(), nb));
+    }
+    return o;
   });
-  record["results"] = std::move(results);
-  return record;
+  return finish_case(std::move(record), std::move(results), false, macs, names, st, evaluate,
+                     [&]<class P>() { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -421,12 +478,7 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   const double conv_macs = double(s.conv_macs()) * (step ? 2.0 : 1.0);  // forward (+ backward_filter)
   const double bytes = network<Exec, float, policy_layer<2, float, fftconv::naive>>::bytes(s, step);
 
-  json record = json::make_object();
-  record["group"] = c.group;
-  record["sweep"] = c.sweep;
-  record["x"] = c.x;
-  record["label"] = c.label;
-  record["pass"] = pass_name(pass);
+  json record = case_record(c, pass);
   record["kind"] = "network";
   record["dims"] = 2;
   record["batch"] = s.batch;
@@ -447,9 +499,7 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   const std::vector<std::string> names =
       step ? std::vector<std::string>{"logits", "dw", "db"} : std::vector<std::string>{"logits"};
   auto evaluate = [&](const char* name, auto&& make_layer, outputs* first_outputs) -> json {
-    json r = json::make_object();
-    r["impl"] = name;
-    try {
+    return contestant_record(name, st, [&](json& r) {
       auto layer = make_layer();
       using layer_type = std::remove_reference_t<decltype(*layer)>;
       network<Exec, float, layer_type> net(exec, *layer, s, data);
@@ -465,111 +515,55 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
         first_outputs->tensors.push_back(widen(net.conv_bias_gradient()));
       }
       const timing_stats t = measure(exec, st.opt, first_ms, run);
-      r["status"] = "ok";
-      put_timing(r, t, first_ms);
-      r["workspace_bytes"] = layer->workspace_bytes();
-      r["gbs"] = bytes / (t.median_ms * 1e6);
-      r["copy_fraction"] = bytes / (t.median_ms * 1e6) / st.copy_gbs;
-      r["details"] = layer->details();
-    } catch (const std::exception& e) {
-      r["status"] = "error";
-      r["reason"] = e.what();
-      ++st.errors;
-    }
-    return r;
+      put_ok(r, t, first_ms, bytes, std::nullopt, *layer, st);  // network records carry no gmacs
+    });
   };
 
-  json results = json::make_array();
-  std::optional<outputs> reference;
-  std::string reference_name;
-  std::string no_reference_reason = "no reference ran";
+  case_results results;
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    if (st.cudnn != nullptr) {  // null when cudnnCreate failed
-      outputs o;
-      json r = evaluate(
-          "cudnn",
-          [&] {
-            cudnn_shape shape;
-            shape.dims = 2;
-            shape.batch = s.batch;
-            shape.in_channels = s.channels;
-            shape.out_channels = s.maps;
-            for (int d = 0; d < 2; ++d) {
-              shape.input[d] = s.n;
-              shape.output[d] = s.m();
-              shape.kernel[d] = s.k;
-            }
-            auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-            auto x = plat::upload(exec, data.x);
-            auto w =
-                plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
-            auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
-            auto dy = backend::template allocate<float>(exec, y.size());
-            auto dx = backend::template allocate<float>(exec, data.x.size());
-            auto dw = backend::template allocate<float>(exec, w.size());
-            backend::fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
-            std::size_t free_bytes = 0, total_bytes = 0;
-            FFTCONV_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-            const std::size_t limit = std::min<std::size_t>(free_bytes / 2, std::size_t{8} << 30);
-            layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
-                               limit);
-            return layer;
-          },
-          &o);
-      if (is_ok(r)) {
-        reference = std::move(o);
-        reference_name = "cudnn";
-        r["check"] = "reference";
-      } else {
-        no_reference_reason = "cuDNN failed";
+    results.run_cudnn(st, evaluate, [&] {
+      cudnn_shape shape;
+      shape.dims = 2;
+      shape.batch = s.batch;
+      shape.in_channels = s.channels;
+      shape.out_channels = s.maps;
+      for (int d = 0; d < 2; ++d) {
+        shape.input[d] = s.n;
+        shape.output[d] = s.m();
+        shape.kernel[d] = s.k;
       }
-      results.push_back(std::move(r));
-    }
+      auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
+      auto x = plat::upload(exec, data.x);
+      auto w =
+          plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
+      auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
+      auto dy = backend::template allocate<float>(exec, y.size());
+      auto dx = backend::template allocate<float>(exec, data.x.size());
+      auto dw = backend::template allocate<float>(exec, w.size());
+      backend::fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
+      const std::size_t limit = cudnn_search_limit();
+      layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
+                         limit);
+      return layer;
+    });
   }
 #endif
-  if (!reference) {
-    const double predicted = conv_macs / st.naive_macs_per_second;
-    if (predicted <= 4 * st.opt.naive_cap_seconds) {
-      policy_layer<2, double, fftconv::naive> layer(g, xe, we);
-      network<Exec, double, policy_layer<2, double, fftconv::naive>> net(exec, layer, s, data);
-      step ? net.step() : net.forward();
-      outputs o;
-      o.tensors.push_back(net.logits());
-      if (step) {
-        o.tensors.push_back(net.conv_weight_gradient());
-        o.tensors.push_back(net.conv_bias_gradient());
-      }
-      reference = std::move(o);
-      reference_name = "naive_f64";
-    } else {
-      no_reference_reason = "float64 reference skipped: predicted " + format_seconds(predicted);
-    }
-  }
-  record["reference"] = reference ? json(reference_name) : json(nullptr);
-  if (!reference) record["reference_missing"] = no_reference_reason;
-  const tolerance tol = tolerance_for(reference_name, true);
-
-  for_each_policy(policies{}, [&]<class P>() {
-    const double predicted = conv_macs / st.naive_macs_per_second;
-    if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
-      json r = json::make_object();
-      r["impl"] = policy_name<P>();
-      r["status"] = "skipped";
-      r["reason"] = "predicted " + format_seconds(predicted) + " per call from the calibrated naive rate (cap " +
-                    format_seconds(st.opt.naive_cap_seconds) + ")";
-      results.push_back(std::move(r));
-      return;
-    }
+  results.fall_back_to_naive(conv_macs, st, [&] {
+    policy_layer<2, double, fftconv::naive> layer(g, xe, we);
+    network<Exec, double, policy_layer<2, double, fftconv::naive>> net(exec, layer, s, data);
+    step ? net.step() : net.forward();
     outputs o;
-    json r = evaluate(
-        policy_name<P>(), [&] { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); }, &o);
-    if (is_ok(r)) put_check(r, names, o, reference, reference_name, tol, st);
-    results.push_back(std::move(r));
+    o.tensors.push_back(net.logits());
+    if (step) {
+      o.tensors.push_back(net.conv_weight_gradient());
+      o.tensors.push_back(net.conv_bias_gradient());
+    }
+    return o;
   });
-  record["results"] = std::move(results);
-  return record;
+  return finish_case(std::move(record), std::move(results), true, conv_macs, names, st, evaluate,
+                     [&]<class P>() { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); });
 }
 
 // Naive's throughput on a mid-size layer, in multiply-adds per second: predicts its time on every case.
