@@ -32,7 +32,11 @@ template <class T>
 class cufft_plan_handle {
  public:
   explicit cufft_plan_handle(const fft_desc& desc) : desc_(desc) {
-    FFTCONV_CUFFT_CHECK(cufftCreate(&handle_));
+    FFTCONV_CUDA_CHECK(cudaEventCreateWithFlags(&last_use_, cudaEventDisableTiming));
+    if (const cufftResult created = cufftCreate(&handle_); created != CUFFT_SUCCESS) {
+      (void)cudaEventDestroy(last_use_);
+      FFTCONV_CUFFT_CHECK(created);
+    }
     try {
       FFTCONV_CUFFT_CHECK(cufftSetAutoAllocation(handle_, 0));
       long long n[3] = {}, inembed[3] = {}, onembed[3] = {};
@@ -48,12 +52,20 @@ class cufft_plan_handle {
                                               desc.ostride, desc.odist, type, desc.batch, &work_area_bytes_));
     } catch (...) {
       (void)cufftDestroy(handle_);
+      (void)cudaEventDestroy(last_use_);
       throw;
     }
   }
   cufft_plan_handle(const cufft_plan_handle&) = delete;
   cufft_plan_handle& operator=(const cufft_plan_handle&) = delete;
-  ~cufft_plan_handle() { (void)cufftDestroy(handle_); }  // never throws; a failure here has no one to tell
+  // A shared plan can be released (cache eviction, clear_plan_cache) by one thread while executions another
+  // thread queued on its stream are still pending; cufftDestroy promises no ordering with them, so the last
+  // execution is waited for first. Never throws; a failure here has no one to tell.
+  ~cufft_plan_handle() {
+    (void)cudaEventSynchronize(last_use_);
+    (void)cufftDestroy(handle_);
+    (void)cudaEventDestroy(last_use_);
+  }
 
   const fft_desc& desc() const noexcept { return desc_; }
   std::size_t work_area_bytes() const noexcept { return work_area_bytes_; }
@@ -65,6 +77,7 @@ class cufft_plan_handle {
       FFTCONV_CUFFT_CHECK(cufftExecR2C(handle_, real, reinterpret_cast<cufftComplex*>(spectrum)));
     else
       FFTCONV_CUFFT_CHECK(cufftExecD2Z(handle_, real, reinterpret_cast<cufftDoubleComplex*>(spectrum)));
+    FFTCONV_CUDA_CHECK(cudaEventRecord(last_use_, stream));
   }
 
   // Overwrites the spectrum (cuFFT's C2R uses its input as scratch).
@@ -75,6 +88,7 @@ class cufft_plan_handle {
       FFTCONV_CUFFT_CHECK(cufftExecC2R(handle_, reinterpret_cast<cufftComplex*>(spectrum), real));
     else
       FFTCONV_CUFFT_CHECK(cufftExecZ2D(handle_, reinterpret_cast<cufftDoubleComplex*>(spectrum), real));
+    FFTCONV_CUDA_CHECK(cudaEventRecord(last_use_, stream));
   }
 
  private:
@@ -88,6 +102,7 @@ class cufft_plan_handle {
 
   fft_desc desc_;
   cufftHandle handle_ = 0;
+  cudaEvent_t last_use_ = nullptr;  // recorded after every execution, on its stream
   std::size_t work_area_bytes_ = 0;
   mutable std::mutex mutex_;
 };
