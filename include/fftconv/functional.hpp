@@ -25,24 +25,6 @@ namespace detail {
 
 inline constexpr std::size_t functional_cache_capacity = 16;
 
-// Where a cached object's workspace lives: objects are never moved between streams or devices, so a
-// workspace is only ever freed in the order of the stream it was allocated on.
-struct functional_queue {
-  const void* stream = nullptr;
-  int device = -1;
-  bool on_device = false;
-  friend bool operator==(const functional_queue&, const functional_queue&) = default;
-};
-
-template <class Exec>
-functional_queue queue_of(const Exec& exec) {
-  functional_queue queue;
-  queue.on_device = backend<Exec>::on_device;
-  queue.device = backend<Exec>::current_device(exec);
-  if constexpr (std::is_same_v<Exec, device>) queue.stream = exec.stream;
-  return queue;
-}
-
 // Every thread's caches register a clear function here, so clear_functional_cache() reaches them all.
 inline std::vector<void (*)()>& functional_cache_clearers() {
   thread_local std::vector<void (*)()> clearers;
@@ -53,7 +35,7 @@ template <int N, class T, class P>
 struct functional_cache {
   struct entry {
     geometry<N> key;
-    functional_queue queue;
+    execution_queue queue;  // objects never change queue: workspace is freed in its stream's order
     std::unique_ptr<conv<N, T, P>> layer;
   };
   static std::list<entry>& entries() {
@@ -70,7 +52,7 @@ struct functional_cache {
 template <int N, class T, class P, class Exec>
 conv<N, T, P>& cached_conv(const Exec& exec, const geometry<N>& g) {
   auto& cache = functional_cache<N, T, P>::entries();
-  const functional_queue queue = queue_of(exec);
+  const execution_queue queue = queue_of(exec);
   for (auto it = cache.begin(); it != cache.end(); ++it)
     if (it->key == g && it->queue == queue) {
       cache.splice(cache.begin(), cache, it);

@@ -13,6 +13,7 @@
 // The host backend is always available; the device backend needs this translation unit compiled by nvcc.
 
 #include "primary.hpp"
+#include "queue.hpp"
 #include "host/host.hpp"
 #if defined(__CUDACC__)
 #include "device/device.cuh"

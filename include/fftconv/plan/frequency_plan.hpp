@@ -69,7 +69,7 @@ class frequency_plan final : public frequency_plan_base {
  public:
   // Allocates everything first (an out_of_memory leaves nothing behind), then fetches the plans.
   frequency_plan(const Exec& exec, const problem<N>& p)
-      : exec_(exec), device_id_(ops::current_device(exec)), problem_(p), reaches_input_(windows_reach_input(p)) {
+      : exec_(exec), queue_(queue_of(exec)), problem_(p), reaches_input_(windows_reach_input(p)) {
     const std::array<std::int64_t, N> extents = choose_transform_extents<N>(p);
     std::int64_t raw[N];
     for (int d = 0; d < N; ++d) raw[d] = extents[d];
@@ -109,12 +109,7 @@ class frequency_plan final : public frequency_plan_base {
   // The executor the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
   // stream, so a call on another stream must not use them (the policy waits for it and rebuilds).
   const Exec& executor() const noexcept { return exec_; }
-  bool same_queue(const Exec& exec) const noexcept {
-    if constexpr (ops::on_device)  // the same stream handle on another device is another queue
-      return exec.stream == exec_.stream && ops::current_device(exec) == device_id_;
-    else
-      return true;
-  }
+  bool same_queue(const Exec& exec) const { return queue_of(exec) == queue_; }
 
   // false when, in some dim, no tap of any output window lands inside the input (the windows see padding
   // only): y is then exactly the bias and dx, dw exactly zero. The policy writes those directly instead of
@@ -328,7 +323,7 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   Exec exec_;
-  int device_id_;
+  execution_queue queue_;
   problem<N> problem_;
   bool reaches_input_ = true;
   spectral_frame<N> frame_{};

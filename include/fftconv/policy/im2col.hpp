@@ -197,19 +197,14 @@ class im2col_workspace {
   template <class T, class Exec>
   T* get(const Exec& exec, std::size_t count) {
     if (count == 0) return nullptr;  // e.g. the 1x1 forward: keep what the other passes need
-    const void* stream = stream_of(exec);
-    const int device_id = backend<Exec>::current_device(exec);
-    if (owner_ != nullptr && count * sizeof(T) <= bytes_ && on_device_ == backend<Exec>::on_device &&
-        stream == stream_ && device_id == device_id_)
-      return static_cast<T*>(data_);
+    const execution_queue queue = queue_of(exec);
+    if (owner_ != nullptr && count * sizeof(T) <= bytes_ && queue == queue_) return static_cast<T*>(data_);
     release();
     using buffer = typename backend<Exec>::template buffer<T>;
     auto held = std::make_shared<buffer>(backend<Exec>::template allocate<T>(exec, count));
     data_ = held->data();
     bytes_ = held->bytes();
-    on_device_ = backend<Exec>::on_device;
-    stream_ = stream;
-    device_id_ = device_id;
+    queue_ = queue;
     owner_ = std::move(held);
     return static_cast<T*>(data_);
   }
@@ -227,25 +222,13 @@ class im2col_workspace {
     owner_ = std::move(other.owner_);
     data_ = std::exchange(other.data_, nullptr);
     bytes_ = std::exchange(other.bytes_, 0);
-    on_device_ = other.on_device_;
-    stream_ = other.stream_;
-    device_id_ = other.device_id_;
-  }
-
-  template <class Exec>
-  static const void* stream_of(const Exec& exec) {
-    if constexpr (std::is_same_v<Exec, device>)
-      return exec.stream;
-    else
-      return nullptr;
+    queue_ = other.queue_;
   }
 
   std::shared_ptr<void> owner_;
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
-  bool on_device_ = false;
-  const void* stream_ = nullptr;
-  int device_id_ = -1;
+  execution_queue queue_;
 };
 
 template <int N, class T>
