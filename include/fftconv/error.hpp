@@ -3,6 +3,9 @@
 //   invalid_argument : a caller error, naming the argument and its values; nothing was written.
 //   library_error    : a CUDA / cuFFT / cuBLAS / FFTW call failed: the call, the status, file and line.
 //   out_of_memory    : an allocation failed; says how many bytes were asked for.
+//   workspace_limit_exceeded : a policy cannot run the call within set_workspace_limit(); says what it needs
+//                      and the limit. A runtime_error, not an invalid_argument: the arguments are valid and the
+//                      same call succeeds with a larger limit or another policy (fftconv::automatic skips it).
 
 #include <cstddef>
 #include <new>
@@ -51,6 +54,22 @@ class out_of_memory : public std::bad_alloc {
  private:
   std::size_t bytes_;
   std::string message_;
+};
+
+class workspace_limit_exceeded : public std::runtime_error {
+ public:
+  workspace_limit_exceeded(std::size_t needed_bytes, std::size_t limit_bytes, const std::string& context)
+      : std::runtime_error("fftconv: " + context + " needs " + std::to_string(needed_bytes) +
+                           " bytes of workspace, over the limit of " + std::to_string(limit_bytes) +
+                           " bytes set by set_workspace_limit"),
+        needed_bytes_(needed_bytes),
+        limit_bytes_(limit_bytes) {}
+  std::size_t needed_bytes() const noexcept { return needed_bytes_; }
+  std::size_t limit_bytes() const noexcept { return limit_bytes_; }
+
+ private:
+  std::size_t needed_bytes_;
+  std::size_t limit_bytes_;
 };
 
 namespace detail {
