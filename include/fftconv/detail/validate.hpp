@@ -36,12 +36,13 @@ std::array<std::int64_t, N + 2> checked_output_extents(const geometry<N>& g, con
     fail(pass, ": ", name, " has ", input[1], " channels (extents ", format_extents(input),
          ") but geometry.in_channels = ", g.in_channels);
   std::array<std::int64_t, N + 2> output{input[0], g.out_channels};
+  const auto high = g.padding.high();
   for (int d = 0; d < N; ++d) {
-    output[d + 2] = output_extent(input[d + 2], g.kernel[d], g.padding[d], g.stride[d], g.dilation[d]);
+    output[d + 2] = output_extent(input[d + 2], g.kernel[d], g.padding[d], high[d], g.stride[d], g.dilation[d]);
     if (output[d + 2] < 1)
       fail(pass, ": output extent of spatial dim ", d, " is ", output[d + 2], " < 1 (", name, " extent ", input[d + 2],
-           ", kernel ", g.kernel[d], ", padding ", g.padding[d], ", stride ", g.stride[d], ", dilation ",
-           g.dilation[d], ")");
+           ", kernel ", g.kernel[d], ", padding ", g.padding[d], " low ", high[d], " high, stride ", g.stride[d],
+           ", dilation ", g.dilation[d], ")");
   }
   return output;
 }

@@ -143,14 +143,14 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
   l.weight_size = p.weight_size();
   l.direct = true;
   for (int d = 0; d < N; ++d)
-    l.direct = l.direct && p.kernel[d] == 1 && p.stride[d] == 1 && p.padding[d] == 0;
+    l.direct = l.direct && p.kernel[d] == 1 && p.stride[d] == 1 && p.padding[d] == 0 && p.padding_high[d] == 0;
 
   // The 32-bit index arithmetic needs every per-chunk extent below 2^31; one image must fit.
   const std::int64_t column_image = checked_multiply(l.rows, l.output_spatial, "im2col columns");
   const std::int64_t largest_image = std::max({column_image, l.input_image, l.output_image, l.weight_size});
   for (int d = 0; d < N; ++d)
-    if (p.input[d] + 2 * p.padding[d] >= im2col_index_limit)
-      fail("im2col: input extent ", p.input[d], " + 2 * padding ", p.padding[d], " of spatial dim ", d,
+    if (p.input[d] + p.padding[d] + p.padding_high[d] >= im2col_index_limit)
+      fail("im2col: input extent ", p.input[d], " + padding ", p.padding[d], " + ", p.padding_high[d], " of spatial dim ", d,
            " must be < 2^31 - 1; use fftconv::naive or fftconv::fft");
   if (largest_image >= im2col_index_limit)
     fail("im2col: one image needs ", largest_image, " elements in one operand (columns ", column_image, ", x ",

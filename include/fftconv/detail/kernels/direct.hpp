@@ -2,7 +2,8 @@
 // Direct (windowed) convolution, one functor per pass, shared by the host loops and the GPU kernels.
 // Cross-correlation as torch.nn.functional.conv{1,2,3}d:
 //   y[b, o, q] = bias[o] + sum_{c in group(o), k} x[b, c, q*s - p + k*d] * w[o, c - first(group), k]
-// Out-of-range input positions read as zeros (implicit padding).
+// with p the low padding. Out-of-range input positions read as zeros (implicit padding); the high padding
+// shows only in the output extents, which bound q.
 
 #include <cstdint>
 

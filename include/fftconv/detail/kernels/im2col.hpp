@@ -1,6 +1,6 @@
 #pragma once
 // Element math of the im2col policy, shared by the host loops and the GPU kernels:
-//   im2col_gather   columns[b, c, tap, q] = x[b, c, q*s - p + tap*d]   (0 in the padding)
+//   im2col_gather   columns[b, c, tap, q] = x[b, c, q*s - p + tap*d]   (p: low padding; 0 in the padding)
 //   col2im_gather   dx[b, c, i] = sum over taps of columns[b, c, tap, q(i, tap)]   (a gather: no atomics)
 //   add_bias        y[b, o, q] += bias[o]
 //   sum_partials    dw = (dw or 0) + sum over images of per-image partial dW, in image order (deterministic)
@@ -98,7 +98,7 @@ struct extent_divisors {
 // entry in each of the channel's `taps` column rows. For a fixed tap, adjacent threads read adjacent x and
 // write adjacent columns (coalesced), and the index decomposition is paid once per K entries; taps advance
 // by increments, without division. x points at the chunk's first image.
-// Every per-dim position lies in (-padding, input + padding) and every offset within a chunk below 2^31
+// Every per-dim position lies in [-padding low, input + padding high) and every offset within a chunk below 2^31
 // (checked by the policy), so the arithmetic runs in 32 bits.
 template <int N, class T>
 struct im2col_gather {
@@ -142,7 +142,8 @@ struct im2col_gather {
 
 // One dx element per index, over [images, in_channels, input_spatial] of one chunk: the adjoint of
 // im2col_gather, summing the column entries that were gathered from this input position, in tap order.
-// Requires input[d] + padding[d] < 2^31 (checked by the policy) so t below fits the 32-bit division.
+// Requires input[d] + padding[d] < 2^31 (checked by the policy) so t below fits the 32-bit division. Only
+// the low side enters the index math; the high side shows only in the output extents.
 template <int N, class T>
 struct col2im_gather {
   problem<N> p;
