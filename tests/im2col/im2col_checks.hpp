@@ -33,6 +33,15 @@ inline reference::layer strided_grouped_layer(int rank, std::int64_t batch) {
                                       .padding = {1, 2, 0}, .stride = {2, 1, 1}, .dilation = {1, 2, 2}});
 }
 
+// The same layer padded differently per side (low 1, 2, 0; high 0, 3, 2): the high side changes only the
+// output extents, so the gathers' edges and the chunk layout see other widths than the low side implies.
+inline reference::layer asymmetric_strided_grouped_layer(int rank, std::int64_t batch) {
+  reference::layer L = strided_grouped_layer(rank, batch);
+  const std::int64_t high[3] = {0, 3, 2};
+  L.padding_high.assign(high, high + rank);
+  return L;
+}
+
 // 1x1 kernel, stride 1, no padding: the policy's no-gather path.
 inline reference::layer pointwise_layer(int rank, std::int64_t batch) {
   return testing_support::make_layer(rank, batch,
@@ -130,10 +139,36 @@ void check_chunking(Exec exec) {
   check_chunked_layer<N, T>(L, two_images, 4, exec);
   // Less than one image: one image per chunk, 7 chunks; the single-image filter GEMM accumulates into dW.
   check_chunked_layer<N, T>(L, 16, 7, exec);
+  const reference::layer A = asymmetric_strided_grouped_layer(N, 7);
+  check_chunked_layer<N, T>(A, 16, 7, exec);
+  check_chunked_layer<N, T>(A, 1 << 30, 1, exec);
+}
+
+// A 1x1 kernel at stride 1 with zeros after the input only: the output is longer than x, so the no-gather
+// path must not be taken.
+template <int N, class T, class Exec>
+void check_pointwise_padded_after(Exec exec) {
+  reference::layer L = pointwise_layer(N, 3);
+  L.padding_high.assign(N, 0);
+  L.padding_high[N - 1] = 2;
+  INFO(testing_support::describe(L));
+  const auto x_values = testing_support::random_values(L.x_size(), 25);
+  const auto w_values = testing_support::random_values(L.w_size(), 26);
+  const auto bias_values = testing_support::random_values(L.out_channels, 27);
+  const auto dy_values = testing_support::random_values(L.y_size(), 28);
+  fftconv::conv<N, T, fftconv::im2col> layer(geometry_of<N>(L));
+  using fftconv::detail::im2col_pass;
+  CHECK_FALSE(layer.implementation().layout(problem_of<N>(L), im2col_pass::forward).direct);
+  const outputs out = run_passes<N, T>(layer, L, exec, x_values, w_values, bias_values, dy_values);
+  CHECK(relative_l2(out.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
+  CHECK(relative_l2(out.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
+  CHECK(relative_l2(out.dw, reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+  CHECK(relative_l2(out.db, reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
 }
 
 template <int N, class T, class Exec>
 void check_pointwise(Exec exec) {
+  check_pointwise_padded_after<N, T>(exec);
   const reference::layer L = pointwise_layer(N, 4);
   INFO(testing_support::describe(L));
   const auto x_values = testing_support::random_values(L.x_size(), 21);

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fftconv/fftconv.hpp>
@@ -71,14 +73,43 @@ void check_layer_without_bias(const reference::layer& L, std::uint64_t seed, Exe
   CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
 }
 
+// Whether the random layers may pad each side differently for this policy.
+template <class Policy>
+inline constexpr bool allow_asymmetric = !std::is_same_v<Policy, fftconv::fft>;  // fft: asymmetric padding lands with the tiled plan
+
+// A causal 1D layer (all d(k-1) zeros before the input, none after: y[t] reads x[<= t]), grouped, with bias.
+inline reference::layer causal_layer(std::int64_t kernel, std::int64_t dilation) {
+  reference::layer L;
+  L.rank = 1;
+  L.batch = 2;
+  L.in_channels = 4;
+  L.out_channels = 6;
+  L.groups = 2;
+  L.input = {23};
+  L.kernel = {kernel};
+  L.stride = {1};
+  L.dilation = {dilation};
+  L.padding = {dilation * (kernel - 1)};
+  L.padding_high = {0};
+  return L;
+}
+
 inline constexpr std::uint64_t layers_per_rank = 80;  // x 3 ranks = 240 random layers per policy and type
 
 template <int N, class T, class Policy, class Exec>
 void check_random_layers(Exec exec) {
   for (std::uint64_t seed = 1; seed <= layers_per_rank; ++seed) {
-    const reference::layer L = random_layer(N, seed);
+    const reference::layer L = random_layer(N, seed, allow_asymmetric<Policy>);
     check_layer_against_reference<N, T, Policy>(L, seed, exec);
     if (seed % 8 == 0) check_layer_without_bias<N, T, Policy>(L, seed, exec);
+  }
+  if constexpr (N == 1 && allow_asymmetric<Policy>) {
+    for (const auto& [kernel, dilation] : {std::pair<std::int64_t, std::int64_t>{5, 1}, {4, 3}, {1, 1}}) {
+      const reference::layer L = causal_layer(kernel, dilation);
+      CHECK(L.output() == L.input);
+      check_layer_against_reference<N, T, Policy>(L, 900 + kernel, exec);
+      check_layer_without_bias<N, T, Policy>(L, 900 + kernel, exec);
+    }
   }
 }
 

@@ -127,3 +127,32 @@ TEST_CASE("validation: backward_filter refuses mismatched x, dy, dw and aliasing
       {"dbias overlaps dy"});
   CHECK(f.outputs_untouched());
 }
+
+TEST_CASE("validation: asymmetric padding sets the expected output extents; a negative side is refused") {
+  fixture f;
+  const fftconv::host h;
+  // Low (1, 1), high (0, 2): an 8x7 input gives (8 + 1 + 0 - 2 - 1) + 1 = 7 by (7 + 1 + 2 - 2 - 1) + 1 = 8.
+  fftconv::conv<2, float, policy_under_test> asymmetric(
+      {.in_channels = 4, .out_channels = 6, .kernel = {3, 3}, .padding = {{1, 1}, {0, 2}}, .groups = 2});
+  CHECK(asymmetric.output_extents({2, 4, 8, 7}) == std::array<std::int64_t, 4>{2, 6, 7, 8});
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] { asymmetric.forward(h, f.x_view(), f.w_view(), f.bias.data(), view4(f.y.data(), 2, 6, 8, 7)); },
+      {"forward", "y has extents [2, 6, 8, 7]", "[2, 6, 7, 8]"});
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] { asymmetric.backward_data(h, f.dy_view(), f.w_view(), view4(f.dx.data(), 2, 4, 8, 7)); },
+      {"backward_data", "dy has extents [2, 6, 8, 7]", "[2, 6, 7, 8]"});
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] { asymmetric.backward_filter(h, f.x_view(), f.dy_view(), view4(f.dw.data(), 6, 2, 3, 3), f.db.data()); },
+      {"backward_filter", "dy has extents [2, 6, 8, 7]", "[2, 6, 7, 8]"});
+  // Only the high side makes room for the window: with it 0, a 2-row input is too short for 3 rows at stride 1.
+  fftconv::conv<2, float, policy_under_test> low_only(
+      {.in_channels = 4, .out_channels = 6, .kernel = {3, 3}, .padding = {{0, 1}, {0, 1}}, .groups = 2});
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] { low_only.forward(h, f.x_view(2, 4, 2, 7), f.w_view(), nullptr, view4(f.y.data(), 2, 6, 1, 7)); },
+      {"output extent of spatial dim 0 is 0", "padding 0 low 0 high"});
+  using layer = fftconv::conv<2, float, policy_under_test>;
+  check_throws_naming<fftconv::invalid_argument>(
+      [] { layer l({.in_channels = 4, .out_channels = 6, .kernel = {3, 3}, .padding = {{1, 1}, {1, -1}}, .groups = 2}); },
+      {"padding.high()[1]", "-1"});
+  CHECK(f.outputs_untouched());
+}

@@ -24,6 +24,11 @@ fftconv::geometry<N> geometry_of(const reference::layer& L) {
     g.stride[d] = L.stride[d];
     g.dilation[d] = L.dilation[d];
   }
+  if (!L.padding_high.empty()) {
+    std::array<std::int64_t, N> high{};
+    for (int d = 0; d < N; ++d) high[d] = L.padding_high[d];
+    g.padding.high_side = high;
+  }
   return g;
 }
 

@@ -24,13 +24,20 @@ inline std::string describe(const reference::layer& L) {
   };
   std::ostringstream s;
   s << "N=" << L.rank << " batch=" << L.batch << " C_in=" << L.in_channels << " C_out=" << L.out_channels
-    << " groups=" << L.groups << " n=" << list(L.input) << " k=" << list(L.kernel) << " p=" << list(L.padding)
-    << " s=" << list(L.stride) << " d=" << list(L.dilation) << " out=" << list(L.output());
+    << " groups=" << L.groups << " n=" << list(L.input) << " k=" << list(L.kernel) << " p=" << list(L.padding);
+  if (!L.padding_high.empty()) s << " p_high=" << list(L.padding_high);
+  s << " s=" << list(L.stride) << " d=" << list(L.dilation) << " out=" << list(L.output());
   return s.str();
 }
 
-inline reference::layer random_layer(int rank, std::uint64_t seed) {
+// With allow_asymmetric, about 1 dim in 4 gets its own high padding in [0, 3]. Those draws come from a second
+// generator, so the rest of each layer is the same either way and a symmetric run tests the same layers as before.
+inline reference::layer random_layer(int rank, std::uint64_t seed, bool allow_asymmetric = true) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(rank));
+  std::mt19937_64 sides_rng(seed * 0xD1B54A32D192ED03ull + static_cast<std::uint64_t>(rank));
+  auto pick_side = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(sides_rng);
+  };
   auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
   reference::layer L;
   L.rank = rank;
@@ -54,7 +61,14 @@ inline reference::layer random_layer(int rank, std::uint64_t seed) {
     L.padding.push_back(padding);
     L.stride.push_back(stride);
     L.dilation.push_back(dilation);
+    std::int64_t padding_high = padding;
+    if (allow_asymmetric && pick_side(1, 4) == 1) {
+      padding_high = pick_side(0, 3);
+      while (n + padding + padding_high < dilation * (k - 1) + 1) ++padding_high;
+    }
+    L.padding_high.push_back(padding_high);
   }
+  if (L.padding_high == L.padding) L.padding_high.clear();  // symmetric: say so
   return L;
 }
 

@@ -12,11 +12,17 @@ struct layer {
   int rank = 2;
   std::int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
   std::vector<std::int64_t> input, kernel, padding, stride, dilation;  // one entry per spatial dim
+  // Zeros after each spatial dim; `padding` is the zeros before. Empty: the same as `padding` (symmetric).
+  std::vector<std::int64_t> padding_high;
 
+  std::int64_t padding_low_of(int d) const { return padding[d]; }
+  std::int64_t padding_high_of(int d) const { return padding_high.empty() ? padding[d] : padding_high[d]; }
+
+  // The output covers the windows that fit in [-low, input + high).
   std::vector<std::int64_t> output() const {
     std::vector<std::int64_t> out(rank);
     for (int d = 0; d < rank; ++d)
-      out[d] = (input[d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1) / stride[d] + 1;
+      out[d] = (input[d] + padding_low_of(d) + padding_high_of(d) - dilation[d] * (kernel[d] - 1) - 1) / stride[d] + 1;
     return out;
   }
   static std::int64_t volume(const std::vector<std::int64_t>& extents) {
@@ -51,7 +57,7 @@ void for_each_term(const layer& L, Visit visit) {
             std::int64_t x_spatial = 0;
             bool inside = true;
             for (int d = 0; d < L.rank; ++d) {
-              const std::int64_t i = q[d] * L.stride[d] - L.padding[d] + k[d] * L.dilation[d];
+              const std::int64_t i = q[d] * L.stride[d] - L.padding_low_of(d) + k[d] * L.dilation[d];
               if (i < 0 || i >= L.input[d]) inside = false;
               x_spatial = x_spatial * L.input[d] + i;
             }
