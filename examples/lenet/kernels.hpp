@@ -33,55 +33,73 @@ struct pool_shape {
   std::int64_t planes, height, width;
   FFTCONV_HD std::int64_t out_height() const { return height / 2; }
   FFTCONV_HD std::int64_t out_width() const { return width / 2; }
+  FFTCONV_HD std::int64_t out_rows() const { return planes * out_height(); }
 };
 
-// Position 0..3 (row-major) of the first maximum in the window at (r, c) of one plane: strict '>' keeps the
-// first of equal values, so ties (common after ReLU: windows of zeros) route the gradient to one input.
-template <class T>
-FFTCONV_HD inline int window_argmax(const T* plane, std::int64_t width, std::int64_t r, std::int64_t c) {
-  const T* top = plane + (2 * r) * width + 2 * c;
-  const T candidates[4] = {top[0], top[1], top[width], top[width + 1]};
-  int best = 0;
-  for (int k = 1; k < 4; ++k)
-    if (candidates[k] > candidates[best]) best = k;
-  return best;
-}
+// Where the gradient of a pooled element goes: the window position 0..3 (row-major) of its first maximum, or
+// no_position when the ReLU before the pool zeroed the window's maximum.
+inline constexpr std::uint8_t no_position = 4;
 
-// One output element per index, over [planes, out_height, out_width].
+// One output row per index, over [planes, out_height]: each window's maximum and where it was. A row, not an
+// element, per index: the loop over a row's windows needs no index division and vectorises on the host.
+// Strict '>' keeps the first of equal values, so ties (common after ReLU: windows of zeros) route the gradient
+// to one input. With `rectify`, y = max(0, window maximum) is the pool of ReLU(x): max and ReLU commute, and
+// the gradient reaches the same input (none when the maximum is not positive), so the ReLU layer is fused.
 template <class T>
 struct max_pool_forward {
   pool_shape s;
+  bool rectify;
   const T* x;
   T* y;
-  FFTCONV_HD void operator()(std::int64_t i) const {
-    const std::int64_t c = i % s.out_width();
-    const std::int64_t r = (i / s.out_width()) % s.out_height();
-    const std::int64_t plane = i / (s.out_width() * s.out_height());
-    const T* x_plane = x + plane * s.height * s.width;
-    const int k = window_argmax(x_plane, s.width, r, c);
-    y[i] = x_plane[(2 * r + k / 2) * s.width + 2 * c + k % 2];
+  std::uint8_t* position;  // [planes, out_height, out_width], read by max_pool_backward
+  FFTCONV_HD void operator()(std::int64_t row) const {
+    const std::int64_t width = s.out_width();
+    const std::int64_t plane = row / s.out_height();
+    const T* top = x + (plane * s.height + 2 * (row - plane * s.out_height())) * s.width;
+    const T* bottom = top + s.width;
+    T* out = y + row * width;
+    std::uint8_t* where = position + row * width;
+    for (std::int64_t c = 0; c < width; ++c) {
+      T best = top[2 * c];
+      std::uint8_t k = 0;
+      if (top[2 * c + 1] > best) best = top[2 * c + 1], k = 1;
+      if (bottom[2 * c] > best) best = bottom[2 * c], k = 2;
+      if (bottom[2 * c + 1] > best) best = bottom[2 * c + 1], k = 3;
+      if (rectify && !(best > T(0))) best = T(0), k = no_position;
+      out[c] = best;
+      where[c] = k;
+    }
   }
 };
 
-// One element of dx per index, over [planes, height, width]: a gather (each input belongs to at most one
-// window), so no atomics and the same bits on every run.
+// The two input rows under one output row per index, over [planes, out_height]: each input takes its window's
+// gradient when it was the maximum, else 0 (each input lies in at most one window: no atomics, the same bits on
+// every run). The dropped odd column, and the odd last row under a plane's last output row, get 0.
 template <class T>
 struct max_pool_backward {
   pool_shape s;
-  const T* x;
+  const std::uint8_t* position;
   const T* dy;
   T* dx;
-  FFTCONV_HD void operator()(std::int64_t i) const {
-    const std::int64_t col = i % s.width;
-    const std::int64_t row = (i / s.width) % s.height;
-    const std::int64_t plane = i / (s.width * s.height);
-    const std::int64_t r = row / 2, c = col / 2;
-    T gradient(0);
-    if (r < s.out_height() && c < s.out_width()) {
-      const int k = window_argmax(x + plane * s.height * s.width, s.width, r, c);
-      if (k == (row % 2) * 2 + col % 2) gradient = dy[(plane * s.out_height() + r) * s.out_width() + c];
+  FFTCONV_HD void operator()(std::int64_t row) const {
+    const std::int64_t width = s.out_width();
+    const std::int64_t plane = row / s.out_height();
+    const std::int64_t r = row - plane * s.out_height();
+    T* top = dx + (plane * s.height + 2 * r) * s.width;
+    T* bottom = top + s.width;
+    const T* gradient = dy + row * width;
+    const std::uint8_t* where = position + row * width;
+    for (std::int64_t c = 0; c < width; ++c) {
+      const T g = gradient[c];
+      const std::uint8_t k = where[c];
+      top[2 * c] = k == 0 ? g : T(0);
+      top[2 * c + 1] = k == 1 ? g : T(0);
+      bottom[2 * c] = k == 2 ? g : T(0);
+      bottom[2 * c + 1] = k == 3 ? g : T(0);
     }
-    dx[i] = gradient;
+    if (s.width % 2 == 1) top[s.width - 1] = bottom[s.width - 1] = T(0);
+    if (s.height % 2 == 1 && r == s.out_height() - 1)
+      for (std::int64_t c = 0; c < s.width; ++c) bottom[s.width + c] = T(0);
   }
 };
 

@@ -183,33 +183,45 @@ class relu {
   std::int64_t max_size_;
 };
 
-// 2x2 max-pool with stride 2, as torch.nn.MaxPool2d(2).
+// 2x2 max-pool with stride 2, as torch.nn.MaxPool2d(2); with `rectify`, the pool of ReLU(x) in one pass
+// (torch.nn.MaxPool2d(2)(torch.relu(x)): the same values and the same gradient, half the memory traffic).
 template <class Exec, class T>
 class max_pool2 {
  public:
-  max_pool2(const Exec& exec, std::int64_t max_size)
-      : output_(allocate<T>(exec, max_size / 4)), input_gradient_(allocate<T>(exec, max_size)), max_size_(max_size) {}
+  max_pool2(const Exec& exec, std::int64_t max_size, bool rectify = false)
+      : output_(allocate<T>(exec, max_size / 4)),
+        position_(allocate<std::uint8_t>(exec, max_size / 4)),
+        input_gradient_(allocate<T>(exec, max_size)),
+        max_size_(max_size),
+        rectify_(rectify) {}
 
   activation<T> forward(const Exec& exec, activation<const T> x) {
     check_elements(x.size(), max_size_, "max_pool2");
+    if (x.height < 2 || x.width < 2)
+      throw std::invalid_argument("max_pool2: input planes are " + std::to_string(x.height) + "x" +
+                                  std::to_string(x.width) + ", a 2x2 window needs at least 2x2");
     input_ = x;
     const kernels::pool_shape s{x.batch * x.channels, x.height, x.width};
     const activation<T> y{output_.data(), x.batch, x.channels, s.out_height(), s.out_width()};
-    backend<Exec>::for_each_index(exec, y.size(), kernels::max_pool_forward<T>{s, x.data, y.data});
+    backend<Exec>::for_each_index(exec, s.out_rows(),
+                                  kernels::max_pool_forward<T>{s, rectify_, x.data, y.data, position_.data()});
     return y;
   }
 
   activation<T> backward(const Exec& exec, activation<const T> dy) {
     const kernels::pool_shape s{input_.batch * input_.channels, input_.height, input_.width};
     const activation<T> dx{input_gradient_.data(), input_.batch, input_.channels, input_.height, input_.width};
-    backend<Exec>::for_each_index(exec, dx.size(), kernels::max_pool_backward<T>{s, input_.data, dy.data, dx.data});
+    backend<Exec>::for_each_index(exec, s.out_rows(),
+                                  kernels::max_pool_backward<T>{s, position_.data(), dy.data, dx.data});
     return dx;
   }
 
  private:
   buffer<Exec, T> output_;
+  buffer<Exec, std::uint8_t> position_;
   buffer<Exec, T> input_gradient_;
   std::int64_t max_size_;
+  bool rectify_;
   activation<const T> input_{};
 };
 

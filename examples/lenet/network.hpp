@@ -25,11 +25,9 @@ class network {
   // Parameters drawn from `seed` with PyTorch's default initialisation, layer by layer in forward order.
   network(const Exec& exec, std::int64_t channels, std::int64_t max_batch, std::uint64_t seed)
       : conv1_(exec, "conv1", channels, 6, 5, image_extent, image_extent, max_batch),   // -> 6 x 28 x 28
-        relu1_(exec, max_batch * 6 * 28 * 28),
-        pool1_(exec, max_batch * 6 * 28 * 28),                                          // -> 6 x 14 x 14
+        pool1_(exec, max_batch * 6 * 28 * 28, /*rectify=*/true),                        // ReLU, -> 6 x 14 x 14
         conv2_(exec, "conv2", 6, 16, 5, 14, 14, max_batch),                             // -> 16 x 10 x 10
-        relu2_(exec, max_batch * 16 * 10 * 10),
-        pool2_(exec, max_batch * 16 * 10 * 10),                                         // -> 16 x 5 x 5 = 400
+        pool2_(exec, max_batch * 16 * 10 * 10, /*rectify=*/true),                       // ReLU, -> 16 x 5 x 5 = 400
         fc1_(exec, "fc1", 16 * 5 * 5, 120, max_batch),
         relu3_(exec, max_batch * 120),
         fc2_(exec, "fc2", 120, 84, max_batch),
@@ -52,9 +50,9 @@ class network {
   // images: [batch, channels, 32, 32]; returns the logits [batch, 10], valid until the next forward.
   activation<T> forward(const Exec& exec, activation<const T> images) {
     activation<T> a = conv1_.forward(exec, images);
-    a = pool1_.forward(exec, relu1_.forward(exec, a));
+    a = pool1_.forward(exec, a);  // ReLU fused into the pool
     a = conv2_.forward(exec, a);
-    a = pool2_.forward(exec, relu2_.forward(exec, a));
+    a = pool2_.forward(exec, a);
     a = relu3_.forward(exec, fc1_.forward(exec, a));
     a = relu4_.forward(exec, fc2_.forward(exec, a));
     return fc3_.forward(exec, a);
@@ -65,9 +63,8 @@ class network {
     activation<T> g = fc3_.backward(exec, logits_gradient);
     g = fc2_.backward(exec, relu4_.backward(exec, g));
     g = fc1_.backward(exec, relu3_.backward(exec, g));
-    g = relu2_.backward(exec, pool2_.backward(exec, g));
-    g = conv2_.backward(exec, g);
-    g = relu1_.backward(exec, pool1_.backward(exec, g));
+    g = conv2_.backward(exec, pool2_.backward(exec, g));
+    g = pool1_.backward(exec, g);
     conv1_.backward(exec, g, /*input_gradient=*/false);
   }
 
@@ -95,10 +92,8 @@ class network {
 
  private:
   conv2d<Exec, Policy, T> conv1_;
-  relu<Exec, T> relu1_;
   max_pool2<Exec, T> pool1_;
   conv2d<Exec, Policy, T> conv2_;
-  relu<Exec, T> relu2_;
   max_pool2<Exec, T> pool2_;
   linear<Exec, T> fc1_;
   relu<Exec, T> relu3_;

@@ -60,6 +60,46 @@ TEST_CASE("max_pool2: the first maximum of each window takes the gradient, ties 
                                                                           0, 0, 0, 0});
 }
 
+TEST_CASE("max_pool2 with rectify: the pool of ReLU(x); a window without a positive value passes no gradient") {
+  // The windows of the test above: {1, 5, 2, 0}, {3, 3, 3, 3}, {-1, -2, -3, -4}, {0, 7, 7, 2}.
+  std::vector<double> x = {1, 5, 3, 3,     //
+                           2, 0, 3, 3,     //
+                           -1, -2, 0, 7,   //
+                           -3, -4, 7, 2};
+  lenet::max_pool2<host, double> pool(host{}, 16, /*rectify=*/true);
+  const auto y = pool.forward(host{}, {x.data(), 1, 1, 4, 4});
+  CHECK(std::vector<double>(y.data, y.data + 4) == std::vector<double>{5, 3, 0, 7});
+  std::vector<double> dy = {10, 20, 30, 40};
+  const auto dx = pool.backward(host{}, {dy.data(), 1, 1, 2, 2});
+  CHECK(std::vector<double>(dx.data, dx.data + 16) == std::vector<double>{0, 10, 20, 0,  //
+                                                                          0, 0, 0, 0,    //
+                                                                          0, 0, 0, 40,   //
+                                                                          0, 0, 0, 0});
+}
+
+TEST_CASE("max_pool2: odd planes drop the last row and column (floor), which take no gradient") {
+  // Two 3x5 planes: one 1x2 row of windows each; row 2 and column 4 lie outside every window and hold the
+  // largest values, which must not leak into the output.
+  std::vector<double> x(2 * 15);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = double(i % 15);
+  for (int p = 0; p < 2; ++p) {
+    x[p * 15 + 4] = x[p * 15 + 9] = 100;
+    for (int c = 0; c < 5; ++c) x[p * 15 + 10 + c] = 100;
+  }
+  lenet::max_pool2<host, double> pool(host{}, 30);
+  const auto y = pool.forward(host{}, {x.data(), 2, 1, 3, 5});
+  REQUIRE(y.height == 1);
+  REQUIRE(y.width == 2);
+  // plane windows: {0, 1, 5, 6} max 6 at 3; {2, 3, 7, 8} max 8 at 3
+  CHECK(std::vector<double>(y.data, y.data + 4) == std::vector<double>{6, 8, 6, 8});
+  std::vector<double> dy = {1, 2, 3, 4};
+  const auto dx = pool.backward(host{}, {dy.data(), 2, 1, 1, 2});
+  std::vector<double> expected(30, 0.0);
+  expected[6] = 1, expected[8] = 2, expected[15 + 6] = 3, expected[15 + 8] = 4;
+  CHECK(std::vector<double>(dx.data, dx.data + 30) == expected);
+  CHECK_THROWS_AS(pool.forward(host{}, {x.data(), 1, 1, 1, 30}), std::invalid_argument);
+}
+
 TEST_CASE("relu: passes positive inputs forward and their gradients back, zero included as inactive") {
   std::vector<double> x = {-2, 0, 3, 0.5, -0.25, 4};
   lenet::relu<host, double> relu(host{}, 6);
