@@ -1,13 +1,25 @@
 // The host backend's primitives, checked against plain loops: GEMM descriptors (row-major, transposes,
-// conjugation, batches), deterministic segmented sums, and the error types' messages.
+// conjugation, batches), deterministic segmented sums, and the error types' messages. And the device
+// bookkeeping, which is host logic: which device a queue, buffer or plan belongs to, the guard that switches
+// to it and back, the stream events a shared cuFFT plan waits for, the plan cache's build-outside-the-lock
+// rule; checked here over a fake CUDA runtime, so CI covers it without a GPU.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <complex>
+#include <cstdint>
+#include <memory>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <fftconv/backend/backend.hpp>
+#include <fftconv/backend/device/device_guard.hpp>
 #include <fftconv/backend/device/status.hpp>
+#include <fftconv/backend/device/stream_events.hpp>
+#include <fftconv/backend/queue.hpp>
+#include <fftconv/plan/plan_cache.hpp>
 
 #include "support/expect_error.hpp"
 
@@ -123,4 +135,312 @@ TEST_CASE("host buffers are 64-byte aligned and movable") {
   auto moved = std::move(buffer);
   CHECK(moved.size() == 1000);
   CHECK(buffer.data() == nullptr);
+}
+
+// ---- device bookkeeping over a fake runtime --------------------------------------------------------------
+
+namespace {
+
+// A CUDA runtime with `devices` devices, one current device per (single-threaded) test, a "last error" that
+// failing calls set and clear_error() drops, and a log of every call that changes or waits on something.
+struct fake_runtime {
+  static constexpr int invalid_device = 101;  // cudaErrorInvalidDevice's value
+  static constexpr int launch_failure = 719;
+  static constexpr int not_ready = 600;
+
+  struct fake_event {
+    const void* stream = nullptr;
+    bool done = true;
+    bool destroyed = false;
+  };
+  struct state {
+    int devices = 2;
+    int current = 0;
+    int last_error = 0;
+    int refuse_device = -2;   // set_device(refuse_device) fails
+    bool get_fails = false;
+    int synchronize_status = 0;
+    std::vector<std::string> log;
+    std::vector<fake_event> events;
+  };
+  static state& now() {
+    static state s;
+    return s;
+  }
+  static void reset(int current = 0) {
+    now() = state{};
+    now().current = current;
+  }
+  static int fail(int status) noexcept {
+    now().last_error = status;
+    return status;
+  }
+
+  static int get_device(int& device) noexcept {
+    if (now().get_fails) return fail(3);
+    device = now().current;
+    return 0;
+  }
+  static int set_device(int device) noexcept {
+    now().log.push_back("set " + std::to_string(device));
+    if (device == now().refuse_device || device < 0 || device >= now().devices) return fail(invalid_device);
+    now().current = device;
+    return 0;
+  }
+  static void clear_error() noexcept { now().last_error = 0; }
+  static const char* error_name(int status) noexcept {
+    return status == invalid_device ? "cudaErrorInvalidDevice" : status == launch_failure ? "cudaErrorLaunchFailure"
+                                                                                          : "fakeError";
+  }
+  static int synchronize_stream(const void* stream) noexcept {
+    now().log.push_back("synchronize " + name(stream) + " on " + std::to_string(now().current));
+    return now().synchronize_status == 0 ? 0 : fail(now().synchronize_status);
+  }
+
+  using event = int;
+  static int create_event(event& e) noexcept {
+    now().events.push_back({});
+    e = static_cast<int>(now().events.size()) - 1;
+    now().log.push_back("create " + std::to_string(e));
+    return 0;
+  }
+  static int record_event(event e, const void* stream) noexcept {
+    now().events[e].stream = stream;
+    now().events[e].done = false;
+    return 0;
+  }
+  static int query_event(event e) noexcept { return now().events[e].done ? 0 : not_ready; }
+  static int synchronize_event(event e) noexcept {
+    now().log.push_back("wait " + name(now().events[e].stream));
+    now().events[e].done = true;
+    return 0;
+  }
+  static int destroy_event(event e) noexcept {
+    now().events[e].destroyed = true;
+    return 0;
+  }
+
+  static std::string name(const void* stream) {
+    return stream == nullptr ? "null" : std::to_string(reinterpret_cast<std::uintptr_t>(stream));
+  }
+};
+
+using fake_guard = fftconv::detail::basic_device_guard<fake_runtime>;
+using log_t = std::vector<std::string>;
+
+const void* stream_handle(std::uintptr_t id) { return reinterpret_cast<const void*>(id); }
+
+}  // namespace
+
+TEST_CASE("device guard: switches to the owner's device for its scope and restores the caller's") {
+  fake_runtime::reset(0);
+  {
+    const fake_guard guard(1);
+    CHECK(fake_runtime::now().current == 1);
+    CHECK(guard.switched());
+    CHECK(guard.previous() == 0);
+  }
+  CHECK(fake_runtime::now().current == 0);
+  CHECK(fake_runtime::now().log == log_t{"set 1", "set 0"});
+}
+
+TEST_CASE("device guard: the current device and the host need no switch") {
+  fake_runtime::reset(1);
+  {
+    const fake_guard same(1);
+    const fake_guard host(fftconv::detail::host_device);
+    CHECK_FALSE(same.switched());
+    CHECK_FALSE(host.switched());
+    CHECK(same.active());
+    CHECK(host.active());
+  }
+  CHECK(fake_runtime::now().log.empty());
+  // The host guard asks nothing of the runtime: it works where no CUDA runtime exists at all.
+  fake_runtime::now().get_fails = true;
+  CHECK_NOTHROW(fake_guard(fftconv::detail::host_device));
+}
+
+TEST_CASE("device guard: a refused switch throws naming the call and status, and leaves no error behind") {
+  fake_runtime::reset(0);
+  fake_runtime::now().refuse_device = 1;
+  testing_support::check_throws_naming<fftconv::library_error>([] { const fake_guard guard(1); },
+                                                               {"CUDA", "cudaSetDevice", "cudaErrorInvalidDevice"});
+  CHECK(fake_runtime::now().current == 0);
+  CHECK(fake_runtime::now().last_error == 0);
+  fake_runtime::reset(0);
+  fake_runtime::now().get_fails = true;
+  testing_support::check_throws_naming<fftconv::library_error>([] { const fake_guard guard(1); }, {"cudaGetDevice"});
+}
+
+TEST_CASE("device guard, no-throw form: a refused switch is inactive, changes nothing and clears the error") {
+  fake_runtime::reset(0);
+  fake_runtime::now().refuse_device = 1;
+  {
+    const fake_guard guard(1, std::nothrow);
+    CHECK_FALSE(guard.active());
+    CHECK_FALSE(guard.switched());
+    CHECK(fake_runtime::now().last_error == 0);
+  }
+  CHECK(fake_runtime::now().current == 0);
+  CHECK(fake_runtime::now().log == log_t{"set 1"});  // no restore for a switch that did not happen
+}
+
+TEST_CASE("release_on_device: the release runs on the owner's device, then the caller's is current again") {
+  fake_runtime::reset(0);
+  int released_on = -1;
+  CHECK(fftconv::detail::release_on_device<fake_runtime>(1, [&]() noexcept {
+    released_on = fake_runtime::now().current;
+    return 0;
+  }));
+  CHECK(released_on == 1);
+  CHECK(fake_runtime::now().current == 0);
+}
+
+TEST_CASE("release_on_device: a failed release is cleared, so no later launch check reports it") {
+  fake_runtime::reset(0);
+  CHECK_FALSE(fftconv::detail::release_on_device<fake_runtime>(1, []() noexcept {
+    return fake_runtime::fail(fake_runtime::launch_failure);
+  }));
+  CHECK(fake_runtime::now().last_error == 0);
+  CHECK(fake_runtime::now().current == 0);
+}
+
+TEST_CASE("release_on_device: when the owner's device cannot be made current, nothing is released") {
+  // Freeing against another device's null stream could hand the memory out while the owner still reads it.
+  fake_runtime::reset(0);
+  fake_runtime::now().refuse_device = 1;
+  bool released = false;
+  CHECK_FALSE(fftconv::detail::release_on_device<fake_runtime>(1, [&]() noexcept {
+    released = true;
+    return 0;
+  }));
+  CHECK_FALSE(released);
+  CHECK(fake_runtime::now().last_error == 0);
+  CHECK(fake_runtime::now().current == 0);
+}
+
+TEST_CASE("execution queues: the host queue, and the same stream handle on two devices is two queues") {
+  const fftconv::detail::execution_queue host = fftconv::detail::queue_of(fftconv::host{});
+  CHECK_FALSE(host.on_device);
+  CHECK(host.device == fftconv::detail::host_device);
+  CHECK(host.stream == nullptr);
+  const fftconv::detail::execution_queue null_on_0{true, 0, nullptr}, null_on_1{true, 1, nullptr};
+  CHECK_FALSE(null_on_0 == null_on_1);
+  CHECK(null_on_0 == fftconv::detail::execution_queue{true, 0, nullptr});
+  CHECK_FALSE(null_on_0 == host);
+}
+
+TEST_CASE("synchronize: a host queue is a no-op; a device queue waits on its own device and restores") {
+  using fftconv::detail::execution_queue;
+  fake_runtime::reset(0);
+  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{});
+  CHECK(fake_runtime::now().log.empty());
+  // The null stream of device 1, waited for while device 0 is current: it must be device 1's null stream.
+  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{true, 1, nullptr});
+  CHECK(fake_runtime::now().log == log_t{"set 1", "synchronize null on 1", "set 0"});
+  CHECK(fake_runtime::now().current == 0);
+  fake_runtime::now().log.clear();
+  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{true, 0, stream_handle(16)});
+  CHECK(fake_runtime::now().log == log_t{"synchronize 16 on 0"});
+  // The real entry point: a host queue needs no runtime at all.
+  CHECK_NOTHROW(fftconv::detail::synchronize(fftconv::detail::queue_of(fftconv::host{})));
+}
+
+TEST_CASE("synchronize: a failure throws naming cudaStreamSynchronize and still restores the device") {
+  fake_runtime::reset(0);
+  fake_runtime::now().synchronize_status = fake_runtime::launch_failure;
+  testing_support::check_throws_naming<fftconv::library_error>(
+      [] { fftconv::detail::synchronize_on<fake_runtime>({true, 1, stream_handle(32)}); },
+      {"cudaStreamSynchronize", "cudaErrorLaunchFailure"});
+  CHECK(fake_runtime::now().current == 0);
+  CHECK(fake_runtime::now().last_error == 0);
+}
+
+TEST_CASE("stream events: a shared plan waits for every stream that ran it, not only the last one") {
+  fake_runtime::reset(0);
+  const void* a = stream_handle(16);
+  const void* b = stream_handle(32);
+  {
+    fftconv::detail::stream_events<fake_runtime> uses;
+    uses.record(a);
+    uses.record(b);
+    uses.record(a);  // a again: its one event is re-recorded
+    CHECK(uses.streams() == 2);
+    CHECK(fake_runtime::now().events.size() == 2);
+    fake_runtime::now().log.clear();
+    CHECK(uses.wait_all());
+    log_t waits = fake_runtime::now().log;
+    std::sort(waits.begin(), waits.end());
+    CHECK(waits == log_t{"wait 16", "wait 32"});
+  }
+  for (const auto& e : fake_runtime::now().events) CHECK(e.destroyed);
+}
+
+TEST_CASE("stream events: streams whose work completed are dropped and their events reused") {
+  fake_runtime::reset(0);
+  const void* a = stream_handle(16);
+  const void* b = stream_handle(32);
+  const void* c = stream_handle(48);
+  fftconv::detail::stream_events<fake_runtime> uses;
+  uses.record(a);
+  uses.record(b);
+  fake_runtime::now().events[0].done = true;  // a's executions finished
+  uses.record(c);
+  CHECK_FALSE(uses.tracks(a));
+  CHECK(uses.tracks(b));
+  CHECK(uses.tracks(c));
+  CHECK(fake_runtime::now().events.size() == 2);  // c took a's event
+  // Pending work is never dropped, however many streams come and go.
+  for (std::uintptr_t s = 64; s < 64 + 16 * 10; s += 16) uses.record(stream_handle(s));
+  CHECK(uses.tracks(b));
+  CHECK(uses.streams() == 12);
+}
+
+namespace {
+
+struct counted_plan {
+  static inline int alive = 0;
+  int id;
+  explicit counted_plan(int i) : id(i) { ++alive; }
+  ~counted_plan() { --alive; }
+};
+
+fftconv::detail::fft_plan_key test_key(std::int64_t n) {
+  fftconv::detail::fft_desc desc{};
+  desc.rank = 1;
+  desc.n[0] = n;
+  desc.batch = 987654;  // a shape no other test of this process uses
+  return fftconv::detail::make_fft_plan_key(fftconv::detail::fft_library::cufft, 3, desc);
+}
+
+}  // namespace
+
+TEST_CASE("plan cache: plans are built outside the lock; a key two threads built at once is stored once") {
+  auto& cache = fftconv::detail::fft_plan_cache::instance();
+  const std::size_t before = cache.size();
+  const auto key = test_key(24);
+  std::shared_ptr<counted_plan> from_racer;
+  // While this call builds its plan, a "second thread" asks for the same key and stores its plan first. Under
+  // a lock held across make() this nested call would deadlock.
+  const std::shared_ptr<counted_plan> got = cache.get_or_create<counted_plan>(key, [&] {
+    from_racer = cache.get_or_create<counted_plan>(key, [] { return std::make_shared<counted_plan>(2); });
+    return std::make_shared<counted_plan>(1);
+  });
+  CHECK(got == from_racer);
+  CHECK(got->id == 2);
+  CHECK(counted_plan::alive == 1);  // the loser's plan is gone
+  CHECK(cache.size() == before + 1);
+  CHECK(cache.get_or_create<counted_plan>(key, [] { return std::make_shared<counted_plan>(3); }) == got);
+}
+
+TEST_CASE("plan cache: a plan that fails to build stores nothing, and a later call builds it") {
+  auto& cache = fftconv::detail::fft_plan_cache::instance();
+  const std::size_t before = cache.size();
+  const auto key = test_key(36);
+  CHECK_THROWS_AS(cache.get_or_create<counted_plan>(key, []() -> std::shared_ptr<counted_plan> {
+    throw std::runtime_error("no plan");
+  }),
+                  std::runtime_error);
+  CHECK(cache.size() == before);
+  CHECK(cache.get_or_create<counted_plan>(key, [] { return std::make_shared<counted_plan>(4); })->id == 4);
 }

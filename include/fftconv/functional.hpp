@@ -3,6 +3,7 @@
 // backward passes. Each thread keeps a small cache of conv objects keyed by geometry, element type and policy,
 // so repeated calls reuse plans and workspace. Nothing computed from one call's data is reused by the next:
 // weights are never declared constant, and cached input maps are discarded before each backward pass.
+// fftconv::automatic chooses for each pass on its own (each call declares just its pass).
 //
 // Views are taken as any cuda::std::mdspan with layout_right (a view<T> or a view<const T>).
 
@@ -11,9 +12,11 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <new>  // std::nothrow
 #include <type_traits>
 #include <vector>
 
+#include "backend/queue.hpp"  // execution_queue, device_guard
 #include "conv.hpp"
 #include "executor.hpp"
 #include "geometry.hpp"
@@ -40,10 +43,19 @@ struct functional_cache {
   };
   static std::list<entry>& entries() {
     thread_local std::list<entry> cache = [] {
-      functional_cache_clearers().push_back([] { entries().clear(); });
+      functional_cache_clearers().push_back([] { evict_all(entries()); });
       return std::list<entry>{};
     }();
     return cache;
+  }
+  // Destroys the least recently used entry with its own device current: its workspace and plans are freed
+  // and waited for on that device's streams, whichever device the calling thread has current now.
+  static void evict_last(std::list<entry>& cache) noexcept {
+    const device_guard guard(cache.back().queue.device, std::nothrow);
+    cache.pop_back();
+  }
+  static void evict_all(std::list<entry>& cache) noexcept {
+    while (!cache.empty()) evict_last(cache);
   }
 };
 
@@ -59,7 +71,7 @@ conv<N, T, P>& cached_conv(const Exec& exec, const geometry<N>& g) {
       return *cache.front().layer;
     }
   auto layer = std::make_unique<conv<N, T, P>>(g);  // validates g before the cache changes
-  if (cache.size() == functional_cache_capacity) cache.pop_back();
+  if (cache.size() == functional_cache_capacity) functional_cache<N, T, P>::evict_last(cache);
   cache.push_front({g, queue, std::move(layer)});
   return *cache.front().layer;
 }
@@ -94,8 +106,9 @@ template <policy P = fft, int N, executor Exec, class X, class W, class Y>
 void forward(Exec exec, const geometry<N>& g, const X& x, const W& w, const detail::element_of<Y>* bias, const Y& y) {
   using T = detail::element_of<Y>;
   static_assert(X::rank() == N + 2 && W::rank() == N + 2 && Y::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::cached_conv<N, T, P>(exec, g).forward(exec, detail::as_const_view(x), detail::as_const_view(w), bias,
-                                          detail::as_mutable_view(y));
+  auto& layer = detail::cached_conv<N, T, P>(exec, g);
+  layer.set_passes({.forward = true, .backward_data = false, .backward_filter = false});  // automatic: per pass
+  layer.forward(exec, detail::as_const_view(x), detail::as_const_view(w), bias, detail::as_mutable_view(y));
 }
 
 template <policy P = fft, int N, executor Exec, class DY, class W, class DX>
@@ -103,6 +116,7 @@ void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, co
   using T = detail::element_of<DX>;
   static_assert(DY::rank() == N + 2 && W::rank() == N + 2 && DX::rank() == N + 2, "fftconv: views must have rank N + 2");
   auto& layer = detail::cached_conv<N, T, P>(exec, g);
+  layer.set_passes({.forward = false, .backward_data = true, .backward_filter = false});
   layer.discard_cached_maps();
   layer.backward_data(exec, detail::as_const_view(dy), detail::as_const_view(w),
                                                 detail::as_mutable_view(dx));
@@ -114,6 +128,7 @@ void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, 
   using T = detail::element_of<DW>;
   static_assert(X::rank() == N + 2 && DY::rank() == N + 2 && DW::rank() == N + 2, "fftconv: views must have rank N + 2");
   auto& layer = detail::cached_conv<N, T, P>(exec, g);
+  layer.set_passes({.forward = false, .backward_data = false, .backward_filter = true});
   layer.discard_cached_maps();
   layer.backward_filter(exec, detail::as_const_view(x), detail::as_const_view(dy),
                                                   detail::as_mutable_view(dw), dbias);

@@ -3,8 +3,10 @@
 // kernels), and every conv object of one shape needs the same plans, so plans are created once per
 // (library, device, descriptor) and shared.
 //
-// Locking rule: one mutex guards the map; a plan is created under it (FFTW's planner is not thread-safe
-// anyway, and creation is once per shape). Values are shared_ptr: clear_plan_cache() drops the cache's
+// Locking rule: one mutex guards the map and nothing else. A plan is created outside it (making a cuFFT plan
+// or measuring an FFTW one takes milliseconds, and lookups of other shapes need not wait for it; FFTW's planner
+// has its own mutex), so two threads may build the same key at once: the first to store it wins and the other
+// returns the stored plan, destroying its own. Values are shared_ptr: clear_plan_cache() drops the cache's
 // references, and objects still using a plan keep it alive. Running a shared plan concurrently is each
 // library's business (FFTW's new-array execute is thread-safe; a cuFFT plan has its own mutex around
 // stream + work area + exec).
@@ -64,26 +66,34 @@ class fft_plan_cache {
     return *cache;
   }
 
-  // The cached plan for `key`, or make() (a shared_ptr<Plan>) stored and returned. Plan types never mix
-  // under one key: the key names the library and the descriptor names the precision.
+  // The cached plan for `key`, or make() (a shared_ptr<Plan>) stored and returned; make() runs without the
+  // lock and may throw (nothing is stored). Plan types never mix under one key: the key names the library and
+  // the descriptor names the precision.
   // Past `capacity` plans, those no conv object holds any more are released first, so a process that sees many
   // shapes keeps only the plans in use plus at most `capacity`.
   template <class Plan, class Make>
   std::shared_ptr<Plan> get_or_create(const fft_plan_key& key, Make&& make) {
-    std::vector<std::shared_ptr<void>> unused;  // destroyed after the lock is released
+    if (std::shared_ptr<Plan> cached = find<Plan>(key)) return cached;
+    std::shared_ptr<Plan> made = make();
+    // Released after the lock (declared before it): a plan's destructor waits for its GPU work.
+    std::vector<std::shared_ptr<void>> unused;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (auto found = plans_.find(key); found != plans_.end()) return std::static_pointer_cast<Plan>(found->second);
-    if (plans_.size() >= capacity_)
-      for (auto it = plans_.begin(); it != plans_.end();)
+    if (auto found = plans_.find(key); found != plans_.end()) {
+      unused.push_back(std::move(made));  // another thread stored this key while we built: keep one plan
+      return std::static_pointer_cast<Plan>(found->second);
+    }
+    if (plans_.size() >= capacity_) {
+      for (auto it = plans_.begin(); it != plans_.end();) {
         if (it->second.use_count() == 1) {
           unused.push_back(std::move(it->second));
           it = plans_.erase(it);
         } else {
           ++it;
         }
-    std::shared_ptr<Plan> plan = make();
-    plans_.emplace(key, plan);
-    return plan;
+      }
+    }
+    plans_.emplace(key, made);
+    return made;
   }
 
   void set_capacity(std::size_t capacity) {
@@ -107,6 +117,14 @@ class fft_plan_cache {
 
  private:
   fft_plan_cache() = default;
+
+  template <class Plan>
+  std::shared_ptr<Plan> find(const fft_plan_key& key) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto found = plans_.find(key); found != plans_.end()) return std::static_pointer_cast<Plan>(found->second);
+    return nullptr;
+  }
+
   mutable std::mutex mutex_;
   std::size_t capacity_ = 128;
   std::unordered_map<fft_plan_key, std::shared_ptr<void>, fft_plan_key_hash> plans_;

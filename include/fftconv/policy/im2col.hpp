@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>  // std::nothrow
 #include <type_traits>
 #include <utility>
 
@@ -172,8 +173,9 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
 }
 
 // A workspace kept between calls, type-erased so that conv_impl has the same layout in host-only and CUDA
-// translation units. Reused only by the same kind of executor on the same stream (stream-ordered reuse on the
-// GPU); otherwise released (cudaFreeAsync on its own stream) and reallocated.
+// translation units. Reused only by the same kind of executor on the same stream of the same device
+// (stream-ordered reuse on the GPU); otherwise released (cudaFreeAsync on its own stream, with its own device
+// current) and reallocated.
 class im2col_workspace {
  public:
   // A copied layer starts empty: sharing one buffer between two layers would race when they run on
@@ -210,7 +212,11 @@ class im2col_workspace {
   }
 
   void release() noexcept {
-    owner_.reset();
+    if (owner_ != nullptr) {
+      // The buffer is freed on its own queue: that stream on that device, whichever device is current now.
+      const device_guard guard(queue_.device, std::nothrow);
+      owner_.reset();
+    }
     data_ = nullptr;
     bytes_ = 0;
   }

@@ -24,19 +24,19 @@
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
 #include "../gemm.hpp"  // complex<T>
+#include "device_guard.hpp"
 #include "status.hpp"
+#include "stream_events.hpp"
 
 namespace fftconv::detail {
 
 template <class T>
 class cufft_plan_handle {
  public:
+  // Made on the current device (the executor's), which it then belongs to.
   explicit cufft_plan_handle(const fft_desc& desc) : desc_(desc) {
-    FFTCONV_CUDA_CHECK(cudaEventCreateWithFlags(&last_use_, cudaEventDisableTiming));
-    if (const cufftResult created = cufftCreate(&handle_); created != CUFFT_SUCCESS) {
-      (void)cudaEventDestroy(last_use_);
-      FFTCONV_CUFFT_CHECK(created);
-    }
+    FFTCONV_CUDA_CHECK(cudaGetDevice(&device_));
+    FFTCONV_CUFFT_CHECK(cufftCreate(&handle_));
     try {
       FFTCONV_CUFFT_CHECK(cufftSetAutoAllocation(handle_, 0));
       long long n[3] = {}, inembed[3] = {}, onembed[3] = {};
@@ -52,21 +52,36 @@ class cufft_plan_handle {
                                               desc.ostride, desc.odist, type, desc.batch, &work_area_bytes_));
     } catch (...) {
       (void)cufftDestroy(handle_);
-      (void)cudaEventDestroy(last_use_);
+      (void)cudaGetLastError();
       throw;
     }
   }
   cufft_plan_handle(const cufft_plan_handle&) = delete;
   cufft_plan_handle& operator=(const cufft_plan_handle&) = delete;
-  // A shared plan can be released (cache eviction, clear_plan_cache) by one thread while executions another
-  // thread queued on its stream are still pending; cufftDestroy promises no ordering with them, so the last
-  // execution is waited for first. Never throws; a failure here has no one to tell.
+
+  // A shared plan can be released (cache eviction, clear_plan_cache) by one thread while executions that
+  // layers queued on other streams are still pending; cufftDestroy promises no ordering with them. Every
+  // stream that executed the plan has an event recorded after its last execution, and all of them are waited
+  // for first. Rather than an event per stream, the plan could synchronise its device; that would also
+  // wait for every unrelated stream of every thread on the device (and is not allowed while another thread
+  // captures a CUDA graph), at each eviction. The events wait for exactly the plan's own work.
+  // Runs with the plan's device current (cufftDestroy frees on it). Never throws; errors are cleared.
   ~cufft_plan_handle() {
-    (void)cudaEventSynchronize(last_use_);
-    (void)cufftDestroy(handle_);
-    (void)cudaEventDestroy(last_use_);
+    (void)release_on_device<cuda_runtime>(device_, [this]() noexcept {
+      const bool waited = uses_.wait_all();
+      const bool destroyed = cufftDestroy(handle_) == CUFFT_SUCCESS;
+      return waited && destroyed ? 0 : int(cudaErrorUnknown);
+    });
+    // uses_ destroys its events after this body, with the caller's device current again: cudaEventDestroy
+    // needs no particular device.
   }
 
+  int device() const noexcept { return device_; }
+  // Streams whose executions of the plan may still be pending (for tests and diagnostics).
+  std::size_t streams_in_use() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return uses_.streams();
+  }
   const fft_desc& desc() const noexcept { return desc_; }
   std::size_t work_area_bytes() const noexcept { return work_area_bytes_; }
 
@@ -77,7 +92,7 @@ class cufft_plan_handle {
       FFTCONV_CUFFT_CHECK(cufftExecR2C(handle_, real, reinterpret_cast<cufftComplex*>(spectrum)));
     else
       FFTCONV_CUFFT_CHECK(cufftExecD2Z(handle_, real, reinterpret_cast<cufftDoubleComplex*>(spectrum)));
-    FFTCONV_CUDA_CHECK(cudaEventRecord(last_use_, stream));
+    uses_.record(stream);
   }
 
   // Overwrites the spectrum (cuFFT's C2R uses its input as scratch).
@@ -88,7 +103,7 @@ class cufft_plan_handle {
       FFTCONV_CUFFT_CHECK(cufftExecC2R(handle_, reinterpret_cast<cufftComplex*>(spectrum), real));
     else
       FFTCONV_CUFFT_CHECK(cufftExecZ2D(handle_, reinterpret_cast<cufftDoubleComplex*>(spectrum), real));
-    FFTCONV_CUDA_CHECK(cudaEventRecord(last_use_, stream));
+    uses_.record(stream);
   }
 
  private:
@@ -102,7 +117,8 @@ class cufft_plan_handle {
 
   fft_desc desc_;
   cufftHandle handle_ = 0;
-  cudaEvent_t last_use_ = nullptr;  // recorded after every execution, on its stream
+  int device_ = host_device;
+  mutable stream_events<cuda_runtime> uses_;  // an event after the last execution on each stream
   std::size_t work_area_bytes_ = 0;
   mutable std::mutex mutex_;
 };

@@ -20,12 +20,16 @@
 #include "../gemm.hpp"
 #include "../memory_space.hpp"
 #include "../primary.hpp"
+#include "../queue.hpp"
+#include "device_guard.hpp"
 #include "status.hpp"
 
 namespace fftconv::detail {
 
 // Memory allocated and freed in the order of `stream` (cudaMallocAsync / cudaFreeAsync), so a temporary can
-// be released while the work that uses it is still queued.
+// be released while the work that uses it is still queued. The buffer belongs to the device current at
+// allocation (the executor's device): the free runs with that device current, because a null or per-thread
+// stream handle means a different stream on every device.
 template <class T>
 class device_buffer {
  public:
@@ -33,6 +37,7 @@ class device_buffer {
   device_buffer(std::size_t count, cudaStream_t stream) : count_(count), stream_(stream) {
     if (count == 0) return;
     if (count > std::size_t(-1) / sizeof(T)) throw out_of_memory(std::size_t(-1), "device");
+    FFTCONV_CUDA_CHECK(cudaGetDevice(&device_));
     const std::size_t bytes = count * sizeof(T);
     void* pointer = nullptr;
     const cudaError_t status = cudaMallocAsync(&pointer, bytes, stream);
@@ -44,13 +49,17 @@ class device_buffer {
     data_ = static_cast<T*>(pointer);
   }
   device_buffer(device_buffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)), stream_(other.stream_) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        count_(std::exchange(other.count_, 0)),
+        stream_(other.stream_),
+        device_(other.device_) {}
   device_buffer& operator=(device_buffer&& other) noexcept {
     if (this != &other) {
       release();
       data_ = std::exchange(other.data_, nullptr);
       count_ = std::exchange(other.count_, 0);
       stream_ = other.stream_;
+      device_ = other.device_;
     }
     return *this;
   }
@@ -61,17 +70,21 @@ class device_buffer {
   T* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return count_; }
   std::size_t bytes() const noexcept { return count_ * sizeof(T); }
+  int device() const noexcept { return device_; }  // the owning device; -1 while empty-constructed
+  cudaStream_t stream() const noexcept { return stream_; }
 
  private:
   void release() noexcept {
-    // A destructor never throws: a failed free is left to surface at the stream's next checked call.
-    if (data_ != nullptr) (void)cudaFreeAsync(data_, stream_);
+    // A destructor never throws: a failed free (or switch) is cleared, so no unrelated launch check reports it.
+    if (data_ != nullptr)
+      (void)release_on_device<cuda_runtime>(device_, [&]() noexcept { return int(cudaFreeAsync(data_, stream_)); });
     data_ = nullptr;
     count_ = 0;
   }
   T* data_ = nullptr;
   std::size_t count_ = 0;
   cudaStream_t stream_ = nullptr;
+  int device_ = host_device;
 };
 
 inline constexpr int block_threads = 256;
@@ -112,13 +125,17 @@ inline unsigned grid_for(std::int64_t work_items) {
 }
 
 // One cuBLAS handle per (thread, device): creating one costs milliseconds, and handles are not for concurrent
-// use from several threads. Destroyed at thread exit, never throwing.
+// use from several threads. Destroyed at thread exit, each with its own device current (cublasDestroy
+// synchronises and frees on the handle's device), never throwing.
 inline cublasHandle_t cublas_handle() {
   struct handles {
     std::vector<cublasHandle_t> by_device;
     ~handles() {
-      for (cublasHandle_t h : by_device)
-        if (h != nullptr) (void)cublasDestroy(h);
+      for (std::size_t device_id = 0; device_id < by_device.size(); ++device_id)
+        if (cublasHandle_t h = by_device[device_id]; h != nullptr)
+          (void)release_on_device<cuda_runtime>(static_cast<int>(device_id), [h]() noexcept {
+            return cublasDestroy(h) == CUBLAS_STATUS_SUCCESS ? 0 : int(cudaErrorUnknown);
+          });
     }
   };
   thread_local handles cache;
@@ -234,7 +251,8 @@ struct backend<device> {
     return id;
   }
 
-  static void synchronize(const device& exec) { FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream)); }
+  // The executor's stream on the current device (the device its work is enqueued on).
+  static void synchronize(const device& exec) { detail::synchronize(queue_of(exec)); }
 };
 
 }  // namespace fftconv::detail
