@@ -2,7 +2,9 @@
 // and the executors refuse pointers from the other memory space without writing anything.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <fftconv/fftconv.hpp>
@@ -16,12 +18,43 @@ using fftconv::detail::gemm_op;
 using testing_support::check_throws_naming;
 using testing_support::test_buffer;
 
-TEST_CASE_TEMPLATE("device gemm agrees with host gemm on the same descriptor", S, float, double,
-                   cuda::std::complex<float>, cuda::std::complex<double>) {
-  std::mt19937_64 rng(11);
+namespace {
+
+template <class S>
+S random_scalar(std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(-1, 1);
+  if constexpr (std::is_floating_point_v<S>) {
+    return static_cast<S>(u(rng));
+  } else {
+    // Both parts random: with zero imaginary parts a conjugate transpose equals a transpose, and a GEMM that
+    // confused the two (or dropped a conjugation) would pass.
+    using R = typename S::value_type;
+    const R re = static_cast<R>(u(rng));
+    return S(re, static_cast<R>(u(rng)));
+  }
+}
+
+template <class S>
+constexpr double gemm_tolerance() {
+  if constexpr (std::is_same_v<S, float> || std::is_same_v<S, cuda::std::complex<float>>)
+    return 1e-5;
+  else
+    return 1e-12;
+}
+
+const char* op_name(gemm_op op) {
+  return op == gemm_op::none ? "N" : op == gemm_op::transpose ? "T" : "C";
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("device gemm agrees with host gemm on the same descriptor, for all nine op pairs", S, float,
+                   double, cuda::std::complex<float>, cuda::std::complex<double>) {
+  testing_support::test_stream stream;
+  std::mt19937_64 rng(11);
   for (gemm_op op_a : {gemm_op::none, gemm_op::transpose, gemm_op::conjugate_transpose})
     for (gemm_op op_b : {gemm_op::none, gemm_op::transpose, gemm_op::conjugate_transpose}) {
+      INFO("op_a ", op_name(op_a), ", op_b ", op_name(op_b));
       gemm_desc d{.op_a = op_a, .op_b = op_b, .m = 7, .n = 5, .k = 6};
       d.lda = (op_a == gemm_op::none ? d.k : d.m) + 1;
       d.ldb = (op_b == gemm_op::none ? d.n : d.k) + 1;
@@ -29,23 +62,44 @@ TEST_CASE_TEMPLATE("device gemm agrees with host gemm on the same descriptor", S
       d.stride_a = 8 * d.lda, d.stride_b = 8 * d.ldb, d.stride_c = d.m * d.ldc, d.batch = 4;
       std::vector<S> a(d.batch * d.stride_a), b(d.batch * d.stride_b), c(d.batch * d.stride_c);
       for (auto* v : {&a, &b, &c})
-        for (auto& e : *v) e = S(static_cast<double>(u(rng)));
+        for (auto& e : *v) e = random_scalar<S>(rng);
+      const S alpha = random_scalar<S>(rng), beta = random_scalar<S>(rng);
       std::vector<S> expected = c;
-      fftconv::detail::backend<fftconv::host>::gemm(fftconv::host{}, d, S(1.5), a.data(), b.data(), S(0.5), expected.data());
-      S *da, *db, *dc;
-      testing_support::expect_cuda(cudaMalloc(&da, a.size() * sizeof(S)), "malloc");
-      testing_support::expect_cuda(cudaMalloc(&db, b.size() * sizeof(S)), "malloc");
-      testing_support::expect_cuda(cudaMalloc(&dc, c.size() * sizeof(S)), "malloc");
-      cudaMemcpy(da, a.data(), a.size() * sizeof(S), cudaMemcpyHostToDevice);
-      cudaMemcpy(db, b.data(), b.size() * sizeof(S), cudaMemcpyHostToDevice);
-      cudaMemcpy(dc, c.data(), c.size() * sizeof(S), cudaMemcpyHostToDevice);
-      fftconv::detail::backend<fftconv::device>::gemm(fftconv::device{}, d, S(1.5), da, db, S(0.5), dc);
-      testing_support::expect_cuda(cudaMemcpy(c.data(), dc, c.size() * sizeof(S), cudaMemcpyDeviceToHost), "copy");
-      cudaFree(da), cudaFree(db), cudaFree(dc);
-      double error = 0;
-      for (std::size_t i = 0; i < c.size(); ++i) error = std::max<double>(error, cuda::std::abs(c[i] - expected[i]));
-      CHECK(error < 1e-5);
+      fftconv::detail::backend<fftconv::host>::gemm(fftconv::host{}, d, alpha, a.data(), b.data(), beta,
+                                                    expected.data());
+      const testing_support::device_array<S> da(stream.get(), a), db(stream.get(), b), dc(stream.get(), c);
+      fftconv::detail::backend<fftconv::device>::gemm(stream.executor(), d, alpha, da.data(), db.data(), beta,
+                                                      dc.data());
+      const std::vector<S> got = dc.read();
+      double error = 0, scale = 1;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        error = std::max<double>(error, cuda::std::abs(got[i] - expected[i]));
+        scale = std::max<double>(scale, cuda::std::abs(expected[i]));
+      }
+      CHECK(error / scale <= gemm_tolerance<S>());
     }
+}
+
+TEST_CASE("device gemm: transpose and conjugate transpose of a complex operand give different results") {
+  // The check above can only fail on a conjugation bug because the operands have imaginary parts; this pins it.
+  using S = cuda::std::complex<double>;
+  testing_support::test_stream stream;
+  std::mt19937_64 rng(5);
+  gemm_desc d{.op_a = gemm_op::transpose, .op_b = gemm_op::none, .m = 3, .n = 2, .k = 4};
+  d.lda = d.m, d.ldb = d.n, d.ldc = d.n, d.batch = 1;
+  std::vector<S> a(d.k * d.lda), b(d.k * d.ldb), c(d.m * d.ldc, S(0));
+  for (auto* v : {&a, &b})
+    for (auto& e : *v) e = random_scalar<S>(rng);
+  const testing_support::device_array<S> da(stream.get(), a), db(stream.get(), b), transposed(stream.get(), c),
+      conjugated(stream.get(), c);
+  using device_backend = fftconv::detail::backend<fftconv::device>;
+  device_backend::gemm(stream.executor(), d, S(1), da.data(), db.data(), S(0), transposed.data());
+  d.op_a = gemm_op::conjugate_transpose;
+  device_backend::gemm(stream.executor(), d, S(1), da.data(), db.data(), S(0), conjugated.data());
+  const std::vector<S> t = transposed.read(), h = conjugated.read();
+  double difference = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) difference = std::max<double>(difference, cuda::std::abs(t[i] - h[i]));
+  CHECK(difference > 0.1);
 }
 
 TEST_CASE("device naive backward_filter repeats bit for bit") {
@@ -85,4 +139,116 @@ TEST_CASE("executors refuse pointers from the other memory space and write nothi
       {"x points to device memory", "fftconv::host"});
   for (double v : device_y.read()) CHECK(v == testing_support::sentinel);
   for (float v : host_y) CHECK(v == 42.0f);
+}
+
+// ---- which device owns a buffer, a plan, a queue ---------------------------------------------------------
+
+namespace {
+
+int current_device() {
+  int id = -1;
+  testing_support::expect_cuda(cudaGetDevice(&id), "cudaGetDevice");
+  return id;
+}
+
+// The runtime's last error after the library's no-throw paths: they must leave none behind.
+void check_no_error_left() { CHECK(cudaGetLastError() == cudaSuccess); }
+
+}  // namespace
+
+TEST_CASE("device resources record the device current when they were made; the guard restores it") {
+  testing_support::test_stream stream;
+  const fftconv::device exec = stream.executor();
+  const int here = current_device();
+  {
+    auto buffer = fftconv::detail::backend<fftconv::device>::allocate<float>(exec, 1000);
+    CHECK(buffer.device() == here);
+    const fftconv::detail::execution_queue queue = fftconv::detail::queue_of(exec);
+    CHECK(queue.on_device);
+    CHECK(queue.device == here);
+    CHECK(queue.stream == static_cast<const void*>(stream.get()));
+    fftconv::detail::synchronize(queue);
+    fftconv::detail::backend<fftconv::device>::synchronize(exec);
+    const fftconv::detail::device_guard guard(here);
+    CHECK_FALSE(guard.switched());
+  }
+  CHECK(current_device() == here);
+  check_no_error_left();
+}
+
+TEST_CASE("a cuFFT plan run on two streams waits for both before it is destroyed") {
+  testing_support::test_stream a, b;
+  fftconv::detail::fft_desc desc{};
+  desc.rank = 1;
+  desc.direction = fftconv::detail::fft_direction::real_to_complex;
+  desc.precision_bytes = 4;
+  desc.n[0] = 4096;
+  desc.batch = 256;
+  desc.inembed[0] = 4096, desc.istride = 1, desc.idist = 4096;
+  desc.onembed[0] = 2049, desc.ostride = 1, desc.odist = 2049;
+  auto plan = std::make_shared<fftconv::detail::cufft_plan_handle<float>>(desc);
+  CHECK(plan->device() == current_device());
+  auto real = fftconv::detail::backend<fftconv::device>::allocate<float>(a.executor(), 4096 * 256);
+  auto spectrum_a = fftconv::detail::backend<fftconv::device>::allocate<cuda::std::complex<float>>(a.executor(), 2049 * 256);
+  auto spectrum_b = fftconv::detail::backend<fftconv::device>::allocate<cuda::std::complex<float>>(b.executor(), 2049 * 256);
+  auto work_a = fftconv::detail::backend<fftconv::device>::allocate<unsigned char>(a.executor(), plan->work_area_bytes());
+  auto work_b = fftconv::detail::backend<fftconv::device>::allocate<unsigned char>(b.executor(), plan->work_area_bytes());
+  fftconv::detail::backend<fftconv::device>::fill(a.executor(), real.data(), 4096 * 256, 1.0f);
+  testing_support::expect_cuda(cudaStreamSynchronize(a.get()), "synchronize a");
+  for (int repeat = 0; repeat < 4; ++repeat) {
+    plan->forward(a.get(), real.data(), spectrum_a.data(), work_a.data());
+    plan->forward(b.get(), real.data(), spectrum_b.data(), work_b.data());
+  }
+  CHECK(plan->streams_in_use() >= 1);
+  CHECK(plan->streams_in_use() <= 2);
+  plan.reset();  // with work possibly still queued on a and b: the destructor waits for both
+  check_no_error_left();
+  testing_support::expect_cuda(cudaStreamSynchronize(a.get()), "synchronize a");
+  testing_support::expect_cuda(cudaStreamSynchronize(b.get()), "synchronize b");
+}
+
+TEST_CASE("two devices: buffers, queues and cached layers are released on their own device") {
+  if (testing_support::device_count() < 2) {
+    MESSAGE("skipped: needs two GPUs (", testing_support::device_count(), " visible)");
+    return;
+  }
+  testing_support::expect_cuda(cudaSetDevice(1), "cudaSetDevice(1)");
+  {
+    // The null stream of device 1: freed and synchronised there, though device 0 is current by then.
+    auto buffer = fftconv::detail::backend<fftconv::device>::allocate<float>(fftconv::device{}, 1 << 20);
+    const fftconv::detail::execution_queue on_1 = fftconv::detail::queue_of(fftconv::device{});
+    CHECK(buffer.device() == 1);
+    CHECK(on_1.device == 1);
+    testing_support::expect_cuda(cudaSetDevice(0), "cudaSetDevice(0)");
+    CHECK_FALSE(on_1 == fftconv::detail::queue_of(fftconv::device{}));
+    fftconv::detail::synchronize(on_1);
+    CHECK(current_device() == 0);
+  }
+  CHECK(current_device() == 0);
+  check_no_error_left();
+
+  // A functional call on device 1, its cached layer destroyed while device 0 is current.
+  testing_support::expect_cuda(cudaSetDevice(1), "cudaSetDevice(1)");
+  {
+    testing_support::test_stream stream;
+    const fftconv::geometry<1> g{.in_channels = 2, .out_channels = 3, .kernel = {5}};
+    testing_support::test_buffer<float, fftconv::device> x(stream.executor(), testing_support::random_values(2 * 40, 1));
+    testing_support::test_buffer<float, fftconv::device> w(stream.executor(), testing_support::random_values(3 * 2 * 5, 2));
+    testing_support::test_buffer<float, fftconv::device> y(stream.executor(), 3 * 36);
+    fftconv::forward<fftconv::fft>(stream.executor(), g, fftconv::view<const float, 3>(x.data(), 1, 2, 40),
+                                   fftconv::view<const float, 3>(w.data(), 3, 2, 5), nullptr,
+                                   fftconv::view<float, 3>(y.data(), 1, 3, 36));
+    fftconv::forward<fftconv::im2col>(stream.executor(), g, fftconv::view<const float, 3>(x.data(), 1, 2, 40),
+                                      fftconv::view<const float, 3>(w.data(), 3, 2, 5), nullptr,
+                                      fftconv::view<float, 3>(y.data(), 1, 3, 36));
+    testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+    testing_support::expect_cuda(cudaSetDevice(0), "cudaSetDevice(0)");
+    fftconv::clear_functional_cache();
+    fftconv::clear_plan_cache();
+    CHECK(current_device() == 0);
+    check_no_error_left();
+    testing_support::expect_cuda(cudaSetDevice(1), "cudaSetDevice(1)");  // the stream and buffers are device 1's
+  }
+  testing_support::expect_cuda(cudaSetDevice(0), "cudaSetDevice(0)");
+  check_no_error_left();
 }

@@ -54,8 +54,9 @@ TEST_CASE("fft device: an allocation failure names the bytes and leaves the laye
   // backward_filter of a 1 -> 64 channel layer over a 1024^3 input: the staging buffer alone is
   // 64 * 2^30 floats (256 GiB), beyond any GPU. x and dy may alias (both are inputs) and are never read, so
   // they claim extents far beyond their small allocation; dw sits below them, so it overlaps neither.
-  fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 64, .kernel = {1, 1, 1}});
+  // The stream first: the layer's workspace is freed in its order, so the layer must be destroyed before it.
   test_stream s;
+  fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 64, .kernel = {1, 1, 1}});
   float *first = nullptr, *second = nullptr;
   testing_support::expect_cuda(cudaMalloc(&first, 256 * sizeof(float)), "cudaMalloc");
   testing_support::expect_cuda(cudaMalloc(&second, 256 * sizeof(float)), "cudaMalloc");

@@ -1,6 +1,7 @@
 #pragma once
-// test_buffer in device memory (see test_buffer.hpp), and the stream the device tests run on. Reads synchronise
-// the executor's stream.
+// test_buffer in device memory (see test_buffer.hpp), and the stream the device tests run on. Every copy is
+// ordered on the executor's stream (the kernels under test run there, on a non-blocking stream that a plain
+// cudaMemcpy would not order against) and waited for before the host memory goes away or is read.
 
 #include <cuda_runtime.h>
 
@@ -25,7 +26,11 @@ class test_stream {
   test_stream() { expect_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream"); }
   test_stream(const test_stream&) = delete;
   test_stream& operator=(const test_stream&) = delete;
-  ~test_stream() { cudaStreamDestroy(stream_); }  // never throws; a failure here cannot fail the test anyway
+  // Never throws; a failure here cannot fail the test anyway, and is cleared so the next check does not see it.
+  ~test_stream() {
+    (void)cudaStreamDestroy(stream_);
+    (void)cudaGetLastError();
+  }
 
   cudaStream_t get() const { return stream_; }
   fftconv::device executor() const { return fftconv::device{stream_}; }
@@ -39,31 +44,80 @@ class test_buffer<T, fftconv::device> {
  public:
   test_buffer(fftconv::device exec, const std::vector<double>& values) : exec_(exec), count_(values.size()) {
     allocate();
-    std::vector<T> converted(values.begin(), values.end());
-    expect_cuda(cudaMemcpy(data_, converted.data(), count_ * sizeof(T), cudaMemcpyHostToDevice), "upload");
+    upload(std::vector<T>(values.begin(), values.end()), "upload");
   }
   test_buffer(fftconv::device exec, std::int64_t count) : exec_(exec), count_(count) {
     allocate();
-    std::vector<T> fill(count_, static_cast<T>(sentinel));
-    expect_cuda(cudaMemcpy(data_, fill.data(), count_ * sizeof(T), cudaMemcpyHostToDevice), "fill");
+    upload(std::vector<T>(count_, static_cast<T>(sentinel)), "fill");
   }
   test_buffer(const test_buffer&) = delete;
   test_buffer& operator=(const test_buffer&) = delete;
-  ~test_buffer() { cudaFree(data_); }
+  // Never throws; the stream's pending work on the buffer finishes before it is freed.
+  ~test_buffer() {
+    (void)cudaStreamSynchronize(exec_.stream);
+    (void)cudaFree(data_);
+    (void)cudaGetLastError();
+  }
 
   T* data() { return data_; }
   std::vector<double> read() const {
-    expect_cuda(cudaStreamSynchronize(exec_.stream), "synchronize");
     std::vector<T> host(count_);
-    expect_cuda(cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost), "download");
+    expect_cuda(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, exec_.stream),
+                "download");
+    expect_cuda(cudaStreamSynchronize(exec_.stream), "synchronize");
     return {host.begin(), host.end()};
   }
 
  private:
   void allocate() { expect_cuda(cudaMalloc(&data_, count_ * sizeof(T) + 1), "cudaMalloc"); }
+  void upload(const std::vector<T>& host, const char* what) {
+    expect_cuda(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, exec_.stream), what);
+    expect_cuda(cudaStreamSynchronize(exec_.stream), what);  // `host` is freed on return
+  }
   fftconv::device exec_;
   std::size_t count_;
   T* data_ = nullptr;
 };
+
+// A device array of any trivially copyable type (complex GEMM operands), copied on `stream`.
+template <class T>
+class device_array {
+ public:
+  device_array(cudaStream_t stream, const std::vector<T>& values) : stream_(stream), count_(values.size()) {
+    expect_cuda(cudaMalloc(&data_, count_ * sizeof(T) + 1), "cudaMalloc");
+    expect_cuda(cudaMemcpyAsync(data_, values.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream_),
+                "upload");
+    expect_cuda(cudaStreamSynchronize(stream_), "upload");
+  }
+  device_array(const device_array&) = delete;
+  device_array& operator=(const device_array&) = delete;
+  ~device_array() {
+    (void)cudaStreamSynchronize(stream_);
+    (void)cudaFree(data_);
+    (void)cudaGetLastError();
+  }
+  T* data() const { return data_; }
+  std::vector<T> read() const {
+    std::vector<T> host(count_);
+    expect_cuda(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, stream_), "download");
+    expect_cuda(cudaStreamSynchronize(stream_), "synchronize");
+    return host;
+  }
+
+ private:
+  cudaStream_t stream_;
+  std::size_t count_;
+  T* data_ = nullptr;
+};
+
+// The number of visible devices (0 when the runtime answers with an error).
+inline int device_count() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return devices;
+}
 
 }  // namespace testing_support
