@@ -1,6 +1,7 @@
-// The FFT policy on the host executor needs FFTW3: without it (FFTCONV_HAS_FFTW unset) the call must not
-// compile, and the message must say what to do.
+// The FFT policy on the host executor needs FFTW3: with it off (FFTCONV_HAS_FFTW=0; unset, the headers would
+// find <fftw3.h>) the call must not compile, and the message must say what to do.
 #undef FFTCONV_HAS_FFTW
+#define FFTCONV_HAS_FFTW 0
 #include <fftconv/fftconv.hpp>
 
 int main() {

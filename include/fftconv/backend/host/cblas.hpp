@@ -8,8 +8,9 @@
 #include "../../policy.hpp"  // dependent_false
 #include "../gemm.hpp"
 
+#include "../../config.hpp"  // FFTCONV_HAS_CBLAS, FFTCONV_CBLAS_HEADER
 #if FFTCONV_HAS_CBLAS
-#include <cblas.h>
+#include FFTCONV_CBLAS_HEADER
 #endif
 
 namespace fftconv::detail {

@@ -21,6 +21,7 @@
 #include "../../policy.hpp"  // dependent_false
 #include "../gemm.hpp"       // complex<T>
 
+#include "../../config.hpp"  // FFTCONV_HAS_FFTW
 #if FFTCONV_HAS_FFTW
 #include <fftw3.h>
 #endif
