@@ -12,3 +12,67 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/fftconvConfigVersion.cma
 install(FILES "${PROJECT_BINARY_DIR}/fftconvConfig.cmake" "${PROJECT_BINARY_DIR}/fftconvConfigVersion.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/FftconvDependencies.cmake" "${PROJECT_SOURCE_DIR}/cmake/FftconvTargets.cmake"
         DESTINATION "${FFTCONV_INSTALL_CMAKEDIR}")
+
+# pkg-config files for builds without CMake, each the flags of one CMake target as one compiler sees it:
+#   fftconv-host.pc  fftconv::host    for a C++ compiler (g++, clang++)
+#   fftconv.pc       fftconv::fftconv for a C++ compiler: fftconv-host plus the device backend's libraries
+#   fftconv-cuda.pc  fftconv::fftconv for nvcc (.cu files), OpenMP through -Xcompiler; with the toolkit only
+# The backends' own modules (fftw3, fftw3f, openblas) are Requires, as FftconvDependencies.cmake found them.
+# The files are written at install time, so that `cmake --install --prefix <dir>` puts <dir> in them.
+get_target_property(_fftconv_pc_dirs fftconv::headers INTERFACE_INCLUDE_DIRECTORIES)
+list(REMOVE_ITEM _fftconv_pc_dirs "${FFTCONV_INCLUDE_DIR}")  # the installed headers replace the source tree's
+list(REMOVE_DUPLICATES _fftconv_pc_dirs)
+set(_fftconv_pc_include_flags "")
+foreach(dir IN LISTS _fftconv_pc_dirs)
+  string(APPEND _fftconv_pc_include_flags " -I${dir}")
+endforeach()
+get_target_property(_fftconv_pc_defines fftconv::host INTERFACE_COMPILE_DEFINITIONS)
+set(_fftconv_pc_define_flags "")
+foreach(define IN LISTS _fftconv_pc_defines)
+  string(APPEND _fftconv_pc_define_flags " -D${define}")
+endforeach()
+
+set(FFTCONV_PC_HOST_REQUIRES "")
+if(FFTCONV_HAVE_FFTW)
+  string(APPEND FFTCONV_PC_HOST_REQUIRES " fftw3 fftw3f")
+endif()
+if(FFTCONV_HAVE_CBLAS)
+  string(APPEND FFTCONV_PC_HOST_REQUIRES " openblas")
+endif()
+set(_fftconv_pc_openmp "")
+set(_fftconv_pc_openmp_nvcc "")
+if(FFTCONV_HAVE_OPENMP)
+  set(_fftconv_pc_openmp " ${OpenMP_CXX_FLAGS}")
+  string(REPLACE ";" "," _fftconv_pc_openmp_nvcc " -Xcompiler=${OpenMP_CXX_FLAGS}")
+endif()
+set(FFTCONV_PC_HOST_CFLAGS "${_fftconv_pc_include_flags}${_fftconv_pc_define_flags}${_fftconv_pc_openmp}")
+set(FFTCONV_PC_HOST_LIBS "${_fftconv_pc_openmp}")
+set(FFTCONV_PC_DEVICE_LIBS "")
+if(FFTCONV_HAVE_CUDA_TOOLKIT)
+  string(APPEND FFTCONV_PC_HOST_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
+  set(FFTCONV_PC_DEVICE_LIBS "-L${CUDAToolkit_LIBRARY_DIR} -lcufft -lcublas")
+  set(FFTCONV_PC_CUDA_CFLAGS "${_fftconv_pc_include_flags}${_fftconv_pc_define_flags}${_fftconv_pc_openmp_nvcc}")
+  set(FFTCONV_PC_CUDA_LIBS "${_fftconv_pc_openmp_nvcc} ${FFTCONV_PC_DEVICE_LIBS}")
+endif()
+
+foreach(var IN ITEMS FFTCONV_PC_HOST_REQUIRES FFTCONV_PC_HOST_CFLAGS FFTCONV_PC_HOST_LIBS FFTCONV_PC_CUDA_CFLAGS
+                    FFTCONV_PC_CUDA_LIBS)
+  string(STRIP "${${var}}" ${var})
+endforeach()
+
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(FFTCONV_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(FFTCONV_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+set(FFTCONV_PC_PREFIX "@FFTCONV_PC_INSTALL_PREFIX@")  # filled in by the install step below
+set(_fftconv_pc_names fftconv-host fftconv)
+if(FFTCONV_HAVE_CUDA_TOOLKIT)
+  list(APPEND _fftconv_pc_names fftconv-cuda)
+endif()
+foreach(name IN LISTS _fftconv_pc_names)
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/${name}.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc.in" @ONLY)
+  install(CODE "set(FFTCONV_PC_INSTALL_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+configure_file(\"${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc\" @ONLY)")
+  install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endforeach()
