@@ -5,8 +5,9 @@
     plot.py --latest DIR [--out DIR]    the newest *.json in DIR
 
 Writes <stem>_<group>.png for each sweep (median time vs the swept value, one line per implementation, the
-p10-p90 band shaded; forward and step side by side) and <stem>_headline.png (speed-up of each policy over
-cuDNN per headline layer; over naive when the run had no cuDNN, e.g. host mode). Needs matplotlib only.
+p10-p90 band shaded; forward and step side by side) and <stem>_headline.png (speed-up of each policy over the
+run's baseline per headline layer: cuDNN on the GPU, oneDNN on the host; over naive when the run had no
+baseline). Needs matplotlib only.
 """
 import argparse
 import glob
@@ -20,9 +21,10 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 SWEEPS = ["functional_input", "functional_kernel", "functional_dims", "network_input", "network_kernel",
-          "network_batch"]
-COLORS = {"cudnn": "black", "naive": "tab:gray", "im2col": "tab:blue", "fft": "tab:red"}
-MARKERS = {"cudnn": "s", "naive": "x", "im2col": "o", "fft": "^"}
+          "network_batch", "scale", "depthwise", "stem", "causal"]
+COLORS = {"cudnn": "black", "onednn": "tab:green", "naive": "tab:gray", "im2col": "tab:blue", "fft": "tab:red",
+          "automatic": "tab:purple"}
+MARKERS = {"cudnn": "s", "onednn": "D", "naive": "x", "im2col": "o", "fft": "^", "automatic": "v"}
 
 
 def device_title(doc):
@@ -44,8 +46,15 @@ def sweep_label(cases):
         fixed.append("network conv 3→16")
     else:
         fixed.append(f"{c['in_channels']}→{c['out_channels']} ch")
+        if c.get("groups", 1) != 1:
+            fixed.append(f"groups {c['groups']}")
         if sweep != "dims":
             fixed.append(f"{c['dims']}D")
+        low, high = c.get("padding", [0])[0], c.get("padding_high", c.get("padding", [0]))[0]
+        if sweep != "stride" and c.get("stride", [1])[0] != 1:
+            fixed.append(f"stride {c['stride'][0]}")
+        if low or high:
+            fixed.append(f"padding {low}" + (f",{high}" if high != low else ""))
     if sweep != "input size":
         fixed.append(f"n={c['input'][0]}")
     if sweep != "kernel size":
@@ -56,8 +65,7 @@ def sweep_label(cases):
 
 
 def implementations(doc):
-    names = (["cudnn"] if doc.get("baseline") == "cudnn" else []) + list(doc.get("policies", []))
-    return names
+    return ([doc["baseline"]] if doc.get("baseline") else []) + list(doc.get("policies", []))
 
 
 def ok_results(case):
@@ -99,6 +107,8 @@ def plot_sweep(doc, group, out_path):
         if group == "functional_dims":
             ax.set_xticks([1, 2, 3])
             ax.set_xticklabels(["1D", "2D", "3D"])
+        if group == "stem":
+            ax.set_xticks(sorted({c["x"] for c in rows}))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{group}: {device_title(doc)}", fontsize=10)
@@ -112,7 +122,7 @@ def plot_headline(doc, out_path):
     cases = [c for c in doc["cases"] if c["group"] == "headline" and "kind" in c]
     if not cases:
         return False
-    baseline = "cudnn" if doc.get("baseline") == "cudnn" else "naive"
+    baseline = doc.get("baseline") or "naive"
     fig, axes = plt.subplots(2, 1, figsize=(13, 8))
     for ax, pass_name in zip(axes, ["fwd", "step"]):
         rows = [c for c in cases if c["pass"] == pass_name]

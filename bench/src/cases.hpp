@@ -12,19 +12,35 @@ enum class case_kind { layer, network };
 
 struct bench_case {
   std::string group;  // e.g. "functional_input": one plot per group and pass
-  std::string sweep;  // what the x axis is: "input size", "kernel size", "dims", "batch size", "layer"
+  std::string sweep;  // what the x axis is: "input size", "kernel size", "dims", "batch size", "stride", "layer"
   double x = 0;       // the swept value
-  std::string label;  // human-readable, e.g. "2D 32x64->64 64^2 k=7"
+  std::string label;  // human-readable, e.g. "2D 32x64->64 n=64 k=7"; --match filters on it
   case_kind kind = case_kind::layer;
   int dims = 2;
-  std::int64_t batch = 1, in_channels = 1, out_channels = 1;
+  std::int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
   std::int64_t input = 0;   // per spatial dim (cubic inputs and kernels throughout §7)
   std::int64_t kernel = 0;  // per spatial dim
-  bool same_padding = false;
+  std::int64_t stride = 1;  // per spatial dim
+  std::int64_t padding_low = 0, padding_high = 0;  // zeros before / after each spatial dim
 };
 
 inline std::string dims_name(int dims) { return std::to_string(dims) + "D"; }
 
+// The label names what differs from a plain layer (groups, stride, padding unless 'same' or none) before n and
+// k, so that a --match such as `k=3$` keeps selecting by kernel size.
+inline void name_layer(bench_case& c, bool same) {
+  c.label = dims_name(c.dims) + " " + std::to_string(c.batch) + "x" + std::to_string(c.in_channels) + "->" +
+            std::to_string(c.out_channels);
+  if (c.groups != 1) c.label += " g=" + std::to_string(c.groups);
+  if (c.stride != 1) c.label += " s=" + std::to_string(c.stride);
+  if (!same && (c.padding_low != 0 || c.padding_high != 0)) {
+    c.label += " p=" + std::to_string(c.padding_low);
+    if (c.padding_high != c.padding_low) c.label += "," + std::to_string(c.padding_high);
+  }
+  c.label += " n=" + std::to_string(c.input) + " k=" + std::to_string(c.kernel);
+}
+
+// `same`: PyTorch's padding='same' (stride 1): the span k - 1 split floor(half) low, the rest high.
 inline bench_case layer_case(std::string group, std::string sweep, double x, int dims, std::int64_t batch,
                              std::int64_t in_channels, std::int64_t out_channels, std::int64_t n, std::int64_t k,
                              bool same) {
@@ -39,9 +55,26 @@ inline bench_case layer_case(std::string group, std::string sweep, double x, int
   c.out_channels = out_channels;
   c.input = n;
   c.kernel = k;
-  c.same_padding = same;
-  c.label = dims_name(dims) + " " + std::to_string(batch) + "x" + std::to_string(in_channels) + "->" +
-            std::to_string(out_channels) + " n=" + std::to_string(n) + " k=" + std::to_string(k);
+  if (same) {
+    c.padding_low = (k - 1) / 2;
+    c.padding_high = (k - 1) - c.padding_low;
+  }
+  name_layer(c, same);
+  return c;
+}
+
+// A layer with groups, stride and explicit (possibly asymmetric) padding.
+inline bench_case general_case(std::string group, std::string sweep, double x, int dims, std::int64_t batch,
+                               std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
+                               std::int64_t n, std::int64_t k, std::int64_t stride, std::int64_t padding_low,
+                               std::int64_t padding_high) {
+  bench_case c = layer_case(std::move(group), std::move(sweep), x, dims, batch, in_channels, out_channels, n, k,
+                            false);
+  c.groups = groups;
+  c.stride = stride;
+  c.padding_low = padding_low;
+  c.padding_high = padding_high;
+  name_layer(c, false);
   return c;
 }
 
@@ -96,6 +129,23 @@ inline std::vector<bench_case> make_cases(bool quick) {
     for (std::int64_t k : {3, 5, 7, 11, 15, 31}) headline(2, 32, 64, 64, 64, k);
     for (std::int64_t k : {3, 5, 7, 9}) headline(3, 8, 16, 16, 32, k);
     for (std::int64_t k : {31, 127, 1023}) headline(1, 16, 32, 32, 16384, k);
+  }
+  // fft at every size (design.md §5 "Scale"): the image grows under a fixed layer; depthwise layers with large
+  // kernels; a strided stem beside its stride-1 twin; a causal depthwise long convolution (all zeros before).
+  if (quick) {
+    for (std::int64_t n : {8, 16}) cases.push_back(layer_case("scale", "input size", n, 2, 1, 4, 4, n, 3, true));
+    for (std::int64_t k : {3, 5})
+      cases.push_back(general_case("depthwise", "kernel size", k, 2, 2, 4, 4, 4, 12, k, 1, k / 2, k / 2));
+    for (std::int64_t s : {2, 1}) cases.push_back(general_case("stem", "stride", s, 2, 2, 3, 4, 1, 16, 3, s, 1, 1));
+    cases.push_back(general_case("causal", "kernel size", 32, 1, 1, 4, 4, 4, 32, 32, 1, 31, 0));
+  } else {
+    for (std::int64_t n : {64, 128, 256, 512})
+      cases.push_back(layer_case("scale", "input size", n, 2, 4, 64, 64, n, 7, true));
+    for (std::int64_t k : {7, 31, 51})
+      cases.push_back(general_case("depthwise", "kernel size", k, 2, 32, 64, 64, 64, 64, k, 1, k / 2, k / 2));
+    for (std::int64_t s : {2, 1})
+      cases.push_back(general_case("stem", "stride", s, 2, 32, 3, 64, 1, 224, 7, s, 3, 3));
+    cases.push_back(general_case("causal", "kernel size", 8192, 1, 4, 256, 256, 256, 8192, 8192, 1, 8191, 0));
   }
   return cases;
 }

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "baseline_shape.hpp"
+
 namespace bench {
 
 inline void check_cudnn(cudnnStatus_t status, const char* call, std::source_location where) {
@@ -116,18 +118,13 @@ inline const char* math_name(cudnnMathType_t m) {
 
 }  // namespace detail
 
-// The geometry as cuDNN sees it (already validated by fftconv::conv's rules in the caller).
-struct cudnn_shape {
-  int dims = 2;  // spatial rank 1, 2 or 3
-  std::int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
-  std::array<std::int64_t, 3> input{}, output{}, kernel{}, padding{}, stride{1, 1, 1}, dilation{1, 1, 1};
-};
-
 // One convolution layer on cuDNN: forward (+ bias), backward data, backward filter (+ bias gradient).
 class cudnn_conv {
  public:
-  cudnn_conv(cudnnHandle_t handle, const cudnn_shape& s) : handle_(handle), shape_(s) {
+  // `s` must have symmetric padding (cudnn_layer pre-pads x where a layer's is not).
+  cudnn_conv(cudnnHandle_t handle, const baseline_shape& s) : handle_(handle), shape_(s) {
     using detail::to_int;
+    if (!s.symmetric()) throw fftconv::invalid_argument("cuDNN baseline: padding must be symmetric here");
     // 1D as 2D with a unit height: cuDNN's legacy API wants at least 4-d tensors.
     const int spatial = s.dims == 1 ? 2 : s.dims;
     std::vector<int> x_dims{to_int(s.batch, "batch"), to_int(s.in_channels, "in_channels")};
@@ -147,7 +144,7 @@ class cudnn_conv {
       x_dims.push_back(to_int(s.input[d], "input"));
       y_dims.push_back(to_int(s.output[d], "output"));
       w_dims.push_back(to_int(s.kernel[d], "kernel"));
-      padding.push_back(to_int(s.padding[d], "padding"));
+      padding.push_back(to_int(s.padding_low[d], "padding"));
       stride.push_back(to_int(s.stride[d], "stride"));
       dilation.push_back(to_int(s.dilation[d], "dilation"));
     }
@@ -300,7 +297,7 @@ class cudnn_conv {
   }
 
   cudnnHandle_t handle_;
-  cudnn_shape shape_;
+  baseline_shape shape_;
   detail::tensor_descriptor x_, y_, bias_;
   detail::filter_descriptor w_;
   detail::convolution_descriptor conv_;

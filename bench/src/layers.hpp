@@ -1,12 +1,15 @@
 #pragma once
 // The contestants of one case, behind one interface (forward / backward_data / backward_filter on raw
 // pointers, workspace_bytes, details): policy_layer wraps fftconv::conv<N, T, Policy>; cudnn_layer (device
-// builds with cuDNN) wraps cudnn_conv. The policies under test are one type list, filled from the policy
-// headers present in the tree, so a new policy is benchmarked by adding its header.
+// builds with cuDNN) wraps cudnn_conv; onednn_layer (builds with oneDNN, host executor) wraps onednn_conv.
+// The policies under test are one type list, filled from the policy headers present in the tree, so a new
+// policy is benchmarked by adding its header (and its name to policy_name).
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <fftconv/fftconv.hpp>
+#include <stdexcept>
 #include <string>
 #if __has_include(<fftconv/policy/im2col.hpp>) && !defined(FFTCONV_BENCH_NO_IM2COL)
 #include <fftconv/policy/im2col.hpp>
@@ -16,8 +19,17 @@
 #include <fftconv/policy/fft.hpp>
 #define FFTCONV_BENCH_HAS_FFT 1
 #endif
+// The policy that picks among the others per problem (design.md §3), once its header exists.
+#if __has_include(<fftconv/policy/automatic.hpp>) && !defined(FFTCONV_BENCH_NO_AUTOMATIC)
+#include <fftconv/policy/automatic.hpp>
+#define FFTCONV_BENCH_HAS_AUTOMATIC 1
+#endif
 
+#include "baseline_shape.hpp"
 #include "report.hpp"
+#if FFTCONV_BENCH_HAS_ONEDNN
+#include "onednn_conv.hpp"
+#endif
 
 namespace bench {
 
@@ -34,6 +46,10 @@ using policies = type_list<fftconv::naive
                            ,
                            fftconv::fft
 #endif
+#if FFTCONV_BENCH_HAS_AUTOMATIC
+                           ,
+                           fftconv::automatic
+#endif
                            >;
 
 // Calls f.template operator()<P>() for each P in the list, in order.
@@ -48,6 +64,10 @@ constexpr const char* policy_name() {
     return "naive";
   else if constexpr (std::is_same_v<P, fftconv::im2col>)
     return "im2col";
+#if FFTCONV_BENCH_HAS_AUTOMATIC
+  else if constexpr (std::is_same_v<P, fftconv::automatic>)
+    return "automatic";
+#endif
   else
     return "fft";
 }
@@ -73,6 +93,91 @@ cuda::std::array<std::int64_t, R> to_cuda_array(const std::array<std::int64_t, R
   for (std::size_t r = 0; r < R; ++r) result[r] = a[r];
   return result;
 }
+
+// Low and high padding per dim; the symmetric spelling where both sides agree.
+template <int N>
+void set_padding(fftconv::geometry<N>& g, const std::type_identity_t<std::array<std::int64_t, N>>& low,
+                 const std::type_identity_t<std::array<std::int64_t, N>>& high) {
+  g.padding = low == high ? fftconv::padding_sides<N>(low) : fftconv::padding_sides<N>(low, high);
+}
+
+// The geometry as the baselines are told it.
+template <int N>
+baseline_shape make_baseline_shape(const fftconv::geometry<N>& g, const std::array<std::int64_t, N + 2>& x,
+                                   const std::array<std::int64_t, N + 2>& y) {
+  baseline_shape s;
+  s.dims = N;
+  s.batch = x[0];
+  s.in_channels = g.in_channels;
+  s.out_channels = g.out_channels;
+  s.groups = g.groups;
+  const auto high = g.padding.high();
+  for (int d = 0; d < N; ++d) {
+    s.input[d] = x[d + 2];
+    s.output[d] = y[d + 2];
+    s.kernel[d] = g.kernel[d];
+    s.padding_low[d] = g.padding[d];
+    s.padding_high[d] = high[d];
+    s.stride[d] = g.stride[d];
+    s.dilation[d] = g.dilation[d];
+  }
+  return s;
+}
+
+namespace kernels {
+
+// Spatial extents and the zeros added before each spatial dim, for the baseline's explicit padding copies.
+struct pad_frame {
+  int dims;
+  std::int64_t inner[3];   // the unpadded tensor's spatial extents
+  std::int64_t outer[3];   // the padded tensor's
+  std::int64_t before[3];  // zeros before each dim
+
+  // Offset in the unpadded tensor of element `padded_offset` of the padded one, or -1 where it is a zero.
+  FFTCONV_HD std::int64_t inner_offset(std::int64_t padded_offset) const {
+    std::int64_t rest = padded_offset, offset = 0, stride = 1;
+    bool inside = true;
+    for (int d = dims - 1; d >= 0; --d) {
+      const std::int64_t c = rest % outer[d] - before[d];
+      rest /= outer[d];
+      inside = inside && c >= 0 && c < inner[d];
+      offset += c * stride;
+      stride *= inner[d];
+    }
+    return inside ? rest * stride + offset : -1;  // rest: the (batch, channel) plane
+  }
+  // Offset in the padded tensor of element `inner_offset` of the unpadded one.
+  FFTCONV_HD std::int64_t outer_offset(std::int64_t inner_offset) const {
+    std::int64_t rest = inner_offset, offset = 0, stride = 1;
+    for (int d = dims - 1; d >= 0; --d) {
+      offset += (rest % inner[d] + before[d]) * stride;
+      rest /= inner[d];
+      stride *= outer[d];
+    }
+    return rest * stride + offset;
+  }
+};
+
+// padded = source with zeros around it: one index per element of padded.
+struct zero_pad {
+  const float* source;
+  float* padded;
+  pad_frame frame;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    const std::int64_t j = frame.inner_offset(i);
+    padded[i] = j >= 0 ? source[j] : 0.0f;
+  }
+};
+
+// cropped = the inner part of padded: one index per element of cropped.
+struct crop {
+  const float* padded;
+  float* cropped;
+  pad_frame frame;
+  FFTCONV_HD void operator()(std::int64_t i) const { cropped[i] = padded[frame.outer_offset(i)]; }
+};
+
+}  // namespace kernels
 
 // fftconv::conv<N, T, Policy> on raw pointers with the case's extents.
 template <int N, class T, class Policy>
@@ -108,38 +213,150 @@ class policy_layer {
 
 }  // namespace bench
 
+#if FFTCONV_BENCH_HAS_ONEDNN
+namespace bench {
+
+// onednn_conv behind the policy_layer interface (fp32, host executor only).
+class onednn_layer {
+ public:
+  onednn_layer(const baseline_shape& shape, onednn_passes passes) : conv_(shape, passes) {}
+
+  void forward(fftconv::host, const float* x, const float* w, const float* bias, float* y) {
+    conv_.forward(x, w, bias, y);
+  }
+  void backward_data(fftconv::host, const float* dy, const float* w, float* dx) { conv_.backward_data(dy, w, dx); }
+  void backward_filter(fftconv::host, const float* x, const float* dy, float* dw, float* dbias) {
+    conv_.backward_filter(x, dy, dw, dbias);
+  }
+  std::size_t workspace_bytes() const { return conv_.workspace_bytes(); }
+  json details() const {
+    json d = json::make_object();
+    d["forward_primitive"] = conv_.forward_implementation();
+    if (!conv_.backward_data_implementation().empty())
+      d["backward_data_primitive"] = conv_.backward_data_implementation();
+    if (!conv_.backward_filter_implementation().empty())
+      d["backward_filter_primitive"] = conv_.backward_filter_implementation();
+    d["reorders"] = "plain NC(D)(H)W / (G)OI(D)(H)W in and out; every reorder, weights included, inside each call";
+    return d;
+  }
+
+ private:
+  onednn_conv conv_;
+};
+
+}  // namespace bench
+#endif
+
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
 #include "cudnn_conv.cuh"
 
 namespace bench {
 
-// cudnn_conv behind the policy_layer interface (fp32, device executor only).
+// cudnn_conv behind the policy_layer interface (fp32, device executor only). cuDNN's descriptor has one padding
+// per dim: an asymmetric layer runs as its symmetric part (min(low, high) zeros each side) over an explicitly
+// zero-padded copy of x, made once by prepare_input() before timing (x does not change within a case); the dx
+// that cuDNN then produces has the padded extents and is cropped into dx inside backward_data.
 class cudnn_layer {
  public:
-  cudnn_layer(cudnnHandle_t handle, const cudnn_shape& shape) : conv_(handle, shape) {}
+  cudnn_layer(cudnnHandle_t handle, const baseline_shape& shape)
+      : shape_(shape), inner_(symmetric_part(shape)), conv_(handle, inner_) {}
   cudnn_conv& conv() { return conv_; }
 
+  bool prepadded() const { return !shape_.symmetric(); }
+
+  // The zero-padded copy of x (asymmetric layers; a no-op otherwise).
+  void prepare_input(fftconv::device exec, const float* x) {
+    if (!prepadded()) return;
+    padded_x_ = fftconv::detail::device_buffer<float>(std::size_t(padded_input_size()), exec.stream);
+    padded_dx_ = fftconv::detail::device_buffer<float>(std::size_t(padded_input_size()), exec.stream);
+    fftconv::detail::backend<fftconv::device>::for_each_index(exec, padded_input_size(),
+                                                            kernels::zero_pad{x, padded_x_.data(), frame()});
+    FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream));
+    source_x_ = x;
+  }
+
+  // cudnnFind*Ex over this layer's (padded) tensors; dx / dw may be null when that pass is not searched.
+  void find(fftconv::device exec, bool backward_data, bool backward_filter, const float* x, const float* w, float* y,
+            const float* dy, float* dx, float* dw, std::size_t limit) {
+    const std::int64_t nx = padded_input_size(), nw = inner_.out_channels * (inner_.in_channels / inner_.groups) *
+                                                      volume(inner_.kernel);
+    // cudnnFind*Ex writes its outputs: scratch for those the caller does not hold, and the padded dx.
+    fftconv::detail::device_buffer<float> scratch_dx(std::size_t(dx == nullptr || prepadded() ? nx : 0), exec.stream);
+    fftconv::detail::device_buffer<float> scratch_dw(std::size_t(dw == nullptr ? nw : 0), exec.stream);
+    conv_.find(exec.stream, backward_data, backward_filter, input(x), w, y, dy,
+               dx == nullptr || prepadded() ? scratch_dx.data() : dx, dw == nullptr ? scratch_dw.data() : dw, limit);
+  }
+
   void forward(fftconv::device exec, const float* x, const float* w, const float* bias, float* y) {
-    conv_.forward(exec.stream, x, w, bias, y);
+    conv_.forward(exec.stream, input(x), w, bias, y);
   }
   void backward_data(fftconv::device exec, const float* dy, const float* w, float* dx) {
-    conv_.backward_data(exec.stream, dy, w, dx);
+    if (!prepadded()) {
+      conv_.backward_data(exec.stream, dy, w, dx);
+      return;
+    }
+    conv_.backward_data(exec.stream, dy, w, padded_dx_.data());
+    fftconv::detail::backend<fftconv::device>::for_each_index(exec, input_size(),
+                                                            kernels::crop{padded_dx_.data(), dx, frame()});
   }
   void backward_filter(fftconv::device exec, const float* x, const float* dy, float* dw, float* dbias) {
-    conv_.backward_filter(exec.stream, x, dy, dw, dbias);
+    conv_.backward_filter(exec.stream, input(x), dy, dw, dbias);
   }
-  std::size_t workspace_bytes() const { return conv_.workspace_bytes(); }
+  std::size_t workspace_bytes() const { return conv_.workspace_bytes() + padded_x_.bytes() + padded_dx_.bytes(); }
   json details() const {
     json d = json::make_object();
     d["forward_algorithm"] = conv_.forward_algorithm();
     if (conv_.has_backward_data()) d["backward_data_algorithm"] = conv_.backward_data_algorithm();
     if (conv_.has_backward_filter()) d["backward_filter_algorithm"] = conv_.backward_filter_algorithm();
     d["search_workspace_bytes"] = conv_.search_workspace_bytes();
+    if (prepadded())
+      d["asymmetric_padding"] =
+          "x zero-padded once before timing (counted in workspace_bytes); dx cropped inside backward_data";
     return d;
   }
 
  private:
+  static std::int64_t volume(const std::array<std::int64_t, 3>& e, int dims = 3) {
+    std::int64_t v = 1;
+    for (int d = 0; d < dims; ++d) v *= e[d];
+    return v;
+  }
+  // The same layer over x padded by the difference of its sides: then min(low, high) zeros remain on each side.
+  static baseline_shape symmetric_part(baseline_shape s) {
+    for (int d = 0; d < s.dims; ++d) {
+      const std::int64_t common = std::min(s.padding_low[d], s.padding_high[d]);
+      s.input[d] += s.padding_low[d] + s.padding_high[d] - 2 * common;
+      s.padding_low[d] = s.padding_high[d] = common;
+    }
+    return s;
+  }
+  kernels::pad_frame frame() const {
+    kernels::pad_frame f{};
+    f.dims = shape_.dims;
+    for (int d = 0; d < shape_.dims; ++d) {
+      f.inner[d] = shape_.input[d];
+      f.outer[d] = inner_.input[d];
+      f.before[d] = shape_.padding_low[d] - inner_.padding_low[d];
+    }
+    return f;
+  }
+  std::int64_t input_size() const {
+    return shape_.batch * shape_.in_channels * volume(shape_.input, shape_.dims);
+  }
+  std::int64_t padded_input_size() const {
+    return inner_.batch * inner_.in_channels * volume(inner_.input, inner_.dims);
+  }
+  const float* input(const float* x) const {
+    if (!prepadded()) return x;
+    if (x != source_x_)
+      throw std::logic_error("cudnn_layer: asymmetric padding needs prepare_input() with this case's x first");
+    return padded_x_.data();
+  }
+
+  baseline_shape shape_, inner_;
   cudnn_conv conv_;
+  fftconv::detail::device_buffer<float> padded_x_, padded_dx_;
+  const float* source_x_ = nullptr;
 };
 
 }  // namespace bench

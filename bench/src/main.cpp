@@ -1,7 +1,9 @@
-// fftconv_bench: times naive, im2col, fft and cuDNN side by side on the cases of design.md §7, checks every
-// output against the reference, and writes <out>/<gpu>_<date>.json and .csv (bench/plot.py draws them).
+// fftconv_bench: times naive, im2col, fft and the baseline (cuDNN on the GPU, oneDNN on the host) side by side on
+// the cases of design.md §7, checks every output against the baseline's, and writes <out>/<gpu>_<date>.json and
+// .csv (bench/plot.py draws them).
 //
-//   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--naive-cap S] [--target S] [--device ID]
+//   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX] [--policies LIST]
+//                 [--no-baseline] [--naive-cap S] [--target S] [--device ID] [--seed N]
 //
 // This file is compiled by nvcc (as main.cu, which includes it) when CUDA is available: GPU mode, plus the host
 // mode. Compiled by a plain C++ compiler it holds only the host mode. Host timings are CPU wall time, and the
@@ -41,17 +43,30 @@
 namespace bench {
 namespace {
 
+std::string built_policy_list() {
+  std::string names;
+  const json built = policy_names();
+  for (const json& name : *built.as_array()) names += (names.empty() ? "" : ",") + *name.as_string();
+  return names;
+}
+
 void print_usage() {
-  std::cout << "usage: fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--naive-cap SECONDS]\n"
-               "                     [--target SECONDS] [--device ID] [--seed N]\n"
-               "  --quick       small sizes of every case group (seconds; what CI runs with --host)\n"
-               "  --host        run on the CPU (fftconv::host, no cuDNN); timings are CPU wall time\n"
-               "  --out DIR     where <name>.json and <name>.csv go (default bench-results)\n"
-               "  --only LIST   only case groups whose name contains one of these, e.g. headline,network_batch\n"
-               "  --naive-cap S skip naive where its predicted time per call exceeds S seconds (default 1)\n"
-               "  --target S    timed budget per contestant and pass, sets the repeats (default 0.15)\n"
+  std::cout << "usage: fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX]\n"
+               "                     [--policies LIST] [--no-baseline] [--naive-cap SECONDS] [--target SECONDS]\n"
+               "                     [--device ID] [--seed N]\n"
+               "  --quick         small sizes of every case group (seconds; what CI runs with --host)\n"
+               "  --host          run on the CPU (fftconv::host, oneDNN as the baseline); CPU wall time\n"
+               "  --out DIR       where <name>.json and <name>.csv go (default bench-results)\n"
+               "  --only LIST     only case groups whose name contains one of these, e.g. headline,network_batch\n"
+               "  --match REGEX   and only cases whose label matches (ECMAScript search), e.g. 'k=3$'\n"
+               "  --policies LIST only these of the built policies, e.g. fft or im2col,fft (built: "
+            << built_policy_list()
+            << ")\n"
+               "  --no-baseline   without cuDNN / oneDNN (a float64 naive run is the reference where it fits)\n"
+               "  --naive-cap S   skip naive where its predicted time per call exceeds S seconds (default 1)\n"
+               "  --target S      timed budget per contestant and pass, sets the repeats (default 0.15)\n"
                "groups: functional_input functional_kernel functional_dims network_input network_kernel\n"
-               "        network_batch headline\n";
+               "        network_batch headline scale depthwise stem causal\n";
 }
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -78,6 +93,23 @@ bool parse(int argc, char** argv, options& o) {
       o.out = value();
     else if (a == "--only")
       o.only = split(value(), ',');
+    else if (a == "--match") {
+      const std::string pattern = value();
+      try {
+        o.match.emplace(pattern, std::regex::ECMAScript);
+        o.match_text = pattern;
+      } catch (const std::regex_error& e) {
+        throw std::invalid_argument("--match " + pattern + ": not a regular expression (" + e.what() + ")");
+      }
+    } else if (a == "--policies") {
+      o.policies = split(value(), ',');
+      const std::string built = "," + built_policy_list() + ",";
+      for (const std::string& p : o.policies)
+        if (built.find("," + p + ",") == std::string::npos)
+          throw std::invalid_argument("--policies: " + p + " is not a built policy (built: " + built_policy_list() +
+                                      "; FFTCONV_BENCH_EXCLUDE leaves policies out at configure time)");
+    } else if (a == "--no-baseline")
+      o.baseline = false;
     else if (a == "--naive-cap")
       o.naive_cap_seconds = std::stod(value());
     else if (a == "--target")
@@ -144,7 +176,11 @@ json host_environment() {
 #else
   e["threads"] = int(std::thread::hardware_concurrency());
 #endif
-  for (const char* variable : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS"})
+  // Thread settings: the process's OpenMP pool (which oneDNN's OpenMP runtime shares), OpenBLAS's, and the
+  // environment that shapes them.
+  for (const char* variable : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OMP_PROC_BIND", "OMP_PLACES", "OMP_DYNAMIC",
+                               "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA",
+                               "DNNL_MAX_CPU_ISA"})
     if (const char* value = std::getenv(variable)) e[variable] = value;
 #if defined(__clang__)
   e["host_compiler"] = std::string("clang ") + __clang_version__;
@@ -160,6 +196,14 @@ json host_environment() {
 #endif
 #if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION)
   e["openblas"] = openblas_get_config();
+  e["openblas_core"] = openblas_get_corename();  // the kernels in use (generic ones on an unrecognised CPU)
+  e["openblas_threads"] = openblas_get_num_threads();
+  e["openblas_parallel"] = openblas_get_parallel() == 0 ? "sequential" : openblas_get_parallel() == 1 ? "pthreads"
+                                                                                                      : "OpenMP";
+#endif
+#if FFTCONV_BENCH_HAS_ONEDNN
+  e["onednn"] = onednn_version();
+  e["onednn_cpu_isa"] = onednn_cpu_isa();
 #endif
   e["fftconv"] = std::to_string(FFTCONV_VERSION_MAJOR) + "." + std::to_string(FFTCONV_VERSION_MINOR) + "." +
                  std::to_string(FFTCONV_VERSION_PATCH);
@@ -250,12 +294,14 @@ std::string csv_field(const json* v) {
 
 void write_csv(const std::string& path, const json& cases) {
   std::ofstream out(path);
-  const std::vector<std::string> case_fields{"group", "sweep",  "x",       "label",       "pass",
-                                             "kind",  "dims",   "batch",   "in_channels", "out_channels",
-                                             "input", "kernel", "padding", "reference"};
+  const std::vector<std::string> case_fields{"group",  "sweep",        "x",      "label",   "pass",   "kind",
+                                             "dims",   "batch",        "in_channels", "out_channels", "groups",
+                                             "input",  "kernel",       "stride", "padding", "padding_high",
+                                             "reference"};
   const std::vector<std::string> result_fields{
-      "impl",           "status",           "median_ms",       "p10_ms", "p90_ms",        "min_ms", "max_ms", "reps",
-      "ratio_to_cudnn", "speedup_vs_cudnn", "workspace_bytes", "gbs",    "copy_fraction", "check",  "reason"};
+      "impl",      "status",          "median_ms",           "p10_ms", "p90_ms",        "min_ms", "max_ms",
+      "reps",      "ratio_to_baseline", "speedup_vs_baseline", "workspace_bytes", "gbs", "copy_fraction", "check",
+      "reason"};
   for (const auto& f : case_fields) out << f << ',';
   for (const auto& f : result_fields) out << f << ',';
   out << "max_rel_l2_error\n";
@@ -301,16 +347,23 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
   document["settings"] = settings;
   document["copy_bandwidth_gbs"] = st.copy_gbs;
   document["naive_calibration_gmacs"] = st.naive_macs_per_second / 1e9;
-  document["policies"] = policy_names();
+  json selected = json::make_array();
+  const json built = policy_names();
+  for (const json& name : *built.as_array())
+    if (policy_selected(o, *name.as_string())) selected.push_back(name);
+  document["policies"] = selected;
+  document["built_policies"] = built;
+  json filters = json::make_object();
+  filters["only"] = o.only;
+  filters["match"] = o.match ? json(o.match_text) : json(nullptr);
+  document["case_filters"] = filters;
   document["summary"] = json::make_object();
   document["cases"] = json::make_array();
 
   std::vector<bench_case> cases;
-  for (const bench_case& c : make_cases(o.quick)) {
-    bool wanted = o.only.empty();
-    for (const std::string& g : o.only) wanted = wanted || c.group.find(g) != std::string::npos;
-    if (wanted) cases.push_back(c);
-  }
+  for (const bench_case& c : make_cases(o.quick))
+    if (case_selected(o, c)) cases.push_back(c);
+  if (cases.empty()) std::cout << "fftconv_bench: no case matches --only / --match\n";
   auto save = [&](bool final_write) {
     json& summary = document["summary"];
     summary["case_passes"] = document["cases"].as_array()->size();
@@ -348,7 +401,7 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
         ++st.errors;
       }
       release_policy_caches();
-      put_ratios(record);
+      put_ratios(record, st.baseline);
       print_case(++done, total, record);
       document["cases"].push_back(std::move(record));
       if (done % 16 == 0) save(false);  // a partial file survives an interrupted run
@@ -394,9 +447,21 @@ int main(int argc, char** argv) {
       json environment = host_environment();
       environment["gpu"] = "no GPU";
       environment["note"] = "host mode: CPU wall-clock times of the host backend; not GPU results";
+#if FFTCONV_BENCH_HAS_ONEDNN
+      if (st.opt.baseline) st.baseline = "onednn";
+      environment["baseline_note"] = st.opt.baseline ? "oneDNN " + onednn_version() + " (" + onednn_cpu_isa() + ")"
+                                                     : std::string("--no-baseline");
+#else
+      environment["baseline_note"] =
+          "bench built without oneDNN (libdnnl-dev 2.x not found at configure time): no host baseline";
+#endif
       document["environment"] = environment;
-      document["baseline"] = nullptr;
-      std::cout << "fftconv_bench: host mode on " << cpu_model() << " (CPU timings, not GPU)\n";
+      document["baseline"] = st.baseline.empty() ? json(nullptr) : json(st.baseline);
+      std::cout << "fftconv_bench: host mode on " << cpu_model() << " (CPU timings, not GPU), baseline: "
+                << (st.baseline.empty() ? "none (" + *environment.find("baseline_note")->as_string() +
+                                              "): float64 naive as the reference where it fits"
+                                        : "oneDNN " + *environment.find("onednn")->as_string())
+                << '\n';
       return run(fftconv::host{}, false, st, document, "host_" + stamp, platform<fftconv::host>::clock);
 #else
       std::cerr << "fftconv_bench: host mode was not built (it needs OpenBLAS and FFTW3 at configure time)\n";
@@ -426,9 +491,13 @@ int main(int argc, char** argv) {
       // A cuDNN that fails to start (e.g. a library mismatch) costs the baseline, not the run.
       std::optional<cudnn_handle> handle;
       try {
-        handle.emplace();
-        st.cudnn = handle->get();
-        document["baseline"] = "cudnn";
+        if (st.opt.baseline) {
+          handle.emplace();
+          st.cudnn = handle->get();
+          st.baseline = "cudnn";
+        }
+        document["baseline"] = st.baseline.empty() ? json(nullptr) : json(st.baseline);
+        if (st.baseline.empty()) std::cout << "fftconv_bench: --no-baseline: float64 naive as the reference\n";
       } catch (const std::exception& e) {
         document["baseline"] = nullptr;
         environment["cudnn_note"] = std::string("cudnnCreate failed: ") + e.what();

@@ -1,7 +1,7 @@
 #pragma once
-// One case, one pass, every contestant: build the data once, run cuDNN (device) or a float64 naive
-// reference (host, or device without cuDNN), then each policy of the type list; check each output against
-// the reference, time each after warm-up, and return the case's JSON record. Written once over the executor,
+// One case, one pass, every contestant: build the data once, run the baseline (cuDNN on the device, oneDNN on
+// the host) or, without one, a float64 naive reference, then each selected policy of the type list; check each
+// output against the reference, time each after warm-up, and return the case's JSON record. Written once over the executor,
 // so the host quick run that CI executes goes through the same code as the GPU run.
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <regex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -30,7 +31,11 @@ struct options {
   bool host = false;
   bool quick = false;
   std::string out = "bench-results";
-  std::vector<std::string> only;  // run only the groups whose name contains one of these
+  std::vector<std::string> only;      // run only the groups whose name contains one of these
+  std::optional<std::regex> match;     // and only the cases whose label matches this
+  std::string match_text;              // its text, for the JSON
+  std::vector<std::string> policies;   // run only these of the built policies (empty: all)
+  bool baseline = true;                // --no-baseline: no cuDNN / oneDNN
   double target_seconds = 0.15;   // timed budget per contestant and pass: sets the number of repeats
   int warmup = 2;
   int min_reps = 5;
@@ -42,6 +47,17 @@ struct options {
   int device = 0;
 };
 
+inline bool policy_selected(const options& o, const std::string& name) {
+  return o.policies.empty() || std::find(o.policies.begin(), o.policies.end(), name) != o.policies.end();
+}
+
+// --only (group contains one of the words) and --match (label regex), both when given.
+inline bool case_selected(const options& o, const bench_case& c) {
+  bool wanted = o.only.empty();
+  for (const std::string& g : o.only) wanted = wanted || c.group.find(g) != std::string::npos;
+  return wanted && (!o.match || std::regex_search(c.label, *o.match));
+}
+
 enum class pass_kind { forward, step };
 inline const char* pass_name(pass_kind p) { return p == pass_kind::forward ? "fwd" : "step"; }
 
@@ -52,13 +68,14 @@ struct run_state {
   double naive_macs_per_second = 0;  // calibrated at start, predicts naive's time to enforce the cap
   int check_failures = 0;
   int errors = 0;
+  std::string baseline;  // the baseline that runs: "cudnn" (device), "onednn" (host), or empty
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   cudnnHandle_t cudnn = nullptr;  // set in device mode
 #endif
 };
 
 // Tolerances of the checks (relative L2). Against the float64 reference they are the library's contract;
-// against cuDNN (itself fp32, summing in another order) one decade looser.
+// against a baseline (cuDNN, oneDNN: itself fp32, summing in another order) one decade looser.
 struct tolerance {
   double forward, filter;
 };
@@ -206,23 +223,20 @@ struct case_results {
   std::string reference_name;
   std::string reference_missing = "no reference ran";
 
-#if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
-  // cuDNN, where cudnnCreate worked, runs first: a contestant whose first-call outputs are the reference.
+  // The baseline runs first: a contestant whose first-call outputs are the reference.
   template <class Evaluate, class MakeLayer>
-  void run_cudnn(const run_state& st, Evaluate& evaluate, MakeLayer&& make_layer) {
-    if (st.cudnn == nullptr) return;
+  void run_baseline(const char* name, Evaluate& evaluate, MakeLayer&& make_layer) {
     outputs o;
-    json r = evaluate("cudnn", make_layer, &o);
+    json r = evaluate(name, make_layer, &o);
     if (is_ok(r)) {
       reference = std::move(o);
-      reference_name = "cudnn";
+      reference_name = name;
       r["check"] = "reference";
     } else {
-      reference_missing = "cuDNN failed";
+      reference_missing = std::string(name) + " failed";
     }
     records.push_back(std::move(r));
   }
-#endif
 
   // Without a reference yet, run_naive() (a float64 naive run on the same executor, returning its outputs) is
   // the oracle, where the calibrated rate predicts it within 4x the cap.
@@ -259,6 +273,7 @@ json finish_case(json record, case_results results, bool network, double macs, c
   const tolerance tol = tolerance_for(results.reference_name, network);
 
   for_each_policy(policies{}, [&]<class P>() {
+    if (!policy_selected(st.opt, policy_name<P>())) return;
     const double predicted = macs / st.naive_macs_per_second;
     if (std::is_same_v<P, fftconv::naive> && predicted > st.opt.naive_cap_seconds) {
       json r = json::make_object();
@@ -278,19 +293,20 @@ json finish_case(json record, case_results results, bool network, double macs, c
   return record;
 }
 
-// After every contestant ran: time relative to cuDNN (> 1: slower) and the speed-up over it.
-inline void put_ratios(json& record) {
+// After every contestant ran: time relative to the baseline (> 1: slower) and the speed-up over it, on every
+// result that ran, the baseline's own (1) included.
+inline void put_ratios(json& record, const std::string& baseline) {
   json* results = const_cast<json*>(record.find("results"));
-  if (results == nullptr || results->as_array() == nullptr) return;
-  std::optional<double> cudnn_ms;
+  if (baseline.empty() || results == nullptr || results->as_array() == nullptr) return;
+  std::optional<double> baseline_ms;
   for (const json& r : *results->as_array())
-    if (is_ok(r) && *r.find("impl")->as_string() == "cudnn") cudnn_ms = r.find("median_ms")->as_number();
-  if (!cudnn_ms) return;
+    if (is_ok(r) && *r.find("impl")->as_string() == baseline) baseline_ms = r.find("median_ms")->as_number();
+  if (!baseline_ms) return;
   for (json& r : *results->as_array())
     if (is_ok(r)) {
       const double ms = *r.find("median_ms")->as_number();
-      r["ratio_to_cudnn"] = ms / *cudnn_ms;
-      r["speedup_vs_cudnn"] = *cudnn_ms / ms;
+      r["ratio_to_baseline"] = ms / *baseline_ms;
+      r["speedup_vs_baseline"] = *baseline_ms / ms;
     }
 }
 
@@ -306,8 +322,13 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   fftconv::geometry<N> g{};
   g.in_channels = c.in_channels;
   g.out_channels = c.out_channels;
+  g.groups = c.groups;
   g.kernel.fill(c.kernel);
-  if (c.same_padding) g.padding = fftconv::same_padding(g.kernel);
+  g.stride.fill(c.stride);
+  std::array<std::int64_t, N> padding_low{}, padding_high{};
+  padding_low.fill(c.padding_low);
+  padding_high.fill(c.padding_high);
+  set_padding(g, padding_low, padding_high);
   std::array<std::int64_t, N + 2> xe{}, we{};
   xe[0] = c.batch;
   xe[1] = c.in_channels;
@@ -336,9 +357,12 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   record["batch"] = c.batch;
   record["in_channels"] = c.in_channels;
   record["out_channels"] = c.out_channels;
+  record["groups"] = c.groups;
   record["input"] = std::vector<std::int64_t>(xe.begin() + 2, xe.end());
   record["kernel"] = std::vector<std::int64_t>(g.kernel.begin(), g.kernel.end());
-  record["padding"] = std::vector<std::int64_t>(g.padding.begin(), g.padding.end());
+  record["stride"] = std::vector<std::int64_t>(g.stride.begin(), g.stride.end());
+  record["padding"] = std::vector<std::int64_t>(padding_low.begin(), padding_low.end());
+  record["padding_high"] = std::vector<std::int64_t>(padding_high.begin(), padding_high.end());
   record["output"] = std::vector<std::int64_t>(ye.begin() + 2, ye.end());
   record["macs"] = macs;
   record["bytes"] = bytes;
@@ -402,33 +426,25 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    results.run_cudnn(st, evaluate, [&] {
-      cudnn_shape shape;
-      shape.dims = N;
-      shape.batch = c.batch;
-      shape.in_channels = c.in_channels;
-      shape.out_channels = c.out_channels;
-      shape.groups = g.groups;
-      for (int d = 0; d < N; ++d) {
-        shape.input[d] = xe[d + 2];
-        shape.output[d] = ye[d + 2];
-        shape.kernel[d] = g.kernel[d];
-        shape.padding[d] = g.padding[d];
-        shape.stride[d] = g.stride[d];
-        shape.dilation[d] = g.dilation[d];
-      }
-      auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-      // cudnnFind*Ex writes its outputs: scratch for the passes that this run does not hold.
-      auto scratch_dx = backend::template allocate<float>(exec, step ? 0 : nx);
-      auto scratch_dw = backend::template allocate<float>(exec, step ? 0 : nw);
-      const std::size_t limit = cudnn_search_limit();
-      layer->conv().find(exec.stream, step, step, x.data(), w.data(), y.data(), dy.data(),
-                         step ? dx.data() : scratch_dx.data(), step ? dw.data() : scratch_dw.data(), limit);
-      return layer;
-    });
+    if (st.baseline == "cudnn")
+      results.run_baseline("cudnn", evaluate, [&] {
+        auto layer = std::make_unique<cudnn_layer>(st.cudnn, make_baseline_shape(g, xe, ye));
+        layer->prepare_input(exec, x.data());
+        layer->find(exec, step, step, x.data(), w.data(), y.data(), dy.data(), step ? dx.data() : nullptr,
+                    step ? dw.data() : nullptr, cudnn_search_limit());
+        return layer;
+      });
   }
 #endif
-  // No cuDNN here: a float64 naive convolution on the same executor is the oracle, where it fits the cap.
+#if FFTCONV_BENCH_HAS_ONEDNN
+  if constexpr (std::is_same_v<Exec, fftconv::host>) {
+    if (st.baseline == "onednn")
+      results.run_baseline("onednn", evaluate, [&] {
+        return std::make_unique<onednn_layer>(make_baseline_shape(g, xe, ye), onednn_passes{step, step, step});
+      });
+  }
+#endif
+  // No baseline here: a float64 naive convolution on the same executor is the oracle, where it fits the cap.
   results.fall_back_to_naive(macs, st, [&] {
     using reference_layer = policy_layer<N, double, fftconv::naive>;
     reference_layer layer(g, xe, we);
@@ -474,7 +490,8 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   g.in_channels = s.channels;
   g.out_channels = s.maps;
   g.kernel = {s.k, s.k};
-  const std::array<std::int64_t, 4> xe{s.batch, s.channels, s.n, s.n}, we{s.maps, s.channels, s.k, s.k};
+  const std::array<std::int64_t, 4> xe{s.batch, s.channels, s.n, s.n}, we{s.maps, s.channels, s.k, s.k},
+      ye{s.batch, s.maps, s.m(), s.m()};
   const double conv_macs = double(s.conv_macs()) * (step ? 2.0 : 1.0);  // forward (+ backward_filter)
   const double bytes = network<Exec, float, policy_layer<2, float, fftconv::naive>>::bytes(s, step);
 
@@ -486,7 +503,10 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   record["out_channels"] = s.maps;
   record["input"] = std::vector<std::int64_t>{s.n, s.n};
   record["kernel"] = std::vector<std::int64_t>{s.k, s.k};
+  record["groups"] = 1;
+  record["stride"] = std::vector<std::int64_t>{1, 1};
   record["padding"] = std::vector<std::int64_t>{0, 0};
+  record["padding_high"] = std::vector<std::int64_t>{0, 0};
   record["output"] = std::vector<std::int64_t>{s.m(), s.m()};
   record["network"] = json::object{{"pool", "max 2x2 stride 2"},
                                    {"linear", std::vector<std::int64_t>{s.features(), s.hidden1, s.hidden2, s.classes}},
@@ -523,31 +543,27 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
 
 #if defined(__CUDACC__) && FFTCONV_BENCH_HAS_CUDNN
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
-    results.run_cudnn(st, evaluate, [&] {
-      cudnn_shape shape;
-      shape.dims = 2;
-      shape.batch = s.batch;
-      shape.in_channels = s.channels;
-      shape.out_channels = s.maps;
-      for (int d = 0; d < 2; ++d) {
-        shape.input[d] = s.n;
-        shape.output[d] = s.m();
-        shape.kernel[d] = s.k;
-      }
-      auto layer = std::make_unique<cudnn_layer>(st.cudnn, shape);
-      auto x = plat::upload(exec, data.x);
-      auto w =
-          plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
-      auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
-      auto dy = backend::template allocate<float>(exec, y.size());
-      auto dx = backend::template allocate<float>(exec, data.x.size());
-      auto dw = backend::template allocate<float>(exec, w.size());
-      backend::fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
-      const std::size_t limit = cudnn_search_limit();
-      layer->conv().find(exec.stream, false, step, x.data(), w.data(), y.data(), dy.data(), dx.data(), dw.data(),
-                         limit);
-      return layer;
-    });
+    if (st.baseline == "cudnn")
+      results.run_baseline("cudnn", evaluate, [&] {
+        auto layer = std::make_unique<cudnn_layer>(st.cudnn, make_baseline_shape(g, xe, ye));
+        auto x = plat::upload(exec, data.x);
+        auto w =
+            plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
+        auto y = backend::template allocate<float>(exec, s.batch * s.maps * s.m() * s.m());
+        auto dy = backend::template allocate<float>(exec, y.size());
+        backend::fill(exec, dy.data(), std::int64_t(dy.size()), 0.5f);
+        layer->find(exec, false, step, x.data(), w.data(), y.data(), dy.data(), nullptr, nullptr,
+                    cudnn_search_limit());
+        return layer;
+      });
+  }
+#endif
+#if FFTCONV_BENCH_HAS_ONEDNN
+  if constexpr (std::is_same_v<Exec, fftconv::host>) {
+    if (st.baseline == "onednn")
+      results.run_baseline("onednn", evaluate, [&] {
+        return std::make_unique<onednn_layer>(make_baseline_shape(g, xe, ye), onednn_passes{step, false, step});
+      });
   }
 #endif
   results.fall_back_to_naive(conv_macs, st, [&] {
