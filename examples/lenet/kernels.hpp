@@ -59,13 +59,17 @@ struct max_pool_forward {
     const T* bottom = top + s.width;
     T* out = y + row * width;
     std::uint8_t* where = position + row * width;
+    // Plain ifs on locals: the compiler turns them into selects and vectorises the row (which input wins is
+    // data, and mispredicted jumps cost more than the pool).
+    const bool rectified = rectify;
     for (std::int64_t c = 0; c < width; ++c) {
-      T best = top[2 * c];
+      const T a = top[2 * c], b = top[2 * c + 1], d = bottom[2 * c], e = bottom[2 * c + 1];
+      T best = a;
       std::uint8_t k = 0;
-      if (top[2 * c + 1] > best) best = top[2 * c + 1], k = 1;
-      if (bottom[2 * c] > best) best = bottom[2 * c], k = 2;
-      if (bottom[2 * c + 1] > best) best = bottom[2 * c + 1], k = 3;
-      if (rectify && !(best > T(0))) best = T(0), k = no_position;
+      if (b > best) { best = b; k = 1; }
+      if (d > best) { best = d; k = 2; }
+      if (e > best) { best = e; k = 3; }
+      if (rectified && !(best > T(0))) { best = T(0); k = no_position; }
       out[c] = best;
       where[c] = k;
     }
