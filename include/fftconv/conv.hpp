@@ -94,6 +94,25 @@ class conv {
     if constexpr (requires { impl_.set_workspace_limit(bytes); }) impl_.set_workspace_limit(bytes);
   }
 
+  // Which passes this layer runs (default all three; passes::frozen(), passes::inference()). fftconv::automatic
+  // chooses the policy fastest over them; the other policies ignore it.
+  void set_passes(const passes& declared) {
+    if constexpr (requires { impl_.set_passes(declared); }) impl_.set_passes(declared);
+  }
+
+  // fftconv::automatic only: measure or heuristic for this layer (default_automatic_mode() until set), and
+  // what was picked for the most recent call and why.
+  void set_mode(automatic_mode mode)
+    requires requires(detail::conv_impl<P, N, T>& impl) { impl.set_mode(mode); }
+  {
+    impl_.set_mode(mode);
+  }
+  decltype(auto) choice() const
+    requires requires(const detail::conv_impl<P, N, T>& impl) { impl.choice(); }
+  {
+    return impl_.choice();
+  }
+
   // The policy's own state, for introspection (e.g. the FFT policy's transform counters).
   const detail::conv_impl<P, N, T>& implementation() const noexcept { return impl_; }
 

@@ -11,12 +11,13 @@
 #include "geometry.hpp"  // geometry<N>, output_extent, same_padding
 #include "view.hpp"      // view<T, R>
 
-// The layer object and the three policies.
+// The layer object and the policies.
 #include "conv.hpp"          // conv<N, T, Policy>
 #include "policy.hpp"        // naive, im2col, fft, the policy concept
 #include "policy/naive.hpp"  // direct windowed convolution
 #include "policy/im2col.hpp"  // gather to columns + GEMM
 #include "policy/fft.hpp"  // Fourier domain, transforms reused across a training step
+#include "policy/automatic.hpp"  // the fastest of the three per shape, measured or modelled; choice cache
 
 // One-off calls through a per-thread cache of conv objects.
 #include "functional.hpp"  // forward<P>(exec, geometry, ...), backward_data<P>, backward_filter<P>

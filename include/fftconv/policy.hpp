@@ -5,15 +5,35 @@
 
 namespace fftconv {
 
-struct naive {};   // direct windowed convolution
-struct im2col {};  // gather windows to columns, then GEMM
-struct fft {};     // pointwise products in the Fourier domain, transforms reused across a training step
+struct naive {};      // direct windowed convolution
+struct im2col {};     // gather windows to columns, then GEMM
+struct fft {};        // pointwise products in the Fourier domain, transforms reused across a training step
+struct automatic {};  // one of the three per problem shape, chosen by measurement or a cost model (policy/automatic.hpp)
 
 template <class P>
-inline constexpr bool is_policy_v = std::is_same_v<P, naive> || std::is_same_v<P, im2col> || std::is_same_v<P, fft>;
+inline constexpr bool is_policy_v = std::is_same_v<P, naive> || std::is_same_v<P, im2col> ||
+                                    std::is_same_v<P, fft> || std::is_same_v<P, automatic>;
 
 template <class P>
 concept policy = is_policy_v<P>;
+
+// The passes a layer runs, which is what fftconv::automatic optimises for (the sum of their times). Other
+// policies ignore it, and a layer may still run an undeclared pass: the choice was merely not made for it.
+struct passes {
+  bool forward = true;
+  bool backward_data = true;
+  bool backward_filter = true;
+
+  static constexpr passes training() { return {true, true, true}; }   // the default
+  static constexpr passes frozen() { return {true, true, false}; }    // weights fixed, gradients flow through
+  static constexpr passes inference() { return {true, false, false}; }
+  constexpr bool any() const { return forward || backward_data || backward_filter; }
+  friend constexpr bool operator==(const passes&, const passes&) = default;
+};
+
+// How fftconv::automatic chooses: by timing the candidates on the first call for a shape (measure), or by a
+// deterministic cost model without running anything (heuristic).
+enum class automatic_mode { measure, heuristic };
 
 namespace detail {
 
@@ -24,7 +44,8 @@ inline constexpr bool dependent_false = false;
 template <class Policy, int N, class T>
 class conv_impl {
   static_assert(dependent_false<Policy>,
-                "fftconv: no implementation for this policy; use fftconv::naive, fftconv::im2col or fftconv::fft");
+                "fftconv: no implementation for this policy; use fftconv::naive, fftconv::im2col, fftconv::fft or "
+                "fftconv::automatic");
 };
 
 }  // namespace detail

@@ -1,0 +1,250 @@
+// How well fftconv::automatic chooses, over the bench's case list (bench/src/cases.hpp), on the host:
+//   - every fixed policy's training step (forward + backward_data + backward_filter), minimum of 3 after a
+//     warm-up, per pass too (the cost model's calibration data);
+//   - the heuristic's pick and its step time over the measured best (target: within 1.1x on 80 % of cases);
+//   - the measure-mode automatic layer: its first step (timing included) and its later steps over the best
+//     fixed policy (target: within 1.25x).
+// A policy whose modelled step exceeds --cap seconds is not run (its column says so); network cases run
+// their convolution layer alone. Not a test: a tool for the README's figures (built on demand).
+//
+//   automatic_accuracy [--quick] [--cap 2.0] [--match TEXT] [--csv FILE] [--layer dims batch in out n k pad]...
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fftconv/fftconv.hpp>
+
+#include "cases.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+template <int N>
+fftconv::geometry<N> geometry_of(const bench::bench_case& c) {
+  fftconv::geometry<N> g;
+  g.in_channels = c.in_channels;
+  g.out_channels = c.out_channels;
+  g.groups = c.groups;
+  std::array<std::int64_t, N> high{};
+  for (int d = 0; d < N; ++d) {
+    g.kernel[d] = c.kernel;
+    g.stride[d] = c.stride;
+    g.padding[d] = c.padding_low;
+    high[d] = c.padding_high;
+  }
+  g.padding.high_side = high;
+  return g;
+}
+
+struct tensors {
+  std::vector<float> x, w, bias, dy, y, dx, dw, db;
+};
+
+struct step_times {
+  double pass[3] = {0, 0, 0};
+  double total() const { return pass[0] + pass[1] + pass[2]; }
+};
+
+template <int N, class Layer>
+step_times run_step(Layer& layer, tensors& t, const std::array<std::int64_t, N + 2>& xe,
+                    const std::array<std::int64_t, N + 2>& we, const std::array<std::int64_t, N + 2>& ye) {
+  step_times s;
+  const fftconv::host exec{};
+  auto start = clock_type::now();
+  layer.forward(exec, fftconv::make_view<const float, N + 2>(t.x.data(), xe),
+                fftconv::make_view<const float, N + 2>(t.w.data(), we), t.bias.data(),
+                fftconv::make_view<float, N + 2>(t.y.data(), ye));
+  s.pass[0] = seconds_since(start);
+  start = clock_type::now();
+  layer.backward_data(exec, fftconv::make_view<const float, N + 2>(t.dy.data(), ye),
+                      fftconv::make_view<const float, N + 2>(t.w.data(), we),
+                      fftconv::make_view<float, N + 2>(t.dx.data(), xe));
+  s.pass[1] = seconds_since(start);
+  start = clock_type::now();
+  layer.backward_filter(exec, fftconv::make_view<const float, N + 2>(t.x.data(), xe),
+                        fftconv::make_view<const float, N + 2>(t.dy.data(), ye),
+                        fftconv::make_view<float, N + 2>(t.dw.data(), we), t.db.data());
+  s.pass[2] = seconds_since(start);
+  return s;
+}
+
+// Warm-up, then per pass the minimum over `repeats` steps.
+template <int N, class Layer>
+step_times best_step(Layer& layer, tensors& t, const std::array<std::int64_t, N + 2>& xe,
+                     const std::array<std::int64_t, N + 2>& we, const std::array<std::int64_t, N + 2>& ye,
+                     int repeats, double* first_seconds = nullptr) {
+  const step_times first = run_step<N>(layer, t, xe, we, ye);
+  if (first_seconds != nullptr) *first_seconds = first.total();
+  step_times best;
+  for (double& p : best.pass) p = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < repeats; ++r) {
+    const step_times s = run_step<N>(layer, t, xe, we, ye);
+    for (int p = 0; p < 3; ++p) best.pass[p] = std::min(best.pass[p], s.pass[p]);
+  }
+  return best;
+}
+
+struct summary {
+  int cases = 0, heuristic_within = 0, automatic_cases = 0, automatic_within = 0;
+  double worst_automatic = 0;
+};
+
+template <int N>
+void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& total) {
+  const fftconv::geometry<N> g = geometry_of<N>(c);
+  std::array<std::int64_t, N + 2> xe{c.batch, c.in_channels}, we{c.out_channels, c.in_channels / c.groups};
+  std::array<std::int64_t, N> spatial{};
+  for (int d = 0; d < N; ++d) {
+    xe[d + 2] = c.input;
+    we[d + 2] = c.kernel;
+    spatial[d] = c.input;
+  }
+  fftconv::conv<N, float, fftconv::naive> probe(g);
+  const auto ye = probe.output_extents(xe);
+  const auto p = fftconv::detail::make_problem<N>(g, c.batch, spatial);
+  const auto model =
+      fftconv::detail::model_costs<N>(p, fftconv::passes::training(), sizeof(float), fftconv::detail::host_rates);
+
+  tensors t;
+  auto fill = [](std::vector<float>& v, std::size_t n, unsigned seed) {
+    v.resize(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(((i * 2654435761u + seed) % 2001) / 1000.0 - 1.0);
+  };
+  auto volume = [](const auto& e) {
+    std::size_t v = 1;
+    for (auto x : e) v *= static_cast<std::size_t>(x);
+    return v;
+  };
+  fill(t.x, volume(xe), 1);
+  fill(t.w, volume(we), 2);
+  fill(t.bias, c.out_channels, 3);
+  fill(t.dy, volume(ye), 4);
+  t.y.resize(volume(ye));
+  t.dx.resize(volume(xe));
+  t.dw.resize(volume(we));
+  t.db.resize(c.out_channels);
+
+  const char* names[3] = {"naive", "im2col", "fft"};
+  step_times measured[3];
+  bool ran[3] = {false, false, false};
+  const auto time_policy = [&]<class P>(int index) {
+    if (model.total(static_cast<fftconv::detail::candidate>(index)) > cap) return;
+    fftconv::conv<N, float, P> layer(g);
+    measured[index] = best_step<N>(layer, t, xe, we, ye, 3);
+    ran[index] = true;
+  };
+  time_policy.template operator()<fftconv::naive>(0);
+  time_policy.template operator()<fftconv::im2col>(1);
+  time_policy.template operator()<fftconv::fft>(2);
+
+  int best = -1;
+  for (int i = 0; i < 3; ++i)
+    if (ran[i] && (best < 0 || measured[i].total() < measured[best].total())) best = i;
+  if (best < 0) {
+    std::printf("%-40s every policy over the cap\n", c.label.c_str());
+    return;
+  }
+
+  fftconv::conv<N, float, fftconv::automatic> heuristic(g);
+  heuristic.set_mode(fftconv::automatic_mode::heuristic);
+  run_step<N>(heuristic, t, xe, we, ye);
+  const std::string pick = heuristic.choice().policy;
+  int pick_index = 0;
+  for (int i = 0; i < 3; ++i)
+    if (pick == names[i]) pick_index = i;
+  const bool pick_ran = ran[pick_index];
+  const double pick_ratio = pick_ran ? measured[pick_index].total() / measured[best].total() : -1;
+  ++total.cases;
+  if (pick_ran && pick_ratio <= 1.1) ++total.heuristic_within;
+
+  // The measure-mode layer, only where every policy ran (its timing runs them all).
+  double automatic_ratio = -1, first_call = -1;
+  std::string automatic_pick = "-";
+  if (ran[0] + ran[1] + ran[2] >= 2 && (ran[1] && ran[2])) {
+    fftconv::clear_automatic_choices();
+    fftconv::conv<N, float, fftconv::automatic> automatic(g);
+    automatic.set_mode(fftconv::automatic_mode::measure);
+    const step_times steady = best_step<N>(automatic, t, xe, we, ye, 3, &first_call);
+    automatic_ratio = steady.total() / measured[best].total();
+    automatic_pick = automatic.choice().policy;
+    ++total.automatic_cases;
+    if (automatic_ratio <= 1.25) ++total.automatic_within;
+    total.worst_automatic = std::max(total.worst_automatic, automatic_ratio);
+  }
+
+  std::printf("%-40s", c.label.c_str());
+  for (int i = 0; i < 3; ++i) {
+    if (ran[i])
+      std::printf(" %s %8.3f/%8.3f", names[i], measured[i].total() * 1e3,
+                  model.total(static_cast<fftconv::detail::candidate>(i)) * 1e3);
+    else
+      std::printf(" %s   (capped)/%8.3f", names[i], model.total(static_cast<fftconv::detail::candidate>(i)) * 1e3);
+  }
+  std::printf(" | best %-6s heuristic %-6s x%.2f | auto %-6s x%.2f first %.1f ms\n", names[best], pick.c_str(),
+              pick_ratio, automatic_pick.c_str(), automatic_ratio, first_call * 1e3);
+  std::fflush(stdout);
+  if (csv != nullptr)
+    for (int i = 0; i < 3; ++i)
+      if (ran[i])
+        for (int pass = 0; pass < 3; ++pass)
+          std::fprintf(csv, "%s,%s,%d,%g,%g\n", c.label.c_str(), names[i], pass, measured[i].pass[pass],
+                       model.seconds[i][pass]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  double cap = 2.0;
+  std::string match, csv_path;
+  std::vector<bench::bench_case> extra;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") quick = true;
+    else if (arg == "--cap" && i + 1 < argc) cap = std::stod(argv[++i]);
+    else if (arg == "--match" && i + 1 < argc) match = argv[++i];
+    else if (arg == "--csv" && i + 1 < argc) csv_path = argv[++i];
+    else if (arg == "--layer" && i + 7 < argc) {  // dims batch in out n k padding: one extra case, 'same'-style
+      bench::bench_case c = bench::general_case("extra", "layer", 0, std::stoi(argv[i + 1]), std::stoll(argv[i + 2]),
+                                                std::stoll(argv[i + 3]), std::stoll(argv[i + 4]), 1,
+                                                std::stoll(argv[i + 5]), std::stoll(argv[i + 6]), 1,
+                                                std::stoll(argv[i + 7]), std::stoll(argv[i + 7]));
+      extra.push_back(c);
+      i += 7;
+    }
+    else {
+      std::fprintf(stderr, "usage: %s [--quick] [--cap SECONDS] [--match TEXT] [--csv FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::FILE* csv = csv_path.empty() ? nullptr : std::fopen(csv_path.c_str(), "w");
+  if (csv != nullptr) std::fprintf(csv, "case,policy,pass,measured_s,model_s\n");
+  summary total;
+  std::printf("per policy: measured step ms / modelled ms (%s)\n", fftconv::detail::host_identity().c_str());
+  const std::vector<bench::bench_case> cases = extra.empty() ? bench::make_cases(quick) : extra;
+  for (const bench::bench_case& c : cases) {
+    if (!match.empty() && c.label.find(match) == std::string::npos) continue;
+    try {
+      if (c.dims == 1) run_case<1>(c, cap, csv, total);
+      if (c.dims == 2) run_case<2>(c, cap, csv, total);
+      if (c.dims == 3) run_case<3>(c, cap, csv, total);
+    } catch (const std::exception& e) {
+      std::printf("%-40s failed: %s\n", c.label.c_str(), e.what());
+    }
+  }
+  if (csv != nullptr) std::fclose(csv);
+  std::printf("heuristic within 1.1x of the measured best: %d of %d cases\n", total.heuristic_within, total.cases);
+  std::printf("automatic (after its first call) within 1.25x of the best fixed policy: %d of %d cases, worst x%.2f\n",
+              total.automatic_within, total.automatic_cases, total.worst_automatic);
+}
