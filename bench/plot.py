@@ -3,6 +3,7 @@
 
     plot.py RESULT.json [--out DIR]     PNGs next to RESULT.json (or in DIR)
     plot.py --latest DIR [--out DIR]    the newest *.json in DIR
+    plot.py RESULT.json --table         a Markdown table of the headline layers on stdout (no matplotlib needed)
 
 Writes <stem>_<group>.png for each sweep (median time vs the swept value, one line per implementation, the
 p10-p90 band shaded; forward and step side by side) and <stem>_headline.png (speed-up of each policy over the
@@ -15,10 +16,17 @@ import json
 import os
 import sys
 
-import matplotlib
+plt = None  # matplotlib.pyplot, imported when a plot is drawn (--table needs none)
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
+
+def load_pyplot():
+    global plt
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot
+
+    plt = matplotlib.pyplot
 
 SWEEPS = ["functional_input", "functional_kernel", "functional_dims", "network_input", "network_kernel",
           "network_batch", "scale", "depthwise", "stem", "causal"]
@@ -162,11 +170,41 @@ def plot_headline(doc, out_path):
     return True
 
 
+def headline_table(doc):
+    """Markdown: per headline layer, each implementation's fwd / step median and its ratio to the baseline."""
+    cases = [c for c in doc["cases"] if c["group"] == "headline" and "kind" in c]
+    baseline = doc.get("baseline")
+    impls = implementations(doc)
+    by_label = {}
+    for c in cases:
+        by_label.setdefault(c["label"], {})[c["pass"]] = ok_results(c)
+    head = ["layer"] + [f"{i} fwd / step ms" for i in impls]
+    head += [f"{i} / {baseline} (fwd, step)" for i in impls if baseline and i != baseline]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def ms(r):
+        return "—" if r is None else f"{r['median_ms']:.4g}"
+
+    for label, passes in by_label.items():
+        fwd, step = passes.get("fwd", {}), passes.get("step", {})
+        row = [label.replace("x", "×").replace("->", "→")]
+        row += [f"{ms(fwd.get(i))} / {ms(step.get(i))}" for i in impls]
+        for i in impls:
+            if not baseline or i == baseline:
+                continue
+            ratios = [f"{p[i]['ratio_to_baseline']:.2f}" if i in p and "ratio_to_baseline" in p[i] else "—"
+                      for p in (fwd, step)]
+            row.append(", ".join(ratios))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("result", nargs="?", help="an fftconv_bench JSON file")
     parser.add_argument("--latest", metavar="DIR", help="plot the newest *.json in DIR")
     parser.add_argument("--out", metavar="DIR", help="where the PNGs go (default: next to the JSON)")
+    parser.add_argument("--table", action="store_true", help="print the headline layers as a Markdown table")
     args = parser.parse_args()
     path = args.result
     if args.latest:
@@ -178,6 +216,10 @@ def main():
         parser.error("give a JSON file or --latest DIR")
     with open(path) as f:
         doc = json.load(f)
+    if args.table:
+        print(headline_table(doc))
+        return
+    load_pyplot()
     out_dir = args.out or os.path.dirname(os.path.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])

@@ -168,9 +168,19 @@ std::string cpu_model() {
   return s.empty() ? "unknown" : s;
 }
 
+// /proc/loadavg's 1, 5 and 15 minute averages: on a shared machine, how many others wanted the cores.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return in ? one + " " + five + " " + fifteen : std::string("unknown");
+}
+
 json host_environment() {
   json e = json::make_object();
   e["cpu"] = cpu_model();
+  e["cpus_online"] = int(std::thread::hardware_concurrency());
+  e["load_average_at_start"] = load_average();
 #if defined(_OPENMP)
   e["threads"] = omp_get_max_threads();
 #else
@@ -370,6 +380,7 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
     summary["check_failures"] = st.check_failures;
     summary["errors"] = st.errors;
     summary["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    summary["load_average"] = load_average();
     summary["complete"] = final_write;
     std::ofstream out(json_path);
     document.write(out);
