@@ -179,13 +179,17 @@ struct crop {
 
 }  // namespace kernels
 
-// fftconv::conv<N, T, Policy> on raw pointers with the case's extents.
+// fftconv::conv<N, T, Policy> on raw pointers with the case's extents. `declared`: the passes the case runs, as a
+// user would declare them (fftconv::automatic chooses for them; the other policies ignore it).
 template <int N, class T, class Policy>
 class policy_layer {
  public:
   using extents = std::array<std::int64_t, N + 2>;
-  policy_layer(const fftconv::geometry<N>& g, const extents& x, const extents& w)
-      : conv_(g), x_(to_cuda_array(x)), w_(to_cuda_array(w)), y_(to_cuda_array(conv_.output_extents(x))) {}
+  policy_layer(const fftconv::geometry<N>& g, const extents& x, const extents& w,
+               const fftconv::passes& declared = fftconv::passes::training())
+      : conv_(g), x_(to_cuda_array(x)), w_(to_cuda_array(w)), y_(to_cuda_array(conv_.output_extents(x))) {
+    conv_.set_passes(declared);
+  }
 
   template <class Exec>
   void forward(Exec exec, const T* x, const T* w, const T* bias, T* y) {
@@ -200,7 +204,15 @@ class policy_layer {
     conv_.backward_filter(exec, const_view(x, x_), const_view(dy, y_), view(dw, w_), dbias);
   }
   std::size_t workspace_bytes() const { return conv_.workspace_bytes(); }
-  json details() const { return json::make_object(); }
+  json details() const {
+    json d = json::make_object();
+    if constexpr (requires { conv_.choice(); }) {  // fftconv::automatic: what it picked, and why
+      d["choice"] = conv_.choice().policy;
+      d["choice_mode"] = fftconv::mode_name(conv_.choice().mode);
+      d["choice_reason"] = conv_.choice().reason;
+    }
+    return d;
+  }
 
  private:
   using cuda_extents = cuda::std::array<std::int64_t, N + 2>;

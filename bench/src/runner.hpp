@@ -469,7 +469,10 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
     return o;
   });
   return finish_case(std::move(record), std::move(results), false, macs, names, st, evaluate,
-                     [&]<class P>() { return std::make_unique<policy_layer<N, float, P>>(g, xe, we); });
+                     [&]<class P>() {
+                       return std::make_unique<policy_layer<N, float, P>>(
+                           g, xe, we, step ? fftconv::passes::training() : fftconv::passes::inference());
+                     });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -579,7 +582,11 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
     return o;
   });
   return finish_case(std::move(record), std::move(results), true, conv_macs, names, st, evaluate,
-                     [&]<class P>() { return std::make_unique<policy_layer<2, float, P>>(g, xe, we); });
+                     [&]<class P>() {
+                       // A first layer: its input needs no gradient, so a step has no backward_data.
+                       return std::make_unique<policy_layer<2, float, P>>(
+                           g, xe, we, step ? fftconv::passes{true, false, true} : fftconv::passes::inference());
+                     });
 }
 
 // Naive's throughput on a mid-size layer, in multiply-adds per second: predicts its time on every case.
