@@ -493,8 +493,8 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   g.in_channels = s.channels;
   g.out_channels = s.maps;
   g.kernel = {s.k, s.k};
-  const std::array<std::int64_t, 4> xe{s.batch, s.channels, s.n, s.n}, we{s.maps, s.channels, s.k, s.k},
-      ye{s.batch, s.maps, s.m(), s.m()};
+  const std::array<std::int64_t, 4> xe{s.batch, s.channels, s.n, s.n}, we{s.maps, s.channels, s.k, s.k};
+  [[maybe_unused]] const std::array<std::int64_t, 4> ye{s.batch, s.maps, s.m(), s.m()};  // the baselines' shape
   const double conv_macs = double(s.conv_macs()) * (step ? 2.0 : 1.0);  // forward (+ backward_filter)
   const double bytes = network<Exec, float, policy_layer<2, float, fftconv::naive>>::bytes(s, step);
 
