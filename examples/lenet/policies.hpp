@@ -23,9 +23,10 @@ inline constexpr std::tuple compiled_policies{
     policy_entry<fftconv::naive>{"naive"},
     policy_entry<fftconv::im2col>{"im2col"},
     policy_entry<fftconv::fft>{"fft"},
+    policy_entry<fftconv::automatic>{"auto"},  // per layer shape, the fastest of the three (timed on first use)
 };
 
-// "naive|im2col|fft", for usage text and errors.
+// "naive|im2col|fft|auto", for usage text and errors.
 inline std::string policy_names() {
   std::string names;
   const auto append = [&](std::string_view name) {
