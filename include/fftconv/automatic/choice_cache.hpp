@@ -111,6 +111,15 @@ class choice_cache {
     return choice;
   }
 
+  // The cached choice for key, or null; never decides (used where timing is impossible).
+  std::shared_ptr<const automatic_choice> find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = entries_.find(key);
+    if (found == entries_.end()) return nullptr;
+    ++statistics_.cache_hits;
+    return found->second;
+  }
+
   void clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     entries_.clear();

@@ -16,8 +16,8 @@
 //   - afterwards every candidate forgets its cached maps and kernel spectra (they were tagged with scratch
 //     addresses, and a freed scratch address can come back as the caller's dy), the losers are destroyed
 //     (their workspace freed), and the winner runs the triggering call on the caller's arguments last.
-// Under CUDA stream capture nothing is timed: the call uses the heuristic's pick, which is not remembered, so
-// the first uncaptured call for that shape still measures.
+// Under CUDA stream capture nothing is timed: the call uses a choice already measured for its key, else the
+// heuristic's pick, which is not remembered, so the first uncaptured call for that shape still measures.
 //
 // Heuristic mode: the cost model of automatic/cost_model.hpp, no timing, deterministic. A pick that then fails
 // with out_of_memory or workspace_limit_exceeded falls back to the next candidate in the model's order.
@@ -193,21 +193,29 @@ class conv_impl<automatic, N, T> {
     if (last_signature_ && *last_signature_ == signature && last_choice_)
       return run_with_fallback(exec, p, call, last_choice_, last_key_);
     last_signature_.reset();
+    const std::string key = choice_key<N>(p, sizeof(T), declared, workspace_limit_.value_or(0),
+                                          workspace_limit_.has_value(), chosen_mode, hardware_identity(exec));
+    for (const auto& [known, held] : memo_)
+      if (known == key) {
+        last_choice_ = held;
+        last_key_ = key;
+        last_signature_ = signature;
+        return run_with_fallback(exec, p, call, held, key);  // a copy: a fallback may rewrite memo_
+      }
     if (chosen_mode == automatic_mode::measure && capturing(exec)) {
-      // Not remembered: the first uncaptured call for this shape measures.
+      // A choice measured earlier (by any layer) still holds; otherwise the model's pick, not remembered, so
+      // the first uncaptured call for this shape measures.
+      if (auto measured = choice_cache::instance().find(key)) {
+        remember(key, measured);
+        last_key_ = key;
+        last_signature_ = signature;
+        return run_with_fallback(exec, p, call, measured, key);
+      }
       auto choice = model_choice<Exec>(p, declared, "", "the stream is being captured into a CUDA graph");
       last_choice_ = choice;
       return run_with_fallback(exec, p, call, choice, "");
     }
-    const std::string key = choice_key<N>(p, sizeof(T), declared, workspace_limit_.value_or(0),
-                                          workspace_limit_.has_value(), chosen_mode, hardware_identity(exec));
     last_key_ = key;
-    for (const auto& [known, held] : memo_)
-      if (known == key) {
-        last_choice_ = held;
-        last_signature_ = signature;
-        return run_with_fallback(exec, p, call, held, key);  // a copy: a fallback may rewrite memo_
-      }
     bool call_done = false;
     auto choice = choice_cache::instance().find_or_decide(key, [&]() -> std::shared_ptr<const automatic_choice> {
       if (chosen_mode == automatic_mode::heuristic) return model_choice<Exec>(p, declared, key, "");
