@@ -88,6 +88,20 @@ class conv {
   // Bytes of workspace the policy holds or last used (spectra, plans' work areas, column buffers).
   std::size_t workspace_bytes() const { return impl_.workspace_bytes(); }
 
+  // Bytes a full step (forward, backward_data, backward_filter) on an input of these extents would hold,
+  // predicted without running or allocating anything (0 for a policy that keeps no workspace).
+  std::size_t workspace_bytes(const std::array<std::int64_t, N + 2>& input) const {
+    const auto output = output_extents(input);  // validates
+    (void)output;
+    std::array<std::int64_t, N> spatial{};
+    for (int d = 0; d < N; ++d) spatial[d] = input[d + 2];
+    const detail::problem<N> p = detail::make_problem<N>(geometry_, input[0], spatial);
+    if constexpr (requires { impl_.predicted_workspace_bytes(p); })
+      return impl_.predicted_workspace_bytes(p);
+    else
+      return 0;
+  }
+
   // Upper bound on the temporary memory one call may use, where the policy can trade memory for passes
   // (im2col's column buffer is chunked over the batch to stay under it).
   void set_workspace_limit(std::size_t bytes) {
@@ -113,8 +127,10 @@ class conv {
     return impl_.choice();
   }
 
-  // The policy's own state, for introspection (e.g. the FFT policy's transform counters).
+  // The policy's own state, for introspection (e.g. the FFT policy's transform counters) and, non-const, its
+  // tuning knobs (e.g. the FFT policy's set_tile_extents, set_products).
   const detail::conv_impl<P, N, T>& implementation() const noexcept { return impl_; }
+  detail::conv_impl<P, N, T>& implementation() noexcept { return impl_; }
 
  private:
   struct named_pointer {

@@ -73,10 +73,6 @@ void check_layer_without_bias(const reference::layer& L, std::uint64_t seed, Exe
   CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
 }
 
-// Whether the random layers may pad each side differently for this policy.
-template <class Policy>
-inline constexpr bool allow_asymmetric = !std::is_same_v<Policy, fftconv::fft>;  // fft: asymmetric padding lands with the tiled plan
-
 // A causal 1D layer (all d(k-1) zeros before the input, none after: y[t] reads x[<= t]), grouped, with bias.
 inline reference::layer causal_layer(std::int64_t kernel, std::int64_t dilation) {
   reference::layer L;
@@ -99,11 +95,11 @@ inline constexpr std::uint64_t layers_per_rank = 80;  // x 3 ranks = 240 random 
 template <int N, class T, class Policy, class Exec>
 void check_random_layers(Exec exec) {
   for (std::uint64_t seed = 1; seed <= layers_per_rank; ++seed) {
-    const reference::layer L = random_layer(N, seed, allow_asymmetric<Policy>);
+    const reference::layer L = random_layer(N, seed);
     check_layer_against_reference<N, T, Policy>(L, seed, exec);
     if (seed % 8 == 0) check_layer_without_bias<N, T, Policy>(L, seed, exec);
   }
-  if constexpr (N == 1 && allow_asymmetric<Policy>) {
+  if constexpr (N == 1) {
     for (const auto& [kernel, dilation] : {std::pair<std::int64_t, std::int64_t>{5, 1}, {4, 3}, {1, 1}}) {
       const reference::layer L = causal_layer(kernel, dilation);
       CHECK(L.output() == L.input);

@@ -63,9 +63,12 @@ spectral_frame<N> make_spectral_frame(const std::int64_t (&extents)[N]) {
   return frame;
 }
 
-// `batch` contiguous maps, natural layout on both sides: real [batch][L...], complex [batch][L.../2+1].
+// `batch` maps, natural layout on both sides: real [batch][L...] with maps `real_distance` apart, complex
+// [batch][L.../2+1] with maps `complex_distance` apart (0: the volume, i.e. contiguous). The fft policy spaces
+// maps so that each starts 64-byte aligned: FFTW's new-array execution needs the planning arrays' alignment.
 template <int N, class T>
-fft_desc make_fft_desc(const spectral_frame<N>& frame, std::int64_t batch, fft_direction direction) {
+fft_desc make_fft_desc(const spectral_frame<N>& frame, std::int64_t batch, fft_direction direction,
+                       std::int64_t real_distance = 0, std::int64_t complex_distance = 0) {
   fft_desc desc;
   std::memset(&desc, 0, sizeof desc);  // unused array slots and `reserved` are zero, so keys compare equal
   desc.rank = N;
@@ -78,10 +81,12 @@ fft_desc make_fft_desc(const spectral_frame<N>& frame, std::int64_t batch, fft_d
     desc.inembed[d] = forward ? frame.real[d] : frame.complex[d];
     desc.onembed[d] = forward ? frame.complex[d] : frame.real[d];
   }
+  const std::int64_t real = real_distance > 0 ? real_distance : frame.real_volume;
+  const std::int64_t spectrum = complex_distance > 0 ? complex_distance : frame.complex_volume;
   desc.istride = 1;
   desc.ostride = 1;
-  desc.idist = forward ? frame.real_volume : frame.complex_volume;
-  desc.odist = forward ? frame.complex_volume : frame.real_volume;
+  desc.idist = forward ? real : spectrum;
+  desc.odist = forward ? spectrum : real;
   return desc;
 }
 

@@ -1,36 +1,40 @@
 #pragma once
-// The frequency-domain plan of one problem shape on one executor: transform extents, the six FFT plans
-// (R2C and C2R for the three map counts B*C, O*C/g, B*O), the workspace, and the cached spectra X̂, Ŵ, dŶ
-// with the tags that say which data they were computed from.
+// The frequency-domain plan of one problem shape on one executor: the tiling (plan/tiling.hpp), the FFT plans,
+// the workspace, and the cached spectra X̂, Ŵ, dŶ with the tags that say which data they came from.
 //
-// Spectrum layouts.
-//   natural          [maps][F]   what R2C writes and C2R reads (F = L0 * ... * (L_{N-1}/2 + 1)); cuFFT and FFTW
-//                                stay in this layout: asking cuFFT for frequency-major output made its
-//                                transforms ~3x slower on an H100 (design.md §5).
-//   frequency-major  [F][G][A1][A2][K]  (see channel_layout): per frequency f and group g a row-major matrix;
-//                                X̂: B x C/g, Ŵ: O/g x C/g, dŶ: B x O/g. The cached spectra live here, and the
-//                                products are one strided-batched complex GEMM over the F*G matrices:
-//     forward          Ŷ[b,o]  = sum_c X̂[b,c] conj(Ŵ[o,c])      Ŷ  = X̂ · Ŵ^H
-//     backward_data    dX̂[b,c] = sum_o dŶ[b,o] Ŵ[o,c]           dX̂ = dŶ · Ŵ
-//     backward_filter  dŴ[o,c] = sum_b conj(dŶ[b,o]) X̂[b,c]     dŴ = dŶ^H · X̂   (the batch sum is the GEMM's k)
-// A pass is: stage (zero-pad) -> R2C -> to frequency-major, products, -> natural -> C2R -> crop (+ bias).
+// A pass runs over chunks of rows (batch x tiles), so that the scratch stays under the workspace limit:
+//   stage (tiles, phases, zero fill) -> R2C -> [to frequency-major] -> products -> [to natural] -> C2R ->
+//   crop into y (+ bias) / overlap-add into dx / gather dw.
+// Products per frequency (and group), over channels:
+//     forward          Ŷ[r,o]  = sum_k X̂[r,k] conj(Ŵ[o,k])      Ŷ  = X̂ · Ŵ^H
+//     backward_data    dX̂[r,k] = sum_o dŶ[r,o] Ŵ[o,k]           dX̂ = dŶ · Ŵ
+//     backward_filter  dŴ[o,k] = sum_r conj(dŶ[r,o]) X̂[r,k]     dŴ = dŶ^H · X̂   (rows are the GEMM's k)
+// either as one strided-batched complex GEMM over frequency-major spectra, or elementwise over the natural
+// layout (few channels per group); see detail/kernels/spectrum_layout.hpp and products.hpp.
+// Transform counts: X̂ and dŶ one execution per chunk, Ŵ and dŴ one per step; a step with c chunks is
+// (2c + 1) forward and (2c + 1) inverse executions.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "../backend/backend.hpp"
 #include "../backend/gemm.hpp"
+#include "../detail/kernels/products.hpp"
 #include "../detail/kernels/spectral.hpp"
+#include "../detail/kernels/spectrum_layout.hpp"
 #include "../geometry.hpp"
 #include "fft_backend.hpp"
 #include "fft_desc.hpp"
-#include "transform_size.hpp"
+#include "tiling.hpp"
 
 namespace fftconv::detail {
 
-// Transform executions, counted per plan execution (one R2C or C2R over a whole batch of maps).
+// Transform executions, counted per plan execution (one R2C or C2R over a batch of maps).
 struct transform_counts {
   std::int64_t forward = 0;
   std::int64_t inverse = 0;
@@ -53,8 +57,29 @@ bool same_problem(const problem<N>& a, const problem<N>& b) {
     return false;
   for (int d = 0; d < N; ++d)
     if (a.input[d] != b.input[d] || a.output[d] != b.output[d] || a.kernel[d] != b.kernel[d] ||
-        a.padding[d] != b.padding[d] || a.stride[d] != b.stride[d] || a.dilation[d] != b.dilation[d])
+        a.padding[d] != b.padding[d] || a.padding_high[d] != b.padding_high[d] || a.stride[d] != b.stride[d] ||
+        a.dilation[d] != b.dilation[d])
       return false;
+  return true;
+}
+
+// false when, in some dim, no tap of any output window lands inside the input (the windows see padding only):
+// y is then exactly the bias and dx, dw exactly zero, written directly rather than with rounding noise.
+template <int N>
+bool windows_reach_input(const problem<N>& p) {
+  for (int d = 0; d < N; ++d) {
+    bool reached = false;
+    for (std::int64_t j = 0; j < p.kernel[d] && !reached; ++j) {
+      const std::int64_t shift = j * p.dilation[d] - p.padding[d];
+      // q*s + shift in [0, n)  <=>  q in [ceil(-shift / s), floor((n - 1 - shift) / s)]
+      const std::int64_t low = shift >= 0 ? 0 : (-shift + p.stride[d] - 1) / p.stride[d];
+      const std::int64_t top = p.input[d] - 1 - shift;
+      if (top < 0) continue;
+      const std::int64_t high = std::min(top / p.stride[d], p.output[d] - 1);
+      reached = low <= high;
+    }
+    if (!reached) return false;
+  }
   return true;
 }
 
@@ -67,55 +92,50 @@ class frequency_plan final : public frequency_plan_base {
   using buffer = typename ops::template buffer<U>;
 
  public:
-  // Allocates everything first (an out_of_memory leaves nothing behind), then fetches the plans.
-  frequency_plan(const Exec& exec, const problem<N>& p)
-      : exec_(exec), queue_(queue_of(exec)), problem_(p), reaches_input_(windows_reach_input(p)) {
-    const std::array<std::int64_t, N> extents = choose_transform_extents<N>(p);
-    std::int64_t raw[N];
-    for (int d = 0; d < N; ++d) raw[d] = extents[d];
-    frame_ = make_spectral_frame<N>(raw);
-    const std::int64_t input_maps = checked_multiply(p.batch, p.in_channels, "fft maps");
-    const std::int64_t kernel_maps = checked_multiply(p.out_channels, p.in_channels_per_group(), "fft maps");
-    const std::int64_t output_maps = checked_multiply(p.batch, p.out_channels, "fft maps");
-    const std::int64_t most_maps = std::max({input_maps, kernel_maps, output_maps});
-    const auto real_count = count(most_maps, frame_.real_volume);
-    const auto complex_count = count(most_maps, frame_.complex_volume);
-    real_ = ops::template allocate<T>(exec, real_count);
-    natural_ = ops::template allocate<complex<T>>(exec, complex_count);
-    product_ = ops::template allocate<complex<T>>(exec, complex_count);
-    input_spectrum_ = ops::template allocate<complex<T>>(exec, count(input_maps, frame_.complex_volume));
-    kernel_spectrum_ = ops::template allocate<complex<T>>(exec, count(kernel_maps, frame_.complex_volume));
-    output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps, frame_.complex_volume));
-
-    const auto plan = [&](std::int64_t maps, fft_direction direction) {
-      return transforms::template make_plan<T>(exec, make_fft_desc<N, T>(frame_, maps, direction), real_.data(),
-                                        natural_.data());
-    };
-    forward_input_ = plan(input_maps, fft_direction::real_to_complex);
-    forward_kernel_ = plan(kernel_maps, fft_direction::real_to_complex);
-    forward_output_ = plan(output_maps, fft_direction::real_to_complex);
-    inverse_input_ = plan(input_maps, fft_direction::complex_to_real);
-    inverse_kernel_ = plan(kernel_maps, fft_direction::complex_to_real);
-    inverse_output_ = plan(output_maps, fft_direction::complex_to_real);
-    std::size_t work_bytes = 0;
-    for (const fft_plan* each : {forward_input_.get(), forward_kernel_.get(), forward_output_.get(),
-                                 inverse_input_.get(), inverse_kernel_.get(), inverse_output_.get()})
-      work_bytes = std::max(work_bytes, transforms::template work_area_bytes<T>(*each));
-    work_area_ = ops::template allocate<unsigned char>(exec, work_bytes);
+  // Chooses the tiling, allocates everything (an out_of_memory leaves nothing behind); plans come on first use.
+  frequency_plan(const Exec& exec, const problem<N>& p, const tiling_request<N>& request)
+      : exec_(exec), queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
+    choice_ = choose_tiling<N>(p, request, sizeof(T));
+    const tiling<N>& t = choice_.layout;
+    sizes_ = sizes_of<N>(p, t, sizeof(T));
+    std::int64_t frame[N];
+    for (int d = 0; d < N; ++d) frame[d] = t.frame[d];
+    frame_ = make_spectral_frame<N>(frame);
+    const std::int64_t chunk_maps = std::max(checked_multiply(choice_.chunk_rows, sizes_.row_inputs, "fft maps"),
+                                             checked_multiply(choice_.chunk_rows, sizes_.row_outputs, "fft maps"));
+    const std::int64_t scratch_maps = std::max(chunk_maps, sizes_.kernel_maps);
+    real_ = ops::template allocate<T>(exec, count(scratch_maps, sizes_.real_distance));
+    if (elementwise()) {
+      product_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
+      input_spectrum_ = ops::template allocate<complex<T>>(exec, count(input_maps(), sizes_.spectrum_distance));
+      kernel_spectrum_ = ops::template allocate<complex<T>>(exec, count(sizes_.kernel_maps, sizes_.spectrum_distance));
+      output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps(), sizes_.spectrum_distance));
+    } else {
+      natural_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
+      const std::int64_t og = p.out_channels_per_group(), k = kernel_columns();
+      const std::int64_t matrices = checked_multiply(sizes_.frequencies, p.groups, "fft products");
+      const std::int64_t per_matrix = std::max(choice_.chunk_rows * std::max(og, k), og * k);
+      product_ = ops::template allocate<complex<T>>(exec, count(matrices, per_matrix));
+      input_spectrum_ = ops::template allocate<complex<T>>(exec, count(input_maps(), sizes_.frequencies));
+      kernel_spectrum_ = ops::template allocate<complex<T>>(exec, count(sizes_.kernel_maps, sizes_.frequencies));
+      output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps(), sizes_.frequencies));
+    }
   }
 
-  bool matches(const problem<N>& p) const { return same_problem<N>(problem_, p); }
+  bool matches(const problem<N>& p, const tiling_request<N>& request) const {
+    return same_problem<N>(problem_, p) && request.forced_tile == request_.forced_tile &&
+           request.products == request_.products && request.workspace_limit == request_.workspace_limit;
+  }
 
   // The executor the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
   // stream, so a call on another stream must not use them (the policy waits for it and rebuilds).
   const Exec& executor() const noexcept { return exec_; }
+  const execution_queue& queue() const noexcept { return queue_; }
   bool same_queue(const Exec& exec) const { return queue_of(exec) == queue_; }
 
-  // false when, in some dim, no tap of any output window lands inside the input (the windows see padding
-  // only): y is then exactly the bias and dx, dw exactly zero. The policy writes those directly instead of
-  // transforming, because a spectral result would carry rounding noise where the answer is exactly zero.
   bool reaches_input() const noexcept { return reaches_input_; }
   const spectral_frame<N>& frame() const noexcept { return frame_; }
+  const tiling_choice<N>& choice() const noexcept { return choice_; }
 
   std::size_t workspace_bytes() const override {
     return real_.bytes() + natural_.bytes() + product_.bytes() + input_spectrum_.bytes() + kernel_spectrum_.bytes() +
@@ -133,118 +153,211 @@ class frequency_plan final : public frequency_plan_base {
     output_source_ = nullptr;
   }
 
-  // X̂ <- FFT(x), frequency-major.
-  void transform_input(const Exec& exec, const T* x, transform_counts& counts) {
-    input_source_ = nullptr;  // stays unset if anything below throws
-    stage_input<N, T> stage{frame_, {}, problem_.input_spatial(), x, real_.data()};
-    for (int d = 0; d < N; ++d) stage.extents[d] = problem_.input[d];
-    launch(exec, input_maps() * frame_.real_volume, frame_.real[N - 1], stage);
-    to_spectrum(exec, *forward_input_, input_layout(), input_spectrum_.data(), counts);
-    input_source_ = x;
-  }
-
-  // Ŵ <- FFT(dilated w), frequency-major.
+  // Ŵ <- FFT(phases of the dilated w): one execution.
   void transform_kernel(const Exec& exec, const T* w, transform_counts& counts) {
-    kernel_source_ = nullptr;
-    stage_kernel<N, T> stage{frame_, {}, {}, problem_.kernel_spatial(), w, real_.data()};
-    for (int d = 0; d < N; ++d) {
-      stage.kernel[d] = problem_.kernel[d];
-      stage.dilation[d] = problem_.dilation[d];
-    }
-    launch(exec, kernel_maps() * frame_.real_volume, frame_.real[N - 1], stage);
-    to_spectrum(exec, *forward_kernel_, kernel_layout(), kernel_spectrum_.data(), counts);
+    kernel_source_ = nullptr;  // stays unset if anything below throws
+    launch(exec, sizes_.kernel_maps * frame_.real_volume, frame_.real[N - 1],
+           stage_kernel_phases<N, T>{problem_, layout(), sizes_.real_distance, w, real_.data()});
+    to_spectrum(exec, sizes_.kernel_maps, {1, problem_.groups, problem_.out_channels_per_group(), kernel_columns()}, 1, 0,
+                kernel_spectrum_.data(), counts);
     kernel_source_ = w;
   }
 
-  // dŶ <- FFT(dy zero-upsampled by the stride, shifted by -p), frequency-major.
+  // y = crop(IFFT(X̂ · Ŵ^H)) + bias, chunk by chunk; X̂ is kept (transformed here, one execution per chunk).
+  void forward(const Exec& exec, const T* x, const T* bias, T* y, transform_counts& counts) {
+    input_source_ = nullptr;
+    for_each_chunk([&](std::int64_t first, std::int64_t rows) {
+      transform_input_rows(exec, x, first, rows, counts);
+      if (elementwise()) {
+        launch(exec, rows * sizes_.row_outputs * sizes_.frequencies, sizes_.frequencies,
+               forward_products<T>{shape(), input_spectrum_.data() + first * sizes_.row_inputs * sizes_.spectrum_distance,
+                                   kernel_spectrum_.data(), product_.data()});
+      } else {
+        const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
+        gemm_desc desc;
+        desc.op_b = gemm_op::conjugate_transpose;
+        desc.m = rows, desc.n = og, desc.k = k;
+        desc.lda = k, desc.ldb = k, desc.ldc = og;
+        desc.stride_a = sizes_.rows * k, desc.stride_b = og * k, desc.stride_c = rows * og;
+        desc.batch = sizes_.frequencies * problem_.groups;
+        ops::gemm(exec, desc, complex<T>(1), input_spectrum_.data() + first * k, kernel_spectrum_.data(), complex<T>(0),
+                  product_.data());
+      }
+      from_products(exec, rows * sizes_.row_outputs, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, counts);
+      const tiling<N>& t = layout();
+      std::int64_t tile_volume = 1;
+      for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
+      launch(exec, rows * sizes_.row_outputs * tile_volume, t.tile[N - 1],
+             crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y});
+    });
+    input_source_ = x;
+  }
+
+  // X̂ <- FFT(tiles of x), all chunks (backward_filter without the forward that would have made it).
+  void transform_input(const Exec& exec, const T* x, transform_counts& counts) {
+    input_source_ = nullptr;
+    for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_input_rows(exec, x, first, rows, counts); });
+    input_source_ = x;
+  }
+
+  // dŶ <- FFT(tiles of dy), all chunks (backward_filter before any backward_data).
   void transform_output_gradient(const Exec& exec, const T* dy, transform_counts& counts) {
     output_source_ = nullptr;
-    stage_upsampled<N, T> stage{frame_, {}, {}, {}, problem_.output_spatial(), dy, real_.data()};
-    for (int d = 0; d < N; ++d) {
-      stage.output[d] = problem_.output[d];
-      stage.stride[d] = problem_.stride[d];
-      stage.padding[d] = problem_.padding[d];
-    }
-    launch(exec, output_maps() * frame_.real_volume, frame_.real[N - 1], stage);
-    to_spectrum(exec, *forward_output_, output_layout(), output_spectrum_.data(), counts);
+    for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_output_rows(exec, dy, first, rows, counts); });
     output_source_ = dy;
   }
 
-  // y = IFFT(X̂ · Ŵ^H) at q*s - p, + bias.
-  void forward_output(const Exec& exec, const T* bias, T* y, transform_counts& counts) {
-    const std::int64_t b = problem_.batch, cg = problem_.in_channels_per_group(), og = problem_.out_channels_per_group();
-    gemm_desc desc;
-    desc.op_b = gemm_op::conjugate_transpose;
-    desc.m = b, desc.n = og, desc.k = cg;
-    desc.lda = cg, desc.ldb = cg, desc.ldc = og;
-    desc.stride_a = b * cg, desc.stride_b = og * cg, desc.stride_c = b * og;
-    desc.batch = frame_.complex_volume * problem_.groups;
-    ops::gemm(exec, desc, complex<T>(1), input_spectrum_.data(), kernel_spectrum_.data(), complex<T>(0),
-              product_.data());
-    from_spectrum(exec, *inverse_output_, output_layout(), counts);
-    crop_frame<N, T> crop = make_crop(problem_.output, bias, problem_.out_channels, y);
-    for (int d = 0; d < N; ++d) {
-      crop.step[d] = problem_.stride[d];
-      crop.offset[d] = -problem_.padding[d];
+  // dx = overlap-add(IFFT(dŶ · Ŵ)), chunk by chunk; dŶ is transformed here unless it is already held for dy.
+  void backward_data(const Exec& exec, const T* dy, T* dx, transform_counts& counts) {
+    const bool transform = !has_output_spectrum(dy);
+    if (transform) output_source_ = nullptr;
+    const tiling<N>& t = layout();
+    // Rows of one image split over chunks add into dx, which then starts from zero.
+    const bool split_images = choice_.chunks > 1 && choice_.chunk_rows % t.tile_count != 0;
+    if (split_images) ops::fill(exec, dx, problem_.input_size(), T(0));
+    for_each_chunk([&](std::int64_t first, std::int64_t rows) {
+      if (transform) transform_output_rows(exec, dy, first, rows, counts);
+      const std::int64_t k = kernel_columns();
+      if (elementwise()) {
+        launch(exec, rows * sizes_.row_inputs * sizes_.frequencies, sizes_.frequencies,
+               data_products<T>{shape(), output_spectrum_.data() + first * sizes_.row_outputs * sizes_.spectrum_distance,
+                                kernel_spectrum_.data(), product_.data()});
+      } else {
+        const std::int64_t og = problem_.out_channels_per_group();
+        gemm_desc desc;
+        desc.m = rows, desc.n = k, desc.k = og;
+        desc.lda = og, desc.ldb = k, desc.ldc = k;
+        desc.stride_a = sizes_.rows * og, desc.stride_b = og * k, desc.stride_c = rows * k;
+        desc.batch = sizes_.frequencies * problem_.groups;
+        ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data() + first * og, kernel_spectrum_.data(),
+                  complex<T>(0), product_.data());
+      }
+      from_products(exec, rows * sizes_.row_inputs, {rows, problem_.groups, 1, k}, counts);
+      const std::int64_t first_image = first / t.tile_count, last_image = (first + rows - 1) / t.tile_count;
+      const std::int64_t elements = (last_image - first_image + 1) * problem_.in_channels * problem_.input_spatial();
+      launch(exec, elements, problem_.input[N - 1],
+             overlap_add_input<N, T>{problem_, t, sizes_.real_distance, first_image, first, first + rows, scale(),
+                                     split_images, real_.data(), dx});
+    });
+    if (transform) output_source_ = dy;
+  }
+
+  // dw = IFFT(dŶ^H · X̂) at the kernel's taps: one product over all rows, one inverse execution.
+  void backward_filter(const Exec& exec, T* dw, transform_counts& counts) {
+    const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
+    if (elementwise()) {
+      elementwise_shape s = shape();
+      s.rows = sizes_.rows;
+      launch(exec, sizes_.kernel_maps * sizes_.frequencies, sizes_.frequencies,
+             filter_products<T>{s, output_spectrum_.data(), input_spectrum_.data(), product_.data()});
+    } else {
+      gemm_desc desc;
+      desc.op_a = gemm_op::conjugate_transpose;
+      desc.m = og, desc.n = k, desc.k = sizes_.rows;
+      desc.lda = og, desc.ldb = k, desc.ldc = k;
+      desc.stride_a = sizes_.rows * og, desc.stride_b = sizes_.rows * k, desc.stride_c = og * k;
+      desc.batch = sizes_.frequencies * problem_.groups;
+      ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data(), input_spectrum_.data(), complex<T>(0),
+                product_.data());
     }
-    launch(exec, output_maps() * problem_.output_spatial(), problem_.output[N - 1], crop);
-  }
-
-  // dx = IFFT(dŶ · Ŵ) on [0, n).
-  void backward_data_output(const Exec& exec, T* dx, transform_counts& counts) {
-    const std::int64_t b = problem_.batch, cg = problem_.in_channels_per_group(), og = problem_.out_channels_per_group();
-    gemm_desc desc;
-    desc.m = b, desc.n = cg, desc.k = og;
-    desc.lda = og, desc.ldb = cg, desc.ldc = cg;
-    desc.stride_a = b * og, desc.stride_b = og * cg, desc.stride_c = b * cg;
-    desc.batch = frame_.complex_volume * problem_.groups;
-    ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data(), kernel_spectrum_.data(), complex<T>(0),
-              product_.data());
-    from_spectrum(exec, *inverse_input_, input_layout(), counts);
-    crop_frame<N, T> crop = make_crop(problem_.input, nullptr, 1, dx);
-    launch(exec, input_maps() * problem_.input_spatial(), problem_.input[N - 1], crop);
-  }
-
-  // dw = IFFT(sum_b dŶ^H · X̂) at the dilated taps j*d.
-  void backward_filter_output(const Exec& exec, T* dw, transform_counts& counts) {
-    const std::int64_t b = problem_.batch, cg = problem_.in_channels_per_group(), og = problem_.out_channels_per_group();
-    gemm_desc desc;
-    desc.op_a = gemm_op::conjugate_transpose;
-    desc.m = og, desc.n = cg, desc.k = b;
-    desc.lda = og, desc.ldb = cg, desc.ldc = cg;
-    desc.stride_a = b * og, desc.stride_b = b * cg, desc.stride_c = og * cg;
-    desc.batch = frame_.complex_volume * problem_.groups;
-    ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data(), input_spectrum_.data(), complex<T>(0),
-              product_.data());
-    from_spectrum(exec, *inverse_kernel_, kernel_layout(), counts);
-    crop_frame<N, T> crop = make_crop(problem_.kernel, nullptr, 1, dw);
-    for (int d = 0; d < N; ++d) crop.step[d] = problem_.dilation[d];
-    launch(exec, kernel_maps() * problem_.kernel_spatial(), problem_.kernel[N - 1], crop);
+    from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, counts);
+    launch(exec, problem_.weight_size(), problem_.kernel[N - 1],
+           gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
   }
 
  private:
-  // Per dim: is there a tap j < k and an output q < out with 0 <= q*s - p + j*d < n?  O(k) per dim.
-  static bool windows_reach_input(const problem<N>& p) {
-    for (int d = 0; d < N; ++d) {
-      bool reached = false;
-      for (std::int64_t j = 0; j < p.kernel[d] && !reached; ++j) {
-        const std::int64_t shift = j * p.dilation[d] - p.padding[d];  // input position of output 0's tap j
-        // q*s + shift in [0, n)  <=>  q in [ceil(-shift / s), floor((n - 1 - shift) / s)]
-        const std::int64_t low = shift >= 0 ? 0 : (-shift + p.stride[d] - 1) / p.stride[d];
-        const std::int64_t top = p.input[d] - 1 - shift;
-        if (top < 0) continue;
-        const std::int64_t high = std::min(top / p.stride[d], p.output[d] - 1);
-        reached = low <= high;
-      }
-      if (!reached) return false;
+  const tiling<N>& layout() const noexcept { return choice_.layout; }
+  bool elementwise() const noexcept { return layout().products == spectral_products::elementwise; }
+  std::int64_t kernel_columns() const { return problem_.in_channels_per_group() * layout().phases; }
+  std::int64_t input_maps() const { return sizes_.rows * sizes_.row_inputs; }
+  std::int64_t output_maps() const { return sizes_.rows * sizes_.row_outputs; }
+  T scale() const { return T(1) / static_cast<T>(frame_.real_volume); }  // the inverse transforms are unnormalised
+
+  elementwise_shape shape() const {
+    return {sizes_.frequencies, sizes_.spectrum_distance, problem_.groups, kernel_columns(),
+            problem_.out_channels_per_group(), 0};
+  }
+
+  template <class Body>
+  void for_each_chunk(Body&& body) {
+    for (std::int64_t first = 0; first < sizes_.rows; first += choice_.chunk_rows)
+      body(first, std::min(choice_.chunk_rows, sizes_.rows - first));
+  }
+
+  void transform_input_rows(const Exec& exec, const T* x, std::int64_t first, std::int64_t rows,
+                            transform_counts& counts) {
+    const std::int64_t maps = rows * sizes_.row_inputs;
+    launch(exec, maps * frame_.real_volume, frame_.real[N - 1],
+           stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data()});
+    to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, sizes_.rows, first, input_spectrum_.data(),
+                counts);
+  }
+
+  void transform_output_rows(const Exec& exec, const T* dy, std::int64_t first, std::int64_t rows,
+                             transform_counts& counts) {
+    const std::int64_t maps = rows * sizes_.row_outputs;
+    launch(exec, maps * frame_.real_volume, frame_.real[N - 1],
+           stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
+                                    real_.data()});
+    to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, sizes_.rows, first,
+                output_spectrum_.data(), counts);
+  }
+
+  // real_ (staged `maps` maps, of rows [first, first + chunk.outer) of `total_rows`) -> R2C -> the spectrum:
+  // straight into its natural layout (elementwise), or through natural_ into its frequency-major rows (GEMM).
+  void to_spectrum(const Exec& exec, std::int64_t maps, const channel_layout& chunk, std::int64_t total_rows,
+                   std::int64_t first, complex<T>* spectrum, transform_counts& counts) {
+    const fft_plan& plan = plan_for(exec, maps, fft_direction::real_to_complex);
+    if (elementwise()) {
+      const std::int64_t map_begin = first * (maps / chunk.outer);
+      transforms::forward(exec, plan, real_.data(), spectrum + map_begin * sizes_.spectrum_distance, work_area_.data());
+      ++counts.forward;
+      return;
     }
-    return true;
+    transforms::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
+    ++counts.forward;
+    launch_transpose(exec, maps * sizes_.frequencies,
+                     to_frequency_major<T>{chunk, total_rows, first, sizes_.frequencies, sizes_.spectrum_distance,
+                                           natural_.data(), spectrum});
+  }
+
+  // product_ (`maps` result maps laid out as `layout`) -> [natural_] -> C2R (overwrites its input) -> real_.
+  void from_products(const Exec& exec, std::int64_t maps, const channel_layout& layout, transform_counts& counts) {
+    const fft_plan& plan = plan_for(exec, maps, fft_direction::complex_to_real);
+    if (elementwise()) {
+      transforms::inverse(exec, plan, product_.data(), real_.data(), work_area_.data());
+    } else {
+      launch_transpose(exec, maps * sizes_.frequencies,
+                       from_frequency_major<T>{layout, sizes_.frequencies, sizes_.spectrum_distance, product_.data(),
+                                               natural_.data()});
+      transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
+    }
+    ++counts.inverse;
+  }
+
+  // The plan for `maps` maps in one direction: from the process-wide cache on first use, its work area grown
+  // to fit (the FFT library's; none for FFTW).
+  const fft_plan& plan_for(const Exec& exec, std::int64_t maps, fft_direction direction) {
+    for (const auto& held : plans_)
+      if (held.first == maps && held.second->desc().direction == direction) return *held.second;
+    complex<T>* spectrum_scratch = elementwise() ? product_.data() : natural_.data();
+    std::shared_ptr<fft_plan> made = transforms::template make_plan<T>(
+        exec, make_fft_desc<N, T>(frame_, maps, direction, sizes_.real_distance, sizes_.spectrum_distance),
+        real_.data(), spectrum_scratch);
+    const std::size_t needed = transforms::template work_area_bytes<T>(*made);
+    if (needed > work_area_.bytes()) {
+      work_area_ = buffer<unsigned char>();  // release before growing
+      work_area_ = ops::template allocate<unsigned char>(exec, needed);
+    }
+    plans_.emplace_back(maps, std::move(made));
+    return *plans_.back().second;
   }
 
   // elements / row_length rows of work: one GPU thread per element (coalesced), or on the host one loop
   // iteration per row through F::row (see detail/kernels/spectral.hpp).
   template <class F>
   static void launch(const Exec& exec, std::int64_t elements, std::int64_t row_length, const F& f) {
+    if (elements <= 0) return;
     if constexpr (ops::on_device) {
       ops::for_each_index(exec, elements, f);
     } else {
@@ -276,66 +389,22 @@ class frequency_plan final : public frequency_plan_base {
     return static_cast<std::size_t>(checked_multiply(maps, volume, "fft workspace"));
   }
 
-  std::int64_t input_maps() const { return problem_.batch * problem_.in_channels; }
-  std::int64_t kernel_maps() const { return problem_.out_channels * problem_.in_channels_per_group(); }
-  std::int64_t output_maps() const { return problem_.batch * problem_.out_channels; }
-  channel_layout input_layout() const {
-    return {problem_.batch, problem_.groups, 1, problem_.in_channels_per_group()};
-  }
-  channel_layout output_layout() const {
-    return {problem_.batch, problem_.groups, 1, problem_.out_channels_per_group()};
-  }
-  channel_layout kernel_layout() const {
-    return {1, problem_.groups, problem_.out_channels_per_group(), problem_.in_channels_per_group()};
-  }
-
-  // real_ (staged) -> R2C -> natural_ -> frequency-major spectrum.
-  void to_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, complex<T>* spectrum,
-                   transform_counts& counts) {
-    transforms::forward(exec, plan, real_.data(), natural_.data(), work_area_.data());
-    ++counts.forward;
-    launch_transpose(exec, layout.maps() * frame_.complex_volume,
-                     to_frequency_major<T>{layout, frame_.complex_volume, natural_.data(), spectrum});
-  }
-
-  // product_ (frequency-major) -> natural_ -> C2R (overwrites natural_) -> real_.
-  void from_spectrum(const Exec& exec, const fft_plan& plan, const channel_layout& layout, transform_counts& counts) {
-    launch_transpose(exec, layout.maps() * frame_.complex_volume,
-                     from_frequency_major<T>{layout, frame_.complex_volume, product_.data(), natural_.data()});
-    transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
-    ++counts.inverse;
-  }
-
-  crop_frame<N, T> make_crop(const std::int64_t (&extents)[N], const T* bias, std::int64_t channels, T* out) const {
-    crop_frame<N, T> crop{};
-    crop.frame = frame_;
-    for (int d = 0; d < N; ++d) {
-      crop.extents[d] = extents[d];
-      crop.step[d] = 1;
-      crop.offset[d] = 0;
-    }
-    crop.scale = T(1) / static_cast<T>(frame_.real_volume);  // the inverse transforms are unnormalised
-    crop.bias = bias;
-    crop.channels = channels;
-    crop.frame_data = real_.data();
-    crop.destination = out;
-    return crop;
-  }
-
   Exec exec_;
   execution_queue queue_;
   problem<N> problem_;
+  tiling_request<N> request_;
   bool reaches_input_ = true;
+  tiling_choice<N> choice_{};
+  tiling_sizes<N> sizes_{};
   spectral_frame<N> frame_{};
-  buffer<T> real_;                      // staged maps [maps][L...], and the inverse transforms' output
-  buffer<complex<T>> natural_;          // R2C output / C2R input, natural layout
-  buffer<complex<T>> product_;          // GEMM output, frequency-major
+  buffer<T> real_;                      // staged maps, and the inverse transforms' output
+  buffer<complex<T>> natural_;          // GEMM path: R2C output / C2R input, natural layout
+  buffer<complex<T>> product_;          // products of one chunk (frequency-major, or natural when elementwise)
   buffer<complex<T>> input_spectrum_;   // X̂
   buffer<complex<T>> kernel_spectrum_;  // Ŵ
   buffer<complex<T>> output_spectrum_;  // dŶ
   buffer<unsigned char> work_area_;     // the FFT library's work area (cuFFT; none for FFTW)
-  std::shared_ptr<fft_plan> forward_input_, forward_kernel_, forward_output_;
-  std::shared_ptr<fft_plan> inverse_input_, inverse_kernel_, inverse_output_;
+  std::vector<std::pair<std::int64_t, std::shared_ptr<fft_plan>>> plans_;  // by map count and direction
   const T* input_source_ = nullptr;
   const T* kernel_source_ = nullptr;
   const T* output_source_ = nullptr;

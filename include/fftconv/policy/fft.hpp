@@ -15,9 +15,13 @@
 //     not match recomputes them. A forward starts a new step and drops dŶ.
 //   Contract: x and dy are not modified between the calls of one step (as design.md §3 states).
 //
-// Layouts, transform sizes and the plan: plan/frequency_plan.hpp. Element math: detail/kernels/spectral.hpp.
+// Tiles, phases and frames: plan/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
+// set_tile_extents). The plan and its passes: plan/frequency_plan.hpp. Element math: detail/kernels/
+// spectral.hpp (staging, crop, overlap-add), spectrum_layout.hpp (transposes), products.hpp (elementwise).
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <type_traits>
 
@@ -27,6 +31,7 @@
 #include "../detail/kernels/spectral.hpp"
 #include "../geometry.hpp"
 #include "../plan/frequency_plan.hpp"
+#include "../plan/tiling.hpp"
 #include "../plan/plan_cache.hpp"  // fftconv::clear_plan_cache
 #include "../policy.hpp"
 #if defined(__CUDACC__)
@@ -76,6 +81,38 @@ class conv_impl<fft, N, T> {
   void set_weights_constant(bool constant) { weights_constant_ = constant; }
   bool weights_constant() const noexcept { return weights_constant_; }
 
+  // Upper bound on the bytes a step holds: the spectra kept across the passes (X̂, Ŵ, dŶ) count against it,
+  // and the scratch is chunked under what is left. A problem that cannot fit throws workspace_limit_exceeded.
+  // Default: no limit, and a scratch budget of request_.default_scratch.
+  void set_workspace_limit(std::size_t bytes) {
+    request_.workspace_limit = bytes;
+    drop_plans();
+  }
+  std::size_t workspace_limit() const noexcept { return request_.workspace_limit; }
+
+  // Outputs per tile in each dim (0: chosen by the cost model), for tests and tuning.
+  void set_tile_extents(const std::array<std::int64_t, N>& outputs_per_tile) {
+    for (int d = 0; d < N; ++d)
+      if (outputs_per_tile[d] < 0)
+        fail("fft: set_tile_extents: tile extent ", outputs_per_tile[d], " of dim ", d, " must be >= 0");
+    request_.forced_tile = outputs_per_tile;
+    drop_plans();
+  }
+
+  // gemm or elementwise products (automatic: elementwise for few channels per group).
+  void set_products(spectral_products products) {
+    request_.products = products;
+    drop_plans();
+  }
+
+  // The tiling, chunking and predicted bytes this layer would use for problem p, without running anything.
+  tiling_choice<N> plan_choice(const problem<N>& p) const { return choose_tiling<N>(p, request_, sizeof(T)); }
+
+  // Bytes a full step of problem p would hold (spectra + scratch), predicted without allocating.
+  std::size_t predicted_workspace_bytes(const problem<N>& p) const {
+    return static_cast<std::size_t>(plan_choice(p).predicted_bytes);
+  }
+
   // Spectra (X̂, Ŵ, dŶ), staging and product buffers and the FFT work area, over both executors.
   std::size_t workspace_bytes() const {
     std::size_t bytes = 0;
@@ -112,18 +149,16 @@ class conv_impl<fft, N, T> {
       return;
     }
     plan.forget_output_spectrum();  // a new step: a dy seen before belongs to the previous one
-    plan.transform_input(exec, x, counts_);
     if (!weights_constant_ || !plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.forward_output(exec, bias, y, counts_);
+    plan.forward(exec, x, bias, y, counts_);
   }
 
   template <class Exec>
   void backward_data_pass(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) return backend<Exec>::fill(exec, dx, p.input_size(), T(0));
-    if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
     if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.backward_data_output(exec, dx, counts_);
+    plan.backward_data(exec, dy, dx, counts_);
   }
 
   template <class Exec>
@@ -134,11 +169,15 @@ class conv_impl<fft, N, T> {
     } else {
       if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
       if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
-      plan.backward_filter_output(exec, dw, counts_);
+      plan.backward_filter(exec, dw, counts_);
     }
     if (dbias != nullptr)
       backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
                                    bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+  }
+
+  void drop_plans() {
+    for (auto& plan : plans_) plan.reset();
   }
 
   template <class Exec>
@@ -153,15 +192,16 @@ class conv_impl<fft, N, T> {
     std::unique_ptr<frequency_plan_base>& held = plans_[slot<Exec>()];
     auto* current = static_cast<frequency_plan<N, T, Exec>*>(held.get());
     if (current != nullptr && !current->same_queue(exec)) {
-      // Another stream: the held workspace and spectra are ordered on the old one. Wait for it, then start
-      // over on the new stream (a layer used on alternating streams pays one rebuild per switch).
-      backend<Exec>::synchronize(current->executor());
+      // Another stream: the held workspace and spectra are ordered on the old one. Wait for it (on its own
+      // device), then start over on the new stream (a layer used on alternating streams pays one rebuild per
+      // switch).
+      synchronize(current->queue());
       held.reset();
       current = nullptr;
     }
-    if (current == nullptr || !current->matches(p)) {
+    if (current == nullptr || !current->matches(p, request_)) {
       held.reset();  // release the old workspace before allocating the new one
-      auto fresh = std::make_unique<frequency_plan<N, T, Exec>>(exec, p);
+      auto fresh = std::make_unique<frequency_plan<N, T, Exec>>(exec, p, request_);
       current = fresh.get();
       held = std::move(fresh);
     }
@@ -169,6 +209,7 @@ class conv_impl<fft, N, T> {
   }
 
   std::unique_ptr<frequency_plan_base> plans_[2];  // [0] host, [1] device
+  tiling_request<N> request_;
   detail::transform_counts counts_;
   bool weights_constant_ = false;
 };

@@ -1,33 +1,32 @@
 #pragma once
-// Element math of the FFT policy, shared by the host loops and the GPU kernels: staging real maps into the
-// zero-padded transform frame, moving spectra between the FFT libraries' natural layout and the
-// frequency-major layout of the channel GEMMs, and the fused crop / stride / dilation / bias step after the
-// inverse transform.
+// Element math of the FFT policy around the transforms, shared by the host loops and the GPU kernels:
+// staging tiles of x, dy and the polyphase kernel into transform frames, and reading results back out of the
+// inverse transforms' frames (y with bias, dx by overlap-add, dw). The tiling geometry is plan/tiling.hpp.
 //
-// Frame convention (per spatial dim, extent L >= n + 2p, >= d(k-1)+1): x sits at offset 0 of the frame and
-// the output shift t = q*s - p is taken modulo L. With Ŷ = X̂ · conj(Ŵ) the circular correlation is
-//   c[t mod L] = sum_j x[t + j] * w_dilated[j],   t in [-p, n + p - span]
-// and no valid (t, j) wraps onto x because L >= n + 2p. dY enters the frame zero-upsampled at the same
-// positions t = q*s - p, which makes backward_data a convolution (dX̂ = dŶ · Ŵ) read at i in [0, n) and
-// backward_filter a correlation (dŴ = conj(dŶ) · X̂) read at the dilated taps j*d.
+// Conventions (per spatial dim; s stride, p low padding, K' phase taps, T outputs per tile, W = T + K' - 1,
+// L the frame):
+//   rows      batch x tiles, row = b * tile_count + tile (tile index row-major over tiles[])
+//   x maps    [rows][C][P]  map (row, c, phase r): frame[u] = x[b, c, (tau*T + u)*s + r - p] for u < W, else 0
+//   w maps    [O][C/g][P]   map (o, c, r): frame[t] = w[o, c, j] where r + s*t = j*d (t < K'), else 0
+//   dy maps   [rows][O]     map (row, o): frame[u] = dy[b, o, tau*T + u] for u < T and inside the output, else 0
+// With Ŷ = Σ X̂ conj(Ŵ) the circular correlation holds y[tau*T + u] at frame position u < T; dX̂ = Σ dŶ Ŵ
+// holds tile tau's contribution to phase position a = tau*T + v at v < W; dŴ = Σ conj(dŶ) X̂ holds tap t at t.
+// Frames are `distance` elements apart (the volume rounded up so every map starts 64-byte aligned).
+//
+// Launch granularity: operator()(i) computes one element (the GPU: neighbouring threads touch neighbouring
+// addresses); row(r) one innermost row with the divisions paid once per row (the host). Both write the same
+// values in the same summation order; the host tests compare them.
 
 #include <cstdint>
 
-#include "../../backend/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
 #include "../../geometry.hpp"
-#include "../../plan/fft_desc.hpp"  // spectral_frame
+#include "../../plan/tiling.hpp"
 
 namespace fftconv::detail {
 
-// Launch granularity. operator()(i) computes one element: the GPU runs one thread per element, so
-// neighbouring threads touch neighbouring addresses. row(r) computes a whole innermost row (the last spatial
-// dim) with incremental indices: the host runs one loop iteration per row, which keeps the int64 divisions
-// out of the inner loop (they dominated the host profile) and lets copies vectorise. Both compute the same
-// values from the same index arithmetic.
-
-// Splits a row index over [maps][extents[0] .. extents[N-2]] into the map and index[0 .. N-2]; index[N-1]
-// is left for the caller's inner loop.
+// Splits a row index over [leading][extents[0] .. extents[N-2]] into the leading index and index[0 .. N-2];
+// index[N-1] is left for the caller's inner loop.
 template <int N>
 FFTCONV_HD inline std::int64_t unravel_row(std::int64_t row, const std::int64_t (&extents)[N], std::int64_t (&index)[N]) {
   for (int d = N - 2; d >= 0; --d) {
@@ -43,300 +42,408 @@ FFTCONV_HD inline void zero_row(T* row, std::int64_t length) {
   for (std::int64_t i = 0; i < length; ++i) row[i] = T(0);
 }
 
-// x (or dx-shaped data) [maps][n...] into the frame [maps][L...]: copied at offset 0, zeros elsewhere.
-template <int N, class T>
-struct stage_input {
-  spectral_frame<N> frame;
-  std::int64_t extents[N];
-  std::int64_t volume;  // product of extents
-  const T* source;
-  T* frame_data;
-
-  FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t u[N];
-    const std::int64_t map = unravel<N>(index, frame.real, u);
-    bool inside = true;
-    for (int d = 0; d < N; ++d) inside = inside && u[d] < extents[d];
-    frame_data[index] = inside ? source[map * volume + ravel<N>(u, extents)] : T(0);
-  }
-
-  FFTCONV_HD void row(std::int64_t r) const {
-    std::int64_t u[N];
-    const std::int64_t map = unravel_row<N>(r, frame.real, u);
-    T* out = frame_data + r * frame.real[N - 1];
-    bool inside = true;
-    for (int d = 0; d < N - 1; ++d) inside = inside && u[d] < extents[d];
-    const std::int64_t copied = inside ? extents[N - 1] : 0;
-    const T* in = source + map * volume + ravel<N>(u, extents);
-    for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
-    zero_row(out + copied, frame.real[N - 1] - copied);
-  }
-};
-
-// Weights [maps][k...] into the frame with their taps at j*d (the zero-inserted, dilated kernel).
-template <int N, class T>
-struct stage_kernel {
-  spectral_frame<N> frame;
-  std::int64_t kernel[N];
-  std::int64_t dilation[N];
-  std::int64_t volume;  // product of kernel
-  const T* weights;
-  T* frame_data;
-
-  FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t u[N], tap[N];
-    const std::int64_t map = unravel<N>(index, frame.real, u);
-    bool inside = true;
-    for (int d = 0; d < N; ++d) {
-      tap[d] = u[d] / dilation[d];
-      inside = inside && u[d] % dilation[d] == 0 && tap[d] < kernel[d];
-    }
-    frame_data[index] = inside ? weights[map * volume + ravel<N>(tap, kernel)] : T(0);
-  }
-
-  FFTCONV_HD void row(std::int64_t r) const {
-    std::int64_t u[N], tap[N];
-    const std::int64_t map = unravel_row<N>(r, frame.real, u);
-    T* out = frame_data + r * frame.real[N - 1];
-    zero_row(out, frame.real[N - 1]);
-    for (int d = 0; d < N - 1; ++d) {
-      tap[d] = u[d] / dilation[d];
-      if (u[d] % dilation[d] != 0 || tap[d] >= kernel[d]) return;
-    }
-    tap[N - 1] = 0;
-    const T* in = weights + map * volume + ravel<N>(tap, kernel);
-    for (std::int64_t j = 0; j < kernel[N - 1]; ++j) out[j * dilation[N - 1]] = in[j];
-  }
-};
-
-// dy [maps][out...] zero-upsampled into the frame: dy[q] lands at u = (q*s - p) mod L, i.e. frame position u
-// holds dy[q] when v = (u + p) mod L is q*s with q < out. v is exact (not just congruent) because every
-// shift t + p lies in [0, n + 2p - span] < L.
-template <int N, class T>
-struct stage_upsampled {
-  spectral_frame<N> frame;
-  std::int64_t output[N];
-  std::int64_t stride[N];
-  std::int64_t padding[N];
-  std::int64_t volume;  // product of output
-  const T* gradient;
-  T* frame_data;
-
-  FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t u[N], q[N];
-    const std::int64_t map = unravel<N>(index, frame.real, u);
-    bool inside = true;
-    for (int d = 0; d < N; ++d) {
-      const std::int64_t v = (u[d] + padding[d]) % frame.real[d];
-      q[d] = v / stride[d];
-      inside = inside && v % stride[d] == 0 && q[d] < output[d];
-    }
-    frame_data[index] = inside ? gradient[map * volume + ravel<N>(q, output)] : T(0);
-  }
-
-  FFTCONV_HD void row(std::int64_t r) const {
-    std::int64_t u[N], q[N];
-    const std::int64_t map = unravel_row<N>(r, frame.real, u);
-    const std::int64_t length = frame.real[N - 1];
-    T* out = frame_data + r * length;
-    zero_row(out, length);
-    for (int d = 0; d < N - 1; ++d) {
-      const std::int64_t v = (u[d] + padding[d]) % frame.real[d];
-      q[d] = v / stride[d];
-      if (v % stride[d] != 0 || q[d] >= output[d]) return;
-    }
-    q[N - 1] = 0;
-    const T* in = gradient + map * volume + ravel<N>(q, output);
-    // dy[.., q] lands at (q*s - p) mod L: start at -p mod L and step by s (s < L whenever two outputs exist).
-    const std::int64_t step = stride[N - 1] % length;
-    std::int64_t at = (length - padding[N - 1] % length) % length;
-    for (std::int64_t i = 0; i < output[N - 1]; ++i) {
-      out[at] = in[i];
-      at += step;
-      if (at >= length) at -= length;
-    }
-  }
-};
-
-// How a tensor's maps factor for the per-group GEMMs: natural map index ((a1 * G + g) * A2 + a2) * K + k.
-//   x, dx, y, dy: A1 = batch, A2 = 1,  K = channels per group
-//   w, dw:        A1 = 1,     A2 = out channels per group, K = in channels per group
-// In the frequency-major layout [f][g][a1][a2][k], each (f, g) holds a row-major (A1*A2) x K matrix, and
-// consecutive (f, g) matrices sit a constant stride apart: one strided-batched GEMM covers all of them.
-struct channel_layout {
-  std::int64_t outer;   // A1
-  std::int64_t groups;  // G
-  std::int64_t inner;   // A2
-  std::int64_t columns; // K
-
-  FFTCONV_HD std::int64_t maps() const { return outer * groups * inner * columns; }
-  FFTCONV_HD std::int64_t matrix_size() const { return outer * inner * columns; }
-
-  // Position of natural map m within one frequency's slice [G][A1][A2][K].
-  FFTCONV_HD std::int64_t frequency_major_column(std::int64_t m) const {
-    const std::int64_t k = m % columns;
-    std::int64_t rest = m / columns;
-    const std::int64_t a2 = rest % inner;
-    rest /= inner;
-    const std::int64_t g = rest % groups;
-    const std::int64_t a1 = rest / groups;
-    return ((g * outer + a1) * inner + a2) * columns + k;
-  }
-};
-
-// Square tiles of the [maps][F] <-> [F][maps] transposes on the host.
-inline constexpr std::int64_t transpose_tile_extent = 32;
-
-FFTCONV_HD inline std::int64_t transpose_tiles(std::int64_t maps, std::int64_t frequencies) {
-  const std::int64_t e = transpose_tile_extent;
-  return ((maps + e - 1) / e) * ((frequencies + e - 1) / e);
+template <int N>
+FFTCONV_HD inline std::int64_t volume_of(const std::int64_t (&extents)[N]) {
+  std::int64_t v = 1;
+  for (int d = 0; d < N; ++d) v *= extents[d];
+  return v;
 }
 
-struct transpose_tile_bounds {
-  std::int64_t map_begin, map_end, frequency_begin, frequency_end;
-  FFTCONV_HD transpose_tile_bounds(std::int64_t tile, std::int64_t maps, std::int64_t frequencies) {
-    const std::int64_t e = transpose_tile_extent;
-    const std::int64_t frequency_tiles = (frequencies + e - 1) / e;
-    map_begin = (tile / frequency_tiles) * e;
-    frequency_begin = (tile % frequency_tiles) * e;
-    map_end = map_begin + e < maps ? map_begin + e : maps;
-    frequency_end = frequency_begin + e < frequencies ? frequency_begin + e : frequencies;
+// The tile origin (in outputs) of tile `flat`, per dim.
+template <int N>
+FFTCONV_HD inline void tile_origin(const tiling<N>& t, std::int64_t flat, std::int64_t (&origin)[N]) {
+  for (int d = N - 1; d >= 0; --d) {
+    origin[d] = (flat % t.tiles[d]) * t.tile[d];
+    flat /= t.tiles[d];
   }
-};
+}
 
-// Natural [maps][F] -> frequency-major [F][G][A1][A2][K]. One element per index over the destination, so
-// writes are contiguous; reads stride by F (the FFT library's map distance).
-template <class T>
-struct to_frequency_major {
-  channel_layout layout;
-  std::int64_t frequencies;  // F: complex volume of one map
-  const complex<T>* natural;
-  complex<T>* frequency_major;
-
-  FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t rest = index;
-    const std::int64_t k = rest % layout.columns;
-    rest /= layout.columns;
-    const std::int64_t a2 = rest % layout.inner;
-    rest /= layout.inner;
-    const std::int64_t a1 = rest % layout.outer;
-    rest /= layout.outer;
-    const std::int64_t g = rest % layout.groups;
-    const std::int64_t f = rest / layout.groups;
-    const std::int64_t map = ((a1 * layout.groups + g) * layout.inner + a2) * layout.columns + k;
-    frequency_major[index] = natural[map * frequencies + f];
-  }
-
-  // Row m: map m's spectrum, read contiguously, written with stride maps.
-  FFTCONV_HD void row(std::int64_t m) const {
-    const std::int64_t maps = layout.maps();
-    const std::int64_t column = layout.frequency_major_column(m);
-    const complex<T>* in = natural + m * frequencies;
-    for (std::int64_t f = 0; f < frequencies; ++f) frequency_major[f * maps + column] = in[f];
-  }
-
-  // Tile t of transpose_tile_extent maps x frequencies (host): both sides stay in cache, where a row's
-  // writes with stride maps each missed it.
-  FFTCONV_HD std::int64_t tiles() const { return transpose_tiles(layout.maps(), frequencies); }
-  FFTCONV_HD void tile(std::int64_t t) const {
-    transpose_tile_bounds bounds(t, layout.maps(), frequencies);
-    std::int64_t columns[transpose_tile_extent];
-    for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m)
-      columns[m - bounds.map_begin] = layout.frequency_major_column(m);
-    const std::int64_t maps = layout.maps();
-    for (std::int64_t f = bounds.frequency_begin; f < bounds.frequency_end; ++f)
-      for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m)
-        frequency_major[f * maps + columns[m - bounds.map_begin]] = natural[m * frequencies + f];
-  }
-};
-
-// Frequency-major [F][G][A1][A2][K] -> natural [maps][F], one element per index over the destination.
-template <class T>
-struct from_frequency_major {
-  channel_layout layout;
-  std::int64_t frequencies;
-  const complex<T>* frequency_major;
-  complex<T>* natural;
-
-  FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t f = index % frequencies;
-    std::int64_t rest = index / frequencies;
-    const std::int64_t k = rest % layout.columns;
-    rest /= layout.columns;
-    const std::int64_t a2 = rest % layout.inner;
-    rest /= layout.inner;
-    const std::int64_t g = rest % layout.groups;
-    const std::int64_t a1 = rest / layout.groups;
-    natural[index] = frequency_major[(((f * layout.groups + g) * layout.outer + a1) * layout.inner + a2) *
-                                         layout.columns + k];
-  }
-
-  FFTCONV_HD void row(std::int64_t m) const {
-    const std::int64_t maps = layout.maps();
-    const std::int64_t column = layout.frequency_major_column(m);
-    complex<T>* out = natural + m * frequencies;
-    for (std::int64_t f = 0; f < frequencies; ++f) out[f] = frequency_major[f * maps + column];
-  }
-
-  FFTCONV_HD std::int64_t tiles() const { return transpose_tiles(layout.maps(), frequencies); }
-  FFTCONV_HD void tile(std::int64_t t) const {
-    transpose_tile_bounds bounds(t, layout.maps(), frequencies);
-    const std::int64_t maps = layout.maps();
-    for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m) {
-      const std::int64_t column = layout.frequency_major_column(m);
-      for (std::int64_t f = bounds.frequency_begin; f < bounds.frequency_end; ++f)
-        natural[m * frequencies + f] = frequency_major[f * maps + column];
-    }
-  }
-};
-
-// After the inverse transform: destination[m][q...] = frame[m][(q*step + offset) mod L] * scale (+ bias[m mod
-// channels]). The crop, the stride subsampling (forward: step s, offset -p), the dilated taps (dW: step d),
-// the 1/L normalisation of the unnormalised inverse and the bias, all in one pass.
+// x [B][C][n...] -> frames of the x maps [map_begin, map_begin + count) (see the conventions above).
 template <int N, class T>
-struct crop_frame {
-  spectral_frame<N> frame;
-  std::int64_t extents[N];
-  std::int64_t step[N];
-  std::int64_t offset[N];
-  T scale;
-  const T* bias;  // may be null
-  std::int64_t channels;
-  const T* frame_data;
-  T* destination;
+struct stage_input_tiles {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  std::int64_t map_begin;
+  const T* x;
+  T* frames;
+
+  // Where map `map`'s frame reads x: x + base(map), per-dim first position first[d] (for u = 0) and step s.
+  FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&first)[N]) const {
+    std::int64_t phase = map % t.phases;
+    const std::int64_t c = (map / t.phases) % p.in_channels;
+    const std::int64_t row = map / (t.phases * p.in_channels);
+    std::int64_t origin[N];
+    tile_origin<N>(t, row % t.tile_count, origin);
+    for (int d = N - 1; d >= 0; --d) {
+      const std::int64_t r = phase % t.phase_count[d];
+      phase /= t.phase_count[d];
+      first[d] = origin[d] * p.stride[d] + r - p.padding[d];
+    }
+    return x + ((row / t.tile_count) * p.in_channels + c) * p.input_spatial();
+  }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t q[N], u[N];
-    const std::int64_t map = unravel<N>(index, extents, q);
+    const std::int64_t volume = volume_of<N>(t.frame);
+    const std::int64_t local = index / volume;
+    std::int64_t u[N], first[N];
+    unravel<N>(index - local * volume, t.frame, u);
+    const T* plane = source(map_begin + local, first);
+    bool inside = true;
+    std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
-      const std::int64_t t = (q[d] * step[d] + offset[d]) % frame.real[d];
-      u[d] = t < 0 ? t + frame.real[d] : t;
+      const std::int64_t i = first[d] + u[d] * p.stride[d];
+      inside = inside && u[d] < t.window[d] && i >= 0 && i < p.input[d];
+      offset = offset * p.input[d] + i;
     }
-    T value = frame_data[map * frame.real_volume + ravel<N>(u, frame.real)] * scale;
-    if (bias != nullptr) value += bias[map % channels];
-    destination[index] = value;
+    frames[local * distance + (index - local * volume)] = inside ? plane[offset] : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
-    std::int64_t q[N], u[N];
-    const std::int64_t map = unravel_row<N>(r, extents, q);
+    std::int64_t u[N], first[N];
+    const std::int64_t local = unravel_row<N>(r, t.frame, u);
+    const std::int64_t length = t.frame[N - 1];
+    T* out = frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length;
+    const T* plane = source(map_begin + local, first);
+    std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
-      const std::int64_t t = (q[d] * step[d] + offset[d]) % frame.real[d];
-      u[d] = t < 0 ? t + frame.real[d] : t;
+      const std::int64_t i = first[d] + u[d] * p.stride[d];
+      if (u[d] >= t.window[d] || i < 0 || i >= p.input[d]) return zero_row(out, length);
+      offset = offset * p.input[d] + i;
     }
-    u[N - 1] = 0;
-    const T* in = frame_data + map * frame.real_volume + ravel<N>(u, frame.real);
-    T* out = destination + r * extents[N - 1];
-    const std::int64_t length = frame.real[N - 1];
-    const std::int64_t stride = step[N - 1] % length;
-    std::int64_t at = offset[N - 1] % length;
-    if (at < 0) at += length;
-    const T shift = bias != nullptr ? bias[map % channels] : T(0);
-    for (std::int64_t i = 0; i < extents[N - 1]; ++i) {
-      out[i] = in[at] * scale + shift;
-      at += stride;
-      if (at >= length) at -= length;
+    // u in [begin, end): first + u*s in [0, n), u < W.
+    constexpr int last = N - 1;
+    const std::int64_t s = p.stride[last], f = first[last];
+    const std::int64_t begin = f >= 0 ? 0 : (-f + s - 1) / s;
+    std::int64_t end = p.input[last] - 1 - f >= 0 ? (p.input[last] - 1 - f) / s + 1 : 0;
+    end = end < t.window[last] ? end : t.window[last];
+    const T* in = plane + offset * p.input[last] + f;
+    std::int64_t u_last = 0;
+    for (; u_last < begin && u_last < length; ++u_last) out[u_last] = T(0);
+    for (; u_last < end; ++u_last) out[u_last] = in[u_last * s];
+    for (; u_last < length; ++u_last) out[u_last] = T(0);
+  }
+};
+
+// w [O][C/g][k...] -> frames of the kernel's phase maps [O][C/g][P].
+template <int N, class T>
+struct stage_kernel_phases {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  const T* w;
+  T* frames;
+
+  // Tap index along dim d for phase r and frame position u, or -1 where the phase kernel is zero.
+  FFTCONV_HD std::int64_t tap(int d, std::int64_t r, std::int64_t u) const {
+    if (u >= t.phase_taps[d]) return -1;
+    const std::int64_t position = r + p.stride[d] * u;  // in the dilated kernel
+    if (position % p.dilation[d] != 0) return -1;
+    const std::int64_t j = position / p.dilation[d];
+    return j < p.kernel[d] ? j : -1;
+  }
+
+  FFTCONV_HD void phase_of(std::int64_t map, std::int64_t (&r)[N]) const {
+    std::int64_t phase = map % t.phases;
+    for (int d = N - 1; d >= 0; --d) {
+      r[d] = phase % t.phase_count[d];
+      phase /= t.phase_count[d];
     }
+  }
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    const std::int64_t volume = volume_of<N>(t.frame);
+    const std::int64_t map = index / volume;
+    std::int64_t u[N], r[N], j[N];
+    unravel<N>(index - map * volume, t.frame, u);
+    phase_of(map, r);
+    bool inside = true;
+    for (int d = 0; d < N; ++d) {
+      j[d] = tap(d, r[d], u[d]);
+      inside = inside && j[d] >= 0;
+    }
+    frames[map * distance + (index - map * volume)] =
+        inside ? w[(map / t.phases) * p.kernel_spatial() + ravel<N>(j, p.kernel)] : T(0);
+  }
+
+  FFTCONV_HD void row(std::int64_t row_index) const {
+    std::int64_t u[N], r[N], j[N];
+    const std::int64_t map = unravel_row<N>(row_index, t.frame, u);
+    const std::int64_t length = t.frame[N - 1];
+    T* out = frames + map * distance + (row_index - map * (volume_of<N>(t.frame) / length)) * length;
+    zero_row(out, length);
+    phase_of(map, r);
+    for (int d = 0; d < N - 1; ++d) {
+      j[d] = tap(d, r[d], u[d]);
+      if (j[d] < 0) return;
+    }
+    j[N - 1] = 0;
+    const T* in = w + (map / t.phases) * p.kernel_spatial() + ravel<N>(j, p.kernel);
+    for (std::int64_t u_last = 0; u_last < length; ++u_last) {
+      const std::int64_t k = tap(N - 1, r[N - 1], u_last);
+      if (k >= 0) out[u_last] = in[k];
+    }
+  }
+};
+
+// dy [B][O][m...] -> frames of the dy maps [map_begin, map_begin + count): tile outputs at u < T.
+template <int N, class T>
+struct stage_output_tiles {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  std::int64_t map_begin;
+  const T* dy;
+  T* frames;
+
+  FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&origin)[N]) const {
+    const std::int64_t o = map % p.out_channels;
+    const std::int64_t row = map / p.out_channels;
+    tile_origin<N>(t, row % t.tile_count, origin);
+    return dy + ((row / t.tile_count) * p.out_channels + o) * p.output_spatial();
+  }
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    const std::int64_t volume = volume_of<N>(t.frame);
+    const std::int64_t local = index / volume;
+    std::int64_t u[N], origin[N];
+    unravel<N>(index - local * volume, t.frame, u);
+    const T* plane = source(map_begin + local, origin);
+    bool inside = true;
+    std::int64_t offset = 0;
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t q = origin[d] + u[d];
+      inside = inside && u[d] < t.tile[d] && q < p.output[d];
+      offset = offset * p.output[d] + q;
+    }
+    frames[local * distance + (index - local * volume)] = inside ? plane[offset] : T(0);
+  }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t u[N], origin[N];
+    const std::int64_t local = unravel_row<N>(r, t.frame, u);
+    const std::int64_t length = t.frame[N - 1];
+    T* out = frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length;
+    const T* plane = source(map_begin + local, origin);
+    std::int64_t offset = 0;
+    for (int d = 0; d < N - 1; ++d) {
+      const std::int64_t q = origin[d] + u[d];
+      if (u[d] >= t.tile[d] || q >= p.output[d]) return zero_row(out, length);
+      offset = offset * p.output[d] + q;
+    }
+    constexpr int last = N - 1;
+    const std::int64_t left = p.output[last] - origin[last];
+    const std::int64_t copied = t.tile[last] < left ? t.tile[last] : left;
+    const T* in = plane + offset * p.output[last] + origin[last];
+    for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
+    zero_row(out + copied, length - copied);
+  }
+};
+
+// Frames of the y maps of rows [row_begin, row_begin + rows) -> y: y[b, o, tau*T + u] = frame[u] * scale + bias[o]
+// for u < T inside the output. One element per (row, o, u in the tile): every y element has one writer.
+template <int N, class T>
+struct crop_output_tiles {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  std::int64_t row_begin;
+  T scale;  // 1 / frame volume: the inverse transforms are unnormalised
+  const T* bias;  // may be null
+  const T* frames;
+  T* y;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    const std::int64_t volume = volume_of<N>(t.tile);
+    const std::int64_t map = index / volume;  // (row - row_begin) * O + o
+    std::int64_t u[N], origin[N];
+    unravel<N>(index - map * volume, t.tile, u);
+    const std::int64_t o = map % p.out_channels;
+    const std::int64_t row = row_begin + map / p.out_channels;
+    tile_origin<N>(t, row % t.tile_count, origin);
+    std::int64_t offset = 0;
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t q = origin[d] + u[d];
+      if (q >= p.output[d]) return;
+      offset = offset * p.output[d] + q;
+    }
+    const T value = frames[map * distance + ravel<N>(u, t.frame)] * scale;
+    y[((row / t.tile_count) * p.out_channels + o) * p.output_spatial() + offset] =
+        bias != nullptr ? value + bias[o] : value;
+  }
+
+  // Row over [rows][O][T_0 .. T_{N-2}].
+  FFTCONV_HD void row(std::int64_t r) const {
+    std::int64_t u[N], origin[N];
+    const std::int64_t map = unravel_row<N>(r, t.tile, u);
+    const std::int64_t o = map % p.out_channels;
+    const std::int64_t row_index = row_begin + map / p.out_channels;
+    tile_origin<N>(t, row_index % t.tile_count, origin);
+    std::int64_t offset = 0;
+    for (int d = 0; d < N - 1; ++d) {
+      const std::int64_t q = origin[d] + u[d];
+      if (q >= p.output[d]) return;
+      offset = offset * p.output[d] + q;
+    }
+    constexpr int last = N - 1;
+    const std::int64_t left = p.output[last] - origin[last];
+    const std::int64_t count = t.tile[last] < left ? t.tile[last] : left;
+    const T* in = frames + map * distance + ravel<N>(u, t.frame);
+    T* out = y + ((row_index / t.tile_count) * p.out_channels + o) * p.output_spatial() + offset * p.output[last] +
+             origin[last];
+    const T shift = bias != nullptr ? bias[o] : T(0);
+    if (bias != nullptr)
+      for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
+    else
+      for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale;
+  }
+};
+
+// dx of images [image_begin, image_end) from the frames of the dx maps of rows [row_begin, row_end): each
+// element gathers the tiles whose windows hold it (overlap-add, no atomics), tiles in row-major order, then
+// dx = (accumulate ? dx : 0) + sum * scale. accumulate is set when rows of one image are split over chunks.
+template <int N, class T>
+struct overlap_add_input {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  std::int64_t image_begin;
+  std::int64_t row_begin, row_end;
+  T scale;
+  bool accumulate;
+  const T* frames;
+  T* dx;
+
+  // Phase-domain position a, phase r and the tile range [low, high] holding it, in dim d for input position i.
+  FFTCONV_HD void locate(int d, std::int64_t i, std::int64_t& a, std::int64_t& r, std::int64_t& low,
+                         std::int64_t& high) const {
+    const std::int64_t shifted = i + p.padding[d];
+    a = shifted / p.stride[d];
+    r = shifted - a * p.stride[d];
+    const std::int64_t reach = a - t.window[d] + 1;  // the first tile origin whose window holds a
+    low = reach <= 0 ? 0 : (reach + t.tile[d] - 1) / t.tile[d];
+    high = a / t.tile[d];
+    if (high > t.tiles[d] - 1) high = t.tiles[d] - 1;
+  }
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t i[N];
+    const std::int64_t plane = unravel<N>(index, p.input, i);  // (b - image_begin) * C + c
+    const std::int64_t c = plane % p.in_channels;
+    const std::int64_t b = image_begin + plane / p.in_channels;
+    std::int64_t a[N], low[N], high[N], phase = 0;
+    bool any = true;
+    for (int d = 0; d < N; ++d) {
+      std::int64_t r = 0;
+      locate(d, i[d], a[d], r, low[d], high[d]);
+      phase = phase * t.phase_count[d] + r;
+      any = any && low[d] <= high[d];
+    }
+    T sum(0);
+    if (any) {
+      std::int64_t tau[N];
+      for (int d = 0; d < N; ++d) tau[d] = low[d];
+      for (;;) {
+        const std::int64_t row = b * t.tile_count + ravel<N>(tau, t.tiles);
+        if (row >= row_begin && row < row_end) {
+          std::int64_t v[N];
+          for (int d = 0; d < N; ++d) v[d] = a[d] - tau[d] * t.tile[d];
+          sum += frames[(((row - row_begin) * p.in_channels + c) * t.phases + phase) * distance + ravel<N>(v, t.frame)];
+        }
+        int d = N - 1;
+        while (d >= 0 && ++tau[d] > high[d]) {
+          tau[d] = low[d];
+          --d;
+        }
+        if (d < 0) break;
+      }
+    }
+    const std::int64_t at = (b * p.in_channels + c) * p.input_spatial() + ravel<N>(i, p.input);
+    dx[at] = accumulate ? dx[at] + sum * scale : sum * scale;
+  }
+
+  // Row over [images][C][n_0 .. n_{N-2}]. Without accumulation, each frame row is added along the row in the
+  // same tile order as operator() (tiles of the leading dims row-major, then the last dim's), then scaled.
+  FFTCONV_HD void row(std::int64_t r) const {
+    constexpr int last = N - 1;
+    const std::int64_t width = p.input[last];
+    const std::int64_t first_index = r * width;
+    if (accumulate) {
+      for (std::int64_t k = 0; k < width; ++k) (*this)(first_index + k);
+      return;
+    }
+    std::int64_t i[N];
+    const std::int64_t plane = unravel_row<N>(r, p.input, i);
+    const std::int64_t c = plane % p.in_channels;
+    const std::int64_t b = image_begin + plane / p.in_channels;
+    T* out = dx + (b * p.in_channels + c) * p.input_spatial() + r % (p.input_spatial() / width) * width;
+    zero_row(out, width);
+    std::int64_t a[N], low[N], high[N], lead_phase = 0;
+    for (int d = 0; d < last; ++d) {
+      std::int64_t phase_d = 0;
+      locate(d, i[d], a[d], phase_d, low[d], high[d]);
+      if (low[d] > high[d]) return;
+      lead_phase = lead_phase * t.phase_count[d] + phase_d;
+    }
+    std::int64_t tau[N];
+    for (int d = 0; d < last; ++d) tau[d] = low[d];
+    const std::int64_t s = p.stride[last];
+    for (;;) {
+      std::int64_t v[N];
+      for (int d = 0; d < last; ++d) v[d] = a[d] - tau[d] * t.tile[d];
+      v[last] = 0;
+      for (std::int64_t tau_last = 0; tau_last < t.tiles[last]; ++tau_last) {
+        tau[last] = tau_last;
+        const std::int64_t row = b * t.tile_count + ravel<N>(tau, t.tiles);
+        if (row < row_begin || row >= row_end) continue;
+        for (std::int64_t phase_last = 0; phase_last < s; ++phase_last) {
+          const std::int64_t phase = lead_phase * s + phase_last;
+          const T* in =
+              frames + (((row - row_begin) * p.in_channels + c) * t.phases + phase) * distance + ravel<N>(v, t.frame);
+          // frame position v_last holds input position (tau*T + v_last)*s + phase_last - p
+          const std::int64_t origin = tau_last * t.tile[last] * s + phase_last - p.padding[last];
+          const std::int64_t begin = origin >= 0 ? 0 : (-origin + s - 1) / s;
+          std::int64_t end = width - 1 - origin >= 0 ? (width - 1 - origin) / s + 1 : 0;
+          end = end < t.window[last] ? end : t.window[last];
+          for (std::int64_t v_last = begin; v_last < end; ++v_last) out[origin + v_last * s] += in[v_last];
+        }
+      }
+      int d = last - 1;
+      while (d >= 0 && ++tau[d] > high[d]) {
+        tau[d] = low[d];
+        --d;
+      }
+      if (d < 0) break;
+    }
+    for (std::int64_t k = 0; k < width; ++k) out[k] *= scale;
+  }
+};
+
+// dw [O][C/g][k...] from the frames of the kernel's phase maps: tap j sits in phase j*d mod s at (j*d) / s.
+template <int N, class T>
+struct gather_kernel_gradient {
+  problem<N> p;
+  tiling<N> t;
+  std::int64_t distance;
+  T scale;
+  const T* frames;
+  T* dw;
+
+  FFTCONV_HD void operator()(std::int64_t index) const {
+    std::int64_t j[N], u[N];
+    const std::int64_t filter = unravel<N>(index, p.kernel, j);
+    std::int64_t phase = 0;
+    for (int d = 0; d < N; ++d) {
+      const std::int64_t position = j[d] * p.dilation[d];
+      u[d] = position / p.stride[d];
+      phase = phase * t.phase_count[d] + (position - u[d] * p.stride[d]);
+    }
+    dw[index] = frames[(filter * t.phases + phase) * distance + ravel<N>(u, t.frame)] * scale;
+  }
+
+  FFTCONV_HD void row(std::int64_t r) const {
+    const std::int64_t width = p.kernel[N - 1];
+    for (std::int64_t k = 0; k < width; ++k) (*this)(r * width + k);
   }
 };
 
