@@ -31,9 +31,10 @@ struct passes {
   friend constexpr bool operator==(const passes&, const passes&) = default;
 };
 
-// How fftconv::automatic chooses: by timing the candidates on the first call for a shape (measure), or by a
-// deterministic cost model without running anything (heuristic).
-enum class automatic_mode { measure, heuristic };
+// How fftconv::automatic chooses: by timing the candidates on the first call for a shape (measure: those the
+// cost model does not rule out; exhaustive: every candidate), or by a deterministic cost model without running
+// anything (heuristic).
+enum class automatic_mode { measure, heuristic, exhaustive };
 
 namespace detail {
 

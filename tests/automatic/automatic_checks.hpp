@@ -132,8 +132,14 @@ void check_pick(Exec exec, const reference::layer& L, fftconv::automatic_mode mo
   CHECK(choice.mode == mode);
   CHECK(!choice.reason.empty());
   const auto statistics = fftconv::automatic_choice_statistics();
-  CHECK(statistics.measurements == (mode == fftconv::automatic_mode::measure ? 1u : 0u));
+  CHECK(statistics.measurements == (mode != fftconv::automatic_mode::heuristic ? 1u : 0u));
   CHECK(statistics.modelled == (mode == fftconv::automatic_mode::heuristic ? 1u : 0u));
+  if (mode == fftconv::automatic_mode::exhaustive)  // every candidate timed (fft where the executor has it)
+    for (const auto& candidate : choice.candidates) {
+      INFO(candidate.policy);
+      CHECK((candidate.considered || candidate.skipped.find("no FFT library") != std::string::npos));
+      CHECK((candidate.first_call_seconds > 0 || !candidate.considered));
+    }
   data.check_forward();
   data.check_backward_data();
   data.check_backward_filter();
@@ -254,10 +260,11 @@ void check_concurrent_first_calls(MakeExecutor make_executor, int threads) {
 
 // fft's transform frame for this layer is over 2^21 points per dim (a dilated kernel spanning 2^21 + 1 over
 // padding) on 128 channels: its staging alone is over 2^51 bytes, beyond any address space, while naive and
-// im2col see 4x4 outputs of a 2x2 kernel. Measure mode skips fft with the reason kept; the calls succeed.
+// im2col see 4x4 outputs of a 2x2 kernel. Exhaustive mode (measure mode would not even time a candidate the
+// model rules out) skips fft with the reason kept; the calls succeed.
 template <class T, class Exec>
 void check_candidate_out_of_memory(Exec exec) {
-  start_clean(fftconv::automatic_mode::measure);
+  start_clean(fftconv::automatic_mode::exhaustive);
   const std::int64_t dilation = std::int64_t{1} << 21;
   reference::layer L = make_layer(2, 1, {.in_channels = 128, .out_channels = 2, .input = {4, 4}, .kernel = {2, 2},
                                          .padding = {dilation / 2, dilation / 2}, .stride = {1, 1},

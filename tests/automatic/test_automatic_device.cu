@@ -6,9 +6,9 @@
 using fftconv::automatic_mode;
 using testing_support::test_stream;
 
-TEST_CASE("automatic device: clear-cut picks, measured and modelled") {
+TEST_CASE("automatic device: clear-cut picks, measured (model-pruned and exhaustive) and modelled") {
   test_stream s;
-  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::heuristic}) {
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic}) {
     automatic_checks::check_pick<float>(s.executor(), automatic_checks::pointwise_layer(), mode, {"im2col"});
     automatic_checks::check_pick<float>(s.executor(), automatic_checks::large_kernel_layer(), mode, {"fft"});
     automatic_checks::check_pick<double>(s.executor(), automatic_checks::tiny_image_layer(), mode, {"naive", "im2col"});

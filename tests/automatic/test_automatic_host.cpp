@@ -12,18 +12,18 @@ struct host_executor {
 };
 }  // namespace
 
-TEST_CASE("automatic host: 1x1 -> im2col, measured and modelled") {
-  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::heuristic})
+TEST_CASE("automatic host: 1x1 -> im2col, measured (model-pruned and exhaustive) and modelled") {
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
     automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::pointwise_layer(), mode, {"im2col"});
 }
 
-TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured and modelled") {
-  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::heuristic})
+TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured (model-pruned and exhaustive) and modelled") {
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
     automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode, {"fft"});
 }
 
-TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col, measured and modelled", T, float, double) {
-  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::heuristic})
+TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col, measured (model-pruned and exhaustive) and modelled", T, float, double) {
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
     automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode, {"naive", "im2col"});
 }
 

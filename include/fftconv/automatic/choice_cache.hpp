@@ -56,11 +56,28 @@ struct automatic_choice {
   std::string key;
 };
 
-inline const char* mode_name(automatic_mode mode) { return mode == automatic_mode::measure ? "measure" : "heuristic"; }
+inline const char* mode_name(automatic_mode mode) {
+  switch (mode) {
+    case automatic_mode::measure: return "measure";
+    case automatic_mode::heuristic: return "heuristic";
+    case automatic_mode::exhaustive: return "exhaustive";
+  }
+  return "?";
+}
+
+// "measure", "heuristic" or "exhaustive"; false for anything else.
+inline bool parse_mode(const std::string& name, automatic_mode& mode) {
+  for (automatic_mode m : {automatic_mode::measure, automatic_mode::heuristic, automatic_mode::exhaustive})
+    if (name == mode_name(m)) {
+      mode = m;
+      return true;
+    }
+  return false;
+}
 
 // Process-wide counters, for tests and logs.
 struct automatic_statistics {
-  std::uint64_t measurements = 0;  // keys timed
+  std::uint64_t measurements = 0;  // keys timed (measure or exhaustive)
   std::uint64_t modelled = 0;      // keys decided by the cost model
   std::uint64_t cache_hits = 0;    // decisions answered from the cache (by another layer, or a loaded file)
   std::uint64_t loaded = 0;        // choices read by load_automatic_choices
@@ -102,10 +119,10 @@ class choice_cache {
     }
     lock.lock();
     entries_[key] = choice;
-    if (choice->mode == automatic_mode::measure)
-      ++statistics_.measurements;
-    else
+    if (choice->mode == automatic_mode::heuristic)
       ++statistics_.modelled;
+    else
+      ++statistics_.measurements;
     deciding_.erase(key);
     decided_.notify_all();
     return choice;
@@ -184,11 +201,7 @@ class choice_cache {
       choice->policy = fields[1];
       if (choice->policy != "naive" && choice->policy != "im2col" && choice->policy != "fft")
         fail("load_automatic_choices: '", path, "' line ", number, ": unknown policy '", choice->policy, "'");
-      if (fields[2] == "measure")
-        choice->mode = automatic_mode::measure;
-      else if (fields[2] == "heuristic")
-        choice->mode = automatic_mode::heuristic;
-      else
+      if (!parse_mode(fields[2], choice->mode))
         fail("load_automatic_choices: '", path, "' line ", number, ": unknown mode '", fields[2], "'");
       choice->reason = "loaded from " + path + ": " + fields[3];
       parsed.push_back(std::move(choice));
@@ -217,17 +230,18 @@ class choice_cache {
 };
 
 // The process-wide default mode: set_default_automatic_mode(), else the environment variable
-// FFTCONV_AUTOMATIC_MODE (measure | heuristic), else the compile definition FFTCONV_AUTOMATIC_DEFAULT_MODE
-// (measure | heuristic), else measure.
+// FFTCONV_AUTOMATIC_MODE (measure | heuristic | exhaustive), else the compile definition
+// FFTCONV_AUTOMATIC_DEFAULT_MODE (the same words, unquoted), else measure.
 #define FFTCONV_DETAIL_MODE_measure 0
 #define FFTCONV_DETAIL_MODE_heuristic 1
+#define FFTCONV_DETAIL_MODE_exhaustive 2
 #define FFTCONV_DETAIL_MODE_VALUE(name) FFTCONV_DETAIL_MODE_VALUE_(name)
 #define FFTCONV_DETAIL_MODE_VALUE_(name) FFTCONV_DETAIL_MODE_##name
 
 inline automatic_mode compiled_default_mode() {
 #if defined(FFTCONV_AUTOMATIC_DEFAULT_MODE)
-  return FFTCONV_DETAIL_MODE_VALUE(FFTCONV_AUTOMATIC_DEFAULT_MODE) == 1 ? automatic_mode::heuristic
-                                                                        : automatic_mode::measure;
+  constexpr int mode = FFTCONV_DETAIL_MODE_VALUE(FFTCONV_AUTOMATIC_DEFAULT_MODE);
+  return mode == 1 ? automatic_mode::heuristic : mode == 2 ? automatic_mode::exhaustive : automatic_mode::measure;
 #else
   return automatic_mode::measure;
 #endif
@@ -236,10 +250,10 @@ inline automatic_mode compiled_default_mode() {
 inline automatic_mode environment_default_mode() {
   const char* value = std::getenv("FFTCONV_AUTOMATIC_MODE");
   if (value == nullptr || *value == '\0') return compiled_default_mode();
-  const std::string mode(value);
-  if (mode == "measure") return automatic_mode::measure;
-  if (mode == "heuristic") return automatic_mode::heuristic;
-  fail("FFTCONV_AUTOMATIC_MODE is '", mode, "'; expected 'measure' or 'heuristic'");
+  automatic_mode mode = automatic_mode::measure;
+  if (!parse_mode(value, mode))
+    fail("FFTCONV_AUTOMATIC_MODE is '", value, "'; expected 'measure', 'heuristic' or 'exhaustive'");
+  return mode;
 }
 
 inline std::atomic<int>& default_mode_setting() {

@@ -6,7 +6,8 @@
 // Measure mode (the default): the first call for a key times every eligible candidate over the declared passes,
 // in the order of a training step, on the caller's x and w (synthetic where the triggering call lacks them), a
 // seeded synthetic dy, and scratch y, dx, dw, db:
-//   - naive is timed only where the cost model predicts it within reach of the best (≤ 4x, or under 2 ms);
+//   - naive is timed only where the cost model predicts it within reach of the best (≤ 4x, or under 2 ms),
+//     and no candidate modelled over 20x the best is timed (exhaustive mode times every candidate);
 //   - one untimed warm-up step (plans, workspace), then the minimum of 3..10 timed steps; a candidate more
 //     than 4x slower than the best so far stops after one;
 //   - every candidate's outputs are compared with the first finished candidate's; one that disagrees beyond
@@ -202,7 +203,7 @@ class conv_impl<automatic, N, T> {
         last_signature_ = signature;
         return run_with_fallback(exec, p, call, held, key);  // a copy: a fallback may rewrite memo_
       }
-    if (chosen_mode == automatic_mode::measure && capturing(exec)) {
+    if (chosen_mode != automatic_mode::heuristic && capturing(exec)) {
       // A choice measured earlier (by any layer) still holds; otherwise the model's pick, not remembered, so
       // the first uncaptured call for this shape measures.
       if (auto measured = choice_cache::instance().find(key)) {
@@ -219,7 +220,7 @@ class conv_impl<automatic, N, T> {
     bool call_done = false;
     auto choice = choice_cache::instance().find_or_decide(key, [&]() -> std::shared_ptr<const automatic_choice> {
       if (chosen_mode == automatic_mode::heuristic) return model_choice<Exec>(p, declared, key, "");
-      return measure_choice(exec, p, call, declared, key, call_done);
+      return measure_choice(exec, p, call, declared, key, chosen_mode == automatic_mode::exhaustive, call_done);
     });
     remember(key, choice);
     last_signature_ = signature;
@@ -360,13 +361,13 @@ class conv_impl<automatic, N, T> {
   template <class Exec>
   std::shared_ptr<const automatic_choice> measure_choice(Exec exec, const problem<N>& p,
                                                          const call_arguments<T>& call, const passes& declared,
-                                                         const std::string& key, bool& call_done) {
+                                                         const std::string& key, bool exhaustive, bool& call_done) {
     using be = backend<Exec>;
     const modelled_costs model = model_costs<N>(p, declared, sizeof(T), rates<Exec>());
     const std::vector<candidate> order = model_order<Exec>(model);
 
     auto choice = std::make_shared<automatic_choice>();
-    choice->mode = automatic_mode::measure;
+    choice->mode = exhaustive ? automatic_mode::exhaustive : automatic_mode::measure;
     choice->key = key;
     choice->candidates.resize(candidate_count);
     for (int c = 0; c < candidate_count; ++c) choice->candidates[c].policy = candidate_name(static_cast<candidate>(c));
@@ -374,15 +375,26 @@ class conv_impl<automatic, N, T> {
       choice->candidates[static_cast<int>(candidate::fft)].skipped = "no FFT library for this executor";
 
     // naive only where it might win: its modelled step within 4x of the best other candidate, or under 2 ms.
+    // Any candidate modelled over 20x the best is not timed either: the model is within ~3x on the project's
+    // hosts, and timing a hopeless candidate (im2col on a large kernel) would cost the first call seconds.
     double best_other = std::numeric_limits<double>::infinity();
     for (candidate c : order)
       if (c != candidate::naive) best_other = std::min(best_other, model.total(c));
-    const double naive_model = model.total(candidate::naive);
-    const bool time_naive = naive_model <= 4 * best_other || naive_model <= 2e-3;
-    if (!time_naive)
-      choice->candidates[static_cast<int>(candidate::naive)].skipped =
-          "not timed: modelled " + milliseconds(naive_model) + ", over 4x the best other (" +
-          milliseconds(best_other) + ")";
+    const double best_model = model.total(order.front());
+    const auto worth_timing = [&](candidate c) {
+      if (exhaustive) return true;
+      const double modelled = model.total(c);
+      if (c == candidate::naive) return modelled <= 4 * best_other || modelled <= 2e-3;
+      return modelled <= hopeless_factor * best_model;
+    };
+    for (candidate c : order)
+      if (!worth_timing(c))
+        choice->candidates[static_cast<int>(c)].skipped =
+            "not timed: modelled " + milliseconds(model.total(c)) + ", over " +
+            (c == candidate::naive ? "4x the best other (" + milliseconds(best_other)
+                                   : std::to_string(static_cast<int>(hopeless_factor)) + "x the best (" +
+                                         milliseconds(best_model)) +
+            ")";
 
     std::optional<candidate> winner;
     std::exception_ptr first_skip;
@@ -433,7 +445,7 @@ class conv_impl<automatic, N, T> {
       double best_total = std::numeric_limits<double>::infinity();
       for (candidate c : order) {
         automatic_candidate& report = choice->candidates[static_cast<int>(c)];
-        if (c == candidate::naive && !time_naive) continue;
+        if (!worth_timing(c)) continue;
         double pass_seconds[pass_count];
         const auto run_step = [&] {
           if (!declared.forward) discard_cached_maps_of(c);  // as a functional backward call: transforms included
@@ -626,6 +638,7 @@ class conv_impl<automatic, N, T> {
   static constexpr int min_repeats = 3;
   static constexpr int max_repeats = 10;
   static constexpr double slow_factor = 4.0;
+  static constexpr double hopeless_factor = 20.0;  // modelled over this many times the best: not timed
   static constexpr double time_budget_seconds = 0.2;  // per candidate, after min_repeats
 
   geometry<N> geometry_;
