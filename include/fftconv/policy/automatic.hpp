@@ -8,8 +8,9 @@
 // seeded synthetic dy, and scratch y, dx, dw, db:
 //   - naive is timed only where the cost model predicts it within reach of the best (≤ 4x, or under 2 ms),
 //     and no candidate modelled over 20x the best is timed (exhaustive mode times every candidate);
-//   - one untimed warm-up step (plans, workspace), then the minimum of 3..10 timed steps; a candidate more
-//     than 4x slower than the best so far stops after one;
+//   - one warm-up step (plans, workspace; reported as first_call_seconds), then the minimum of 2..10 timed
+//     steps; a candidate more than 4x slower than the best so far stops after one, and one whose warm-up is
+//     over 10x the best keeps the warm-up as its figure;
 //   - every candidate's outputs are compared with the first finished candidate's; one that disagrees beyond
 //     agreement_tolerance is reported and cannot win;
 //   - out_of_memory and workspace_limit_exceeded skip a candidate (the message is kept in choice()); any
@@ -458,16 +459,21 @@ class conv_impl<automatic, N, T> {
         };
         try {
           report.first_call_seconds = run_step();
-          double minimum[pass_count] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
-                                        std::numeric_limits<double>::infinity()};
-          double spent = 0;
-          for (int repeat = 1;; ++repeat) {
-            const double total = run_step();
-            for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::min(minimum[pass], pass_seconds[pass]);
-            spent += total;
-            if (repeat >= max_repeats) break;
-            if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
-            if (repeat >= min_repeats && spent >= time_budget_seconds) break;
+          double minimum[pass_count] = {pass_seconds[0], pass_seconds[1], pass_seconds[2]};
+          // A warm-up over 10x the best so far stands as the figure: planning and first allocations are small
+          // next to such a step, so repeats would not bring it within reach.
+          if (!(report.first_call_seconds > warm_up_cut_factor * best_total)) {
+            for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::numeric_limits<double>::infinity();
+            double spent = 0;
+            for (int repeat = 1;; ++repeat) {
+              const double total = run_step();
+              for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::min(minimum[pass], pass_seconds[pass]);
+              spent += total;
+              if (repeat >= max_repeats) break;
+              if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
+              // Long steps vary less from run to run: two figures suffice past 0.1 s.
+              if (repeat >= (total > 0.1 ? 2 : min_repeats) && spent >= time_budget_seconds) break;
+            }
           }
           report.considered = true;
           report.total_seconds = 0;
@@ -639,6 +645,7 @@ class conv_impl<automatic, N, T> {
   static constexpr int max_repeats = 10;
   static constexpr double slow_factor = 4.0;
   static constexpr double hopeless_factor = 20.0;  // modelled over this many times the best: not timed
+  static constexpr double warm_up_cut_factor = 10.0;  // a warm-up step this much slower than the best: no repeats
   static constexpr double time_budget_seconds = 0.2;  // per candidate, after min_repeats
 
   geometry<N> geometry_;
