@@ -1,8 +1,11 @@
 #pragma once
-// Host GEMM: gemm_desc executed by CBLAS (OpenBLAS), row-major, one call per batch entry.
+// Host GEMM: gemm_desc executed by CBLAS (OpenBLAS), row-major, one call per batch entry; the entries of a
+// batch of small products in parallel (OpenMP).
 
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "../../error.hpp"
 #include "../../policy.hpp"  // dependent_false
@@ -32,28 +35,49 @@ inline int to_blas_int(std::int64_t value, const char* field) {
 }
 #endif
 
-template <class Scalar>
-void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta, Scalar* c) {
-  static_assert(is_gemm_scalar_v<Scalar>, "fftconv: gemm scalar must be float, double or their complex");
+// OpenBLAS runs a product on one thread when m * n * k <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4)
+// (interface/gemm.c). The fft policy issues thousands of such products per call (one per frequency and group,
+// channels x channels): host_gemm runs them in parallel over the batch instead, on OpenMP's threads.
+inline constexpr std::int64_t blas_single_thread_product = std::int64_t(1) << 18;
+
 #if FFTCONV_HAS_CBLAS
+template <class Scalar>
+void cblas_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta, Scalar* c) {
   constexpr bool is_complex = !std::is_floating_point_v<Scalar>;
   const CBLAS_TRANSPOSE op_a = to_cblas(desc.op_a, is_complex);
   const CBLAS_TRANSPOSE op_b = to_cblas(desc.op_b, is_complex);
   const int m = to_blas_int(desc.m, "m"), n = to_blas_int(desc.n, "n"), k = to_blas_int(desc.k, "k");
   const int lda = to_blas_int(desc.lda, "lda"), ldb = to_blas_int(desc.ldb, "ldb"), ldc = to_blas_int(desc.ldc, "ldc");
-  for (std::int64_t batch = 0; batch < desc.batch; ++batch) {
-    const Scalar* a_b = a + batch * desc.stride_a;
-    const Scalar* b_b = b + batch * desc.stride_b;
-    Scalar* c_b = c + batch * desc.stride_c;
-    if constexpr (std::is_same_v<Scalar, float>)
-      cblas_sgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a_b, lda, b_b, ldb, beta, c_b, ldc);
-    else if constexpr (std::is_same_v<Scalar, double>)
-      cblas_dgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a_b, lda, b_b, ldb, beta, c_b, ldc);
-    else if constexpr (std::is_same_v<Scalar, complex<float>>)
-      cblas_cgemm(CblasRowMajor, op_a, op_b, m, n, k, &alpha, a_b, lda, b_b, ldb, &beta, c_b, ldc);
-    else
-      cblas_zgemm(CblasRowMajor, op_a, op_b, m, n, k, &alpha, a_b, lda, b_b, ldb, &beta, c_b, ldc);
-  }
+  if constexpr (std::is_same_v<Scalar, float>)
+    cblas_sgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else if constexpr (std::is_same_v<Scalar, double>)
+    cblas_dgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else if constexpr (std::is_same_v<Scalar, complex<float>>)
+    cblas_cgemm(CblasRowMajor, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc);
+  else
+    cblas_zgemm(CblasRowMajor, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc);
+}
+#endif
+
+template <class Scalar>
+void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta, Scalar* c) {
+  static_assert(is_gemm_scalar_v<Scalar>, "fftconv: gemm scalar must be float, double or their complex");
+#if FFTCONV_HAS_CBLAS
+  // The checks CBLAS would make (sizes in its 32-bit ints), whichever path runs.
+  for (const auto& [value, field] : {std::pair{desc.m, "m"}, std::pair{desc.n, "n"}, std::pair{desc.k, "k"},
+                                     std::pair{desc.lda, "lda"}, std::pair{desc.ldb, "ldb"}, std::pair{desc.ldc, "ldc"}})
+    to_blas_int(value, field);
+  // The entries of a batch run in parallel when each is small enough that OpenBLAS runs it on one thread
+  // anyway: OpenMP's threads then do all the work, and OpenBLAS's own pool is not woken to compete with them
+  // for the cores (its idle threads spin and yield). Larger products run one after another, each threaded by
+  // OpenBLAS.
+  const bool parallel = desc.batch > 1 && desc.m * desc.n * desc.k <= blas_single_thread_product &&
+                        desc.batch * desc.m * desc.n * desc.k >= 16384;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+  for (std::int64_t entry = 0; entry < desc.batch; ++entry)
+    cblas_gemm(desc, alpha, a + entry * desc.stride_a, b + entry * desc.stride_b, beta, c + entry * desc.stride_c);
 #else
   static_assert(dependent_false<Scalar>,
                 "fftconv: this policy needs a CBLAS on the host: link fftconv::host (OpenBLAS) or define FFTCONV_HAS_CBLAS");
