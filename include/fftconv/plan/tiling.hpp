@@ -132,12 +132,27 @@ tiling_sizes<N> sizes_of(const problem<N>& p, const tiling<N>& t, std::size_t re
   return s;
 }
 
-// Bytes, as doubles (a candidate's sizes may exceed size_t before it is rejected).
+// Bytes, as doubles (a candidate's sizes may exceed size_t before it is rejected). The scratch buffers serve
+// the kernel's maps (one execution per step) and one chunk's rows in turn, so each is sized for the larger.
 struct tiling_bytes {
-  double spectra;        // X̂ + Ŵ + dŶ, kept across the passes of a step
-  double scratch_fixed;  // what does not shrink with the chunk (the kernel maps' staging and products)
-  double scratch_per_row;  // what one more row of a chunk adds
-  double scratch(std::int64_t chunk_rows) const { return scratch_fixed + scratch_per_row * double(chunk_rows); }
+  double spectra = 0;          // X̂ + Ŵ + dŶ, kept across the passes of a step
+  double kernel_staging = 0;   // the kernel maps' staging (+ natural) buffers
+  double row_staging = 0;      // one row's staging (+ natural) buffers
+  double kernel_products = 0;  // products of the kernel pass (dŴ)
+  double row_products = 0;     // one row's products
+  double scratch(std::int64_t chunk_rows) const {
+    const double rows = double(chunk_rows);
+    return std::max(kernel_staging, row_staging * rows) + std::max(kernel_products, row_products * rows);
+  }
+  // The most rows a chunk may hold under `budget` bytes of scratch (at least 1), at most `rows`.
+  std::int64_t rows_within(double budget, std::int64_t rows) const {
+    std::int64_t low = 1, high = rows;
+    while (low < high) {
+      const std::int64_t middle = low + (high - low + 1) / 2;
+      if (scratch(middle) <= budget) low = middle; else high = middle - 1;
+    }
+    return low;
+  }
 };
 
 template <int N>
@@ -148,21 +163,22 @@ tiling_bytes bytes_of(const problem<N>& p, const tiling<N>& t, std::size_t real_
   const double kernel_maps = double(s.kernel_maps);
   const double g = double(p.groups), og = double(p.out_channels_per_group());
   const double kg = double(s.row_inputs) / g;  // C/g * P
+  const double distance = double(s.spectrum_distance), f = double(s.frequencies);
   tiling_bytes b{};
   if (t.products == spectral_products::elementwise) {
-    const double distance = double(s.spectrum_distance);
+    // spectra in natural layout; the products land in natural layout too and feed the inverse directly
     b.spectra = complex * distance * (double(s.rows) * double(s.row_inputs + s.row_outputs) + kernel_maps);
-    // staging (real) and one chunk's products (natural layout, then the inverse transform's input)
-    b.scratch_fixed = kernel_maps * (real * double(s.real_distance) + complex * distance);
-    b.scratch_per_row = row_maps * (real * double(s.real_distance) + complex * distance);
+    b.kernel_staging = kernel_maps * real * double(s.real_distance);
+    b.row_staging = row_maps * real * double(s.real_distance);
+    b.kernel_products = kernel_maps * complex * distance;
+    b.row_products = row_maps * complex * distance;
   } else {
-    const double f = double(s.frequencies);
+    // spectra frequency-major; staging, the FFT's natural output, and the frequency-major products
     b.spectra = complex * f * (double(s.rows) * double(s.row_inputs + s.row_outputs) + kernel_maps);
-    // staging, the FFT's natural output, and the frequency-major products of one chunk (dŴ: O/g x C/g*P)
-    b.scratch_fixed = kernel_maps * (real * double(s.real_distance) + complex * double(s.spectrum_distance)) +
-                      complex * f * g * og * kg;
-    b.scratch_per_row = row_maps * (real * double(s.real_distance) + complex * double(s.spectrum_distance)) +
-                        complex * f * g * std::max(og, kg);
+    b.kernel_staging = kernel_maps * (real * double(s.real_distance) + complex * distance);
+    b.row_staging = row_maps * (real * double(s.real_distance) + complex * distance);
+    b.kernel_products = complex * f * g * og * kg;
+    b.row_products = complex * f * g * std::max(og, kg);
   }
   return b;
 }
@@ -254,8 +270,10 @@ tiling_choice<N> choose_tiling(const problem<N>& p, const tiling_request<N>& req
     for (int d = 0; d < N; ++d) frames[d] = candidates[d][index[d]];
     const tiling<N> t = make_tiling<N>(p, frames, products);
     const tiling_bytes bytes = bytes_of<N>(p, t, real_bytes);
-    const double rows = double(p.batch) * double(t.tile_count);
-    const double budget = limited ? limit - bytes.spectra : double(request.default_scratch);
+    const std::int64_t rows = p.batch * t.tile_count;
+    // Without a limit, chunks get the default budget or the kernel pass's own scratch, whichever is larger.
+    const double budget = limited ? limit - bytes.spectra
+                                  : std::max(double(request.default_scratch), bytes.scratch(1));
     smallest_need = std::min(smallest_need, bytes.spectra + bytes.scratch(1));
     const bool fits = !limited || bytes.spectra + bytes.scratch(1) <= limit;
     if (fits) {
@@ -263,10 +281,16 @@ tiling_choice<N> choose_tiling(const problem<N>& p, const tiling_request<N>& req
       if (cost < best_cost) {
         best_cost = cost;
         best.layout = t;
-        const double room = (budget - bytes.scratch_fixed) / std::max(bytes.scratch_per_row, 1.0);
-        const std::int64_t most = room >= rows ? std::int64_t(rows) : std::max<std::int64_t>(1, std::int64_t(room));
-        best.chunks = (std::int64_t(rows) + most - 1) / most;
-        best.chunk_rows = (std::int64_t(rows) + best.chunks - 1) / best.chunks;  // balanced
+        std::int64_t most = bytes.rows_within(budget, rows);
+        // Whole images per chunk where they fit: dx of an image then comes from one chunk (no accumulation).
+        if (most >= t.tile_count && most < rows) most -= most % t.tile_count;
+        best.chunks = (rows + most - 1) / most;
+        best.chunk_rows = most >= rows ? rows : most;
+        if (best.chunks > 1 && most % t.tile_count == 0)  // balanced, still whole images
+          best.chunk_rows = ((p.batch + best.chunks - 1) / best.chunks) * t.tile_count;
+        else if (best.chunks > 1)
+          best.chunk_rows = (rows + best.chunks - 1) / best.chunks;
+        best.chunks = (rows + best.chunk_rows - 1) / best.chunk_rows;
         best.predicted_bytes = bytes.spectra + bytes.scratch(best.chunk_rows);
         best.modelled_cost = cost;
       }

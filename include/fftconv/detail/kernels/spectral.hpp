@@ -300,8 +300,9 @@ struct crop_output_tiles {
 };
 
 // dx of images [image_begin, image_end) from the frames of the dx maps of rows [row_begin, row_end): each
-// element gathers the tiles whose windows hold it (overlap-add, no atomics), tiles in row-major order, then
-// dx = (accumulate ? dx : 0) + sum * scale. accumulate is set when rows of one image are split over chunks.
+// element gathers the tiles whose windows hold it (overlap-add, no atomics), tiles in row-major order:
+// dx = (accumulate ? dx : 0) + frame_0 * scale + frame_1 * scale + ... accumulate is set when the rows of one
+// image are split over chunks.
 template <int N, class T>
 struct overlap_add_input {
   problem<N> p;
@@ -339,7 +340,8 @@ struct overlap_add_input {
       phase = phase * t.phase_count[d] + r;
       any = any && low[d] <= high[d];
     }
-    T sum(0);
+    const std::int64_t at = (b * p.in_channels + c) * p.input_spatial() + ravel<N>(i, p.input);
+    T sum = accumulate ? dx[at] : T(0);
     if (any) {
       std::int64_t tau[N];
       for (int d = 0; d < N; ++d) tau[d] = low[d];
@@ -348,7 +350,8 @@ struct overlap_add_input {
         if (row >= row_begin && row < row_end) {
           std::int64_t v[N];
           for (int d = 0; d < N; ++d) v[d] = a[d] - tau[d] * t.tile[d];
-          sum += frames[(((row - row_begin) * p.in_channels + c) * t.phases + phase) * distance + ravel<N>(v, t.frame)];
+          sum += frames[(((row - row_begin) * p.in_channels + c) * t.phases + phase) * distance + ravel<N>(v, t.frame)] *
+                 scale;
         }
         int d = N - 1;
         while (d >= 0 && ++tau[d] > high[d]) {
@@ -358,26 +361,20 @@ struct overlap_add_input {
         if (d < 0) break;
       }
     }
-    const std::int64_t at = (b * p.in_channels + c) * p.input_spatial() + ravel<N>(i, p.input);
-    dx[at] = accumulate ? dx[at] + sum * scale : sum * scale;
+    dx[at] = sum;
   }
 
-  // Row over [images][C][n_0 .. n_{N-2}]. Without accumulation, each frame row is added along the row in the
-  // same tile order as operator() (tiles of the leading dims row-major, then the last dim's), then scaled.
+  // Row over [images][C][n_0 .. n_{N-2}]: each frame row is added along the row in the same tile order as
+  // operator() (tiles of the leading dims row-major, then the last dim's).
   FFTCONV_HD void row(std::int64_t r) const {
     constexpr int last = N - 1;
     const std::int64_t width = p.input[last];
-    const std::int64_t first_index = r * width;
-    if (accumulate) {
-      for (std::int64_t k = 0; k < width; ++k) (*this)(first_index + k);
-      return;
-    }
     std::int64_t i[N];
     const std::int64_t plane = unravel_row<N>(r, p.input, i);
     const std::int64_t c = plane % p.in_channels;
     const std::int64_t b = image_begin + plane / p.in_channels;
     T* out = dx + (b * p.in_channels + c) * p.input_spatial() + r % (p.input_spatial() / width) * width;
-    zero_row(out, width);
+    if (!accumulate) zero_row(out, width);
     std::int64_t a[N], low[N], high[N], lead_phase = 0;
     for (int d = 0; d < last; ++d) {
       std::int64_t phase_d = 0;
@@ -405,7 +402,7 @@ struct overlap_add_input {
           const std::int64_t begin = origin >= 0 ? 0 : (-origin + s - 1) / s;
           std::int64_t end = width - 1 - origin >= 0 ? (width - 1 - origin) / s + 1 : 0;
           end = end < t.window[last] ? end : t.window[last];
-          for (std::int64_t v_last = begin; v_last < end; ++v_last) out[origin + v_last * s] += in[v_last];
+          for (std::int64_t v_last = begin; v_last < end; ++v_last) out[origin + v_last * s] += in[v_last] * scale;
         }
       }
       int d = last - 1;
@@ -415,7 +412,6 @@ struct overlap_add_input {
       }
       if (d < 0) break;
     }
-    for (std::int64_t k = 0; k < width; ++k) out[k] *= scale;
   }
 };
 
