@@ -185,6 +185,78 @@ TEST_CASE_TEMPLATE("im2col: the GPU's per-element gathers equal the host's per-r
   }
 }
 
+namespace {
+
+// The host forward gathers one image's columns in blocks of output rows (dims 0..N-2): each block must hold
+// exactly the entries of those rows in the whole image's columns, row for row.
+template <int N, class T>
+void check_block_gathers_are_slices(std::uint64_t seed) {
+  using namespace fftconv::detail;
+  const reference::layer L = testing_support::random_layer(N, seed);
+  INFO("seed ", seed, ": ", testing_support::describe(L));
+  const problem<N> p = im2col_checks::problem_of<N>(L);
+  const std::vector<double> x_values = testing_support::random_values(L.x_size(), seed);
+  const std::vector<T> x(x_values.begin(), x_values.end());
+  const std::int64_t width = p.output[N - 1], output_rows = p.output_spatial() / width;
+  const std::int64_t column_rows = p.in_channels * p.kernel_spatial();  // of one image
+  std::vector<T> whole(column_rows * p.output_spatial(), T(-1e6));
+  backend<fftconv::host>::for_each_index(fftconv::host{}, column_rows * output_rows,
+                                         im2col_gather_rows<N, T>{p, x.data(), whole.data()});
+  for (std::int64_t block_rows = 1; block_rows <= std::min<std::int64_t>(output_rows, 3); ++block_rows)
+    for (std::int64_t first = 0; first < output_rows; first += block_rows) {
+      const std::int64_t rows = std::min(block_rows, output_rows - first);
+      std::vector<T> block(column_rows * rows * width, T(1e6));
+      backend<fftconv::host>::for_each_index(fftconv::host{}, column_rows * rows,
+                                             im2col_gather_rows<N, T>{p, x.data(), block.data(), first, rows});
+      bool same = true;
+      for (std::int64_t r = 0; r < column_rows; ++r)
+        for (std::int64_t q = 0; q < rows * width; ++q)
+          same = same && block[r * rows * width + q] == whole[r * p.output_spatial() + first * width + q];
+      INFO("rows ", first, "..", first + rows);
+      CHECK(same);
+    }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("im2col host: a block of output rows gathers that slice of the image's columns", T, float, double) {
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    check_block_gathers_are_slices<2, T>(seed);
+    check_block_gathers_are_slices<3, T>(seed);
+  }
+}
+
+TEST_CASE("im2col host: a forward over many row blocks (columns larger than a block) matches the reference") {
+  // 32 -> 32 channels in 2 groups, 3x3, 64x64, padding 1, bias: one image's columns are 288 rows x 4096 floats
+  // (4.5 MiB), so the forward runs in several blocks of output rows, the last one shorter.
+  reference::layer L;
+  L.rank = 2;
+  L.batch = 2;
+  L.in_channels = 32;
+  L.out_channels = 32;
+  L.groups = 2;
+  L.input = {64, 64};
+  L.kernel = {3, 3};
+  L.padding = {1, 1};
+  L.padding_high = {1, 1};
+  L.stride = {1, 1};
+  L.dilation = {1, 1};
+  const auto x_values = testing_support::random_values(L.x_size(), 41);
+  const auto w_values = testing_support::random_values(L.w_size(), 42);
+  const auto bias_values = testing_support::random_values(L.out_channels, 43);
+  const std::vector<float> x(x_values.begin(), x_values.end()), w(w_values.begin(), w_values.end()),
+      bias(bias_values.begin(), bias_values.end());
+  std::vector<float> y(static_cast<std::size_t>(L.y_size()));
+  fftconv::conv<2, float, fftconv::im2col> layer(testing_support::geometry_of<2>(L));
+  layer.forward(fftconv::host{}, fftconv::view<const float, 4>(x.data(), 2, 32, 64, 64),
+                fftconv::view<const float, 4>(w.data(), 32, 16, 3, 3), bias.data(),
+                fftconv::view<float, 4>(y.data(), 2, 32, 64, 64));
+  CHECK(layer.workspace_bytes() < std::size_t{288} * 4096 * sizeof(float));  // blocks, not whole-image columns
+  CHECK(testing_support::relative_l2(std::vector<double>(y.begin(), y.end()),
+                                     reference::forward(L, x_values, w_values, &bias_values)) <=
+        testing_support::tolerance<float>::forward);
+}
+
 TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
   const reference::layer L = im2col_checks::strided_grouped_layer(2, 3);
   fftconv::conv<2, double, fftconv::im2col> layer(im2col_checks::geometry_of<2>(L));

@@ -195,20 +195,25 @@ FFTCONV_HD inline valid_range valid_outputs(std::int64_t offset, std::int64_t st
 }
 
 // im2col_gather by rows: one index per row of output[N-1] column entries, over
-// [images, in_channels, taps, output[0..N-2]].
+// [images, in_channels, taps, output[0..N-2]]. With block_rows > 0, only the output rows
+// [first_row, first_row + block_rows) of dims 0..N-2 (flattened) are gathered, into columns of block_rows *
+// output[N-1] entries per (channel, tap): the host's forward works through an image in such blocks, whose
+// columns stay in cache for the GEMM that reads them.
 template <int N, class T>
 struct im2col_gather_rows {
   problem<N> p;
   const T* x;
   T* columns;
+  std::int64_t first_row = 0;
+  std::int64_t block_rows = 0;  // 0: all output rows
 
   FFTCONV_HD void operator()(std::int64_t row) const {
     constexpr int last = N - 1;
     const std::int64_t width = p.output[last];
     T* out = columns + row * width;
-    const std::int64_t outer = p.output_spatial() / width;
-    std::int64_t rest = row / outer;
-    std::int64_t q_outer = row - rest * outer;
+    const std::int64_t rows = block_rows > 0 ? block_rows : p.output_spatial() / width;
+    std::int64_t rest = row / rows;
+    std::int64_t q_outer = first_row + (row - rest * rows);
     const std::int64_t taps = p.kernel_spatial();
     const std::int64_t plane = rest / taps;
     std::int64_t k[N], q[N];
