@@ -171,7 +171,8 @@ def plot_headline(doc, out_path):
 
 
 def headline_table(doc):
-    """Markdown: per headline layer, each implementation's fwd / step median and its ratio to the baseline."""
+    """Markdown: per headline layer, each implementation's fwd / step median, its ratio to the baseline and the
+    workspace it held for the step."""
     cases = [c for c in doc["cases"] if c["group"] == "headline" and "kind" in c]
     baseline = doc.get("baseline")
     impls = implementations(doc)
@@ -180,10 +181,13 @@ def headline_table(doc):
         by_label.setdefault(c["label"], {})[c["pass"]] = ok_results(c)
     head = ["layer"] + [f"{i} fwd / step ms" for i in impls]
     head += [f"{i} / {baseline} (fwd, step)" for i in impls if baseline and i != baseline]
+    head += [f"{i} workspace MiB (step)" for i in impls]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def ms(r):
-        return "—" if r is None else f"{r['median_ms']:.4g}"
+        if r is None:
+            return "—"
+        return f"{r['median_ms']:.4g}" if r["median_ms"] < 1e4 else f"{r['median_ms']:.0f}"
 
     for label, passes in by_label.items():
         fwd, step = passes.get("fwd", {}), passes.get("step", {})
@@ -195,6 +199,8 @@ def headline_table(doc):
             ratios = [f"{p[i]['ratio_to_baseline']:.2f}" if i in p and "ratio_to_baseline" in p[i] else "—"
                       for p in (fwd, step)]
             row.append(", ".join(ratios))
+        row += ["—" if i not in step or "workspace_bytes" not in step[i] else f"{step[i]['workspace_bytes'] / 2**20:.0f}"
+                for i in impls]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
