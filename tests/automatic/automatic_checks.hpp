@@ -41,8 +41,8 @@ inline reference::layer pointwise_layer() {  // 1x1: a plain GEMM for im2col, pu
 inline reference::layer large_kernel_layer() {  // 1->1, 150², k=51 (the seed report's layer): fft's case
   return make_layer(2, 1, {.input = {150, 150}, .kernel = {51, 51}, .stride = {1, 1}, .dilation = {1, 1}});
 }
-inline reference::layer tiny_image_layer() {  // 3x3 on 8x8, 32 channels: fft would transform 1024 kernels
-  return make_layer(2, 1, {.in_channels = 32, .out_channels = 32, .input = {8, 8}, .kernel = {3, 3},
+inline reference::layer tiny_image_layer() {  // 3x3 on 8x8, 64 channels: fft would transform 4096 kernels
+  return make_layer(2, 1, {.in_channels = 64, .out_channels = 64, .input = {8, 8}, .kernel = {3, 3},
                            .padding = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}});
 }
 

@@ -22,7 +22,7 @@ TEST_CASE("automatic device: cache hits, save and load, threads with their own s
   automatic_checks::check_concurrent_first_calls<float, fftconv::device>([] { return test_stream{}; }, 4);
 }
 
-TEST_CASE("automatic device: a candidate out of memory; the scratch-pointer trap; the functional form") {
+TEST_CASE("automatic device: a candidate out of memory, the scratch-pointer trap, the functional form") {
   test_stream s;
   automatic_checks::check_candidate_out_of_memory<float>(s.executor());
   automatic_checks::check_scratch_pointer_trap<float>(s.executor());

@@ -27,7 +27,7 @@ TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col, measured (mod
     automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode, {"naive", "im2col"});
 }
 
-TEST_CASE("automatic host: a cache hit does not time again; clear does") {
+TEST_CASE("automatic host: a cache hit does not time again, and clear makes the next layer time") {
   automatic_checks::check_cache_hits<float>(fftconv::host{});
 }
 
@@ -35,7 +35,7 @@ TEST_CASE("automatic host: save, clear, load") {
   automatic_checks::check_save_and_load<float>(fftconv::host{}, "automatic_choices_host_test.txt");
 }
 
-TEST_CASE("automatic host: 4 threads ask for one key at once; one times it") {
+TEST_CASE("automatic host: 4 threads ask for one key at once and one of them times it") {
   automatic_checks::check_concurrent_first_calls<float, fftconv::host>([] { return host_executor{}; }, 4);
 }
 
