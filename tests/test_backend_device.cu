@@ -156,7 +156,7 @@ void check_no_error_left() { CHECK(cudaGetLastError() == cudaSuccess); }
 
 }  // namespace
 
-TEST_CASE("device resources record the device current when they were made; the guard restores it") {
+TEST_CASE("device resources record the device current when they were made, and the guard restores it") {
   testing_support::test_stream stream;
   const fftconv::device exec = stream.executor();
   const int here = current_device();

@@ -330,7 +330,7 @@ TEST_CASE("execution queues: the host queue, and the same stream handle on two d
   CHECK_FALSE(null_on_0 == host);
 }
 
-TEST_CASE("synchronize: a host queue is a no-op; a device queue waits on its own device and restores") {
+TEST_CASE("synchronize: a host queue is a no-op, a device queue waits on its own device and restores") {
   using fftconv::detail::execution_queue;
   fake_runtime::reset(0);
   fftconv::detail::synchronize_on<fake_runtime>(execution_queue{});
@@ -415,7 +415,7 @@ fftconv::detail::fft_plan_key test_key(std::int64_t n) {
 
 }  // namespace
 
-TEST_CASE("plan cache: plans are built outside the lock; a key two threads built at once is stored once") {
+TEST_CASE("plan cache: plans are built outside the lock, and a key two threads built at once is stored once") {
   auto& cache = fftconv::detail::fft_plan_cache::instance();
   const std::size_t before = cache.size();
   const auto key = test_key(24);
