@@ -45,6 +45,10 @@ inline constexpr std::int64_t im2col_index_limit = (std::int64_t{1} << 31) - 1;
 
 enum class im2col_pass { forward, backward_data, backward_filter };
 
+// The host forward runs in blocks of output rows when one image's product (O/g x S x C/g*K multiply-adds per
+// group) exceeds this; below it, the images of a chunk run batched (see forward_in_blocks).
+inline constexpr std::int64_t im2col_blocked_forward_product = std::int64_t{1} << 18;
+
 // The GEMMs of one chunk: `desc` runs `loops` times, the l-th time with A, B and C advanced by l * *_step
 // elements. Batched over images and looped over groups, or the other way round when groups outnumber images.
 struct im2col_gemm {
@@ -249,7 +253,10 @@ class conv_impl<im2col, N, T> {
     using be = backend<Exec>;
     const im2col_layout l = layout(p, im2col_pass::forward);
     if constexpr (!be::on_device) {
-      if (!l.direct) return forward_in_blocks(exec, p, l, x, w, bias, y);
+      // Blocks pay off when one image's product is large; small ones (LeNet's: 6 x 784 x 25) run batched
+      // over the chunk's images below, which the host GEMM spreads over threads, one image per call.
+      if (!l.direct && l.out_per_group * l.output_spatial * l.rows_per_group > im2col_blocked_forward_product)
+        return forward_in_blocks(exec, p, l, x, w, bias, y);
     }
     T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::forward, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
