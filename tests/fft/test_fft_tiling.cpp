@@ -215,18 +215,27 @@ void check_tiled_functors(std::uint64_t seed) {
   const auto w_hat = filled<C>(kernel_maps * s.spectrum_distance, seed + 8);
   const auto dy_hat = filled<C>(y_maps * s.spectrum_distance, seed + 9);
   const std::vector<C> spectrum_sentinel(most * s.spectrum_distance, C(7, 7));
-  compare_forms<C>([&](C* out) { return forward_products<double>{shape, x_hat.data(), w_hat.data(), out}; },
-                   spectrum_sentinel, y_maps * s.frequencies, s.frequencies);
-  compare_forms<C>([&](C* out) { return data_products<double>{shape, dy_hat.data(), w_hat.data(), out}; },
-                   spectrum_sentinel, x_maps * s.frequencies, s.frequencies);
-  compare_forms<C>([&](C* out) { return filter_products<double>{shape, dy_hat.data(), x_hat.data(), out}; },
-                   spectrum_sentinel, kernel_maps * s.frequencies, s.frequencies);
+  // (the element forms with the 32-bit divisors the GPU runs where indices fit)
+  compare_forms<C>([&](C* out) {
+    return forward_products<double>{shape, x_hat.data(), w_hat.data(), out,
+                                    products_divisors(shape, s.row_outputs, y_maps * s.frequencies)};
+  }, spectrum_sentinel, y_maps * s.frequencies, s.frequencies);
+  compare_forms<C>([&](C* out) {
+    return data_products<double>{shape, dy_hat.data(), w_hat.data(), out,
+                                 products_divisors(shape, s.row_inputs, x_maps * s.frequencies)};
+  }, spectrum_sentinel, x_maps * s.frequencies, s.frequencies);
+  compare_forms<C>([&](C* out) {
+    return filter_products<double>{shape, dy_hat.data(), x_hat.data(), out,
+                                   products_divisors(shape, 1, kernel_maps * s.frequencies)};
+  }, spectrum_sentinel, kernel_maps * s.frequencies, s.frequencies);
   // Transposes of a chunk into / out of a frequency-major spectrum, per element and per cache tile.
   const channel_layout chunk_layout{chunk, p.groups, 1, p.in_channels_per_group() * t.phases};
   const std::int64_t chunk_maps = chunk_layout.maps();
   const std::vector<C> fm_initial(x_maps * s.frequencies, C(7, 7));
   std::vector<C> by_element = fm_initial, by_tile = fm_initial;
-  const to_frequency_major<double> to_a{chunk_layout, rows, first_row, s.frequencies, s.spectrum_distance, x_hat.data(), by_element.data()};
+  // The element form with 32-bit divisors (what the GPU runs where indices fit), the tile form on the host.
+  const to_frequency_major<double> to_a{chunk_layout, rows, first_row, s.frequencies, s.spectrum_distance, x_hat.data(), by_element.data(),
+                                        to_frequency_major<double>::make_divisors(chunk_layout, s.frequencies)};
   const to_frequency_major<double> to_b{chunk_layout, rows, first_row, s.frequencies, s.spectrum_distance, x_hat.data(), by_tile.data()};
   for (std::int64_t i = 0; i < chunk_maps * s.frequencies; ++i) to_a(i);
   for (std::int64_t i = 0; i < to_b.tiles(); ++i) to_b.tile(i);
@@ -239,7 +248,8 @@ void check_tiled_functors(std::uint64_t seed) {
   }
   const channel_layout product_layout{chunk, p.groups, 1, p.out_channels_per_group()};
   std::vector<C> back_element(product_layout.maps() * s.spectrum_distance, C(7, 7)), back_tile = back_element;
-  const from_frequency_major<double> from_a{product_layout, s.frequencies, s.spectrum_distance, dy_hat.data(), back_element.data()};
+  const from_frequency_major<double> from_a{product_layout, s.frequencies, s.spectrum_distance, dy_hat.data(), back_element.data(),
+                                            from_frequency_major<double>::make_divisors(product_layout, s.frequencies)};
   const from_frequency_major<double> from_b{product_layout, s.frequencies, s.spectrum_distance, dy_hat.data(), back_tile.data()};
   for (std::int64_t i = 0; i < product_layout.maps() * s.frequencies; ++i) from_a(i);
   for (std::int64_t i = 0; i < from_b.tiles(); ++i) from_b.tile(i);

@@ -169,9 +169,11 @@ class frequency_plan final : public frequency_plan_base {
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
       transform_input_rows(exec, x, first, rows, counts);
       if (elementwise()) {
-        launch(exec, rows * sizes_.row_outputs * sizes_.frequencies, sizes_.frequencies,
+        const std::int64_t elements = rows * sizes_.row_outputs * sizes_.frequencies;
+        launch(exec, elements, sizes_.frequencies,
                forward_products<T>{shape(), input_spectrum_.data() + first * sizes_.row_inputs * sizes_.spectrum_distance,
-                                   kernel_spectrum_.data(), product_.data()});
+                                   kernel_spectrum_.data(), product_.data(),
+                                   products_divisors(shape(), sizes_.row_outputs, elements)});
       } else {
         const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
         gemm_desc desc;
@@ -219,9 +221,11 @@ class frequency_plan final : public frequency_plan_base {
       if (transform) transform_output_rows(exec, dy, first, rows, counts);
       const std::int64_t k = kernel_columns();
       if (elementwise()) {
-        launch(exec, rows * sizes_.row_inputs * sizes_.frequencies, sizes_.frequencies,
+        const std::int64_t elements = rows * sizes_.row_inputs * sizes_.frequencies;
+        launch(exec, elements, sizes_.frequencies,
                data_products<T>{shape(), output_spectrum_.data() + first * sizes_.row_outputs * sizes_.spectrum_distance,
-                                kernel_spectrum_.data(), product_.data()});
+                                kernel_spectrum_.data(), product_.data(),
+                                products_divisors(shape(), sizes_.row_inputs, elements)});
       } else {
         const std::int64_t og = problem_.out_channels_per_group();
         gemm_desc desc;
@@ -248,8 +252,10 @@ class frequency_plan final : public frequency_plan_base {
     if (elementwise()) {
       elementwise_shape s = shape();
       s.rows = sizes_.rows;
-      launch(exec, sizes_.kernel_maps * sizes_.frequencies, sizes_.frequencies,
-             filter_products<T>{s, output_spectrum_.data(), input_spectrum_.data(), product_.data()});
+      const std::int64_t elements = sizes_.kernel_maps * sizes_.frequencies;
+      launch(exec, elements, sizes_.frequencies,
+             filter_products<T>{s, output_spectrum_.data(), input_spectrum_.data(), product_.data(),
+                                products_divisors(s, 1, elements)});
     } else {
       gemm_desc desc;
       desc.op_a = gemm_op::conjugate_transpose;
@@ -318,7 +324,8 @@ class frequency_plan final : public frequency_plan_base {
     ++counts.forward;
     launch_transpose(exec, maps * sizes_.frequencies,
                      to_frequency_major<T>{chunk, total_rows, first, sizes_.frequencies, sizes_.spectrum_distance,
-                                           natural_.data(), spectrum});
+                                           natural_.data(), spectrum,
+                                           to_frequency_major<T>::make_divisors(chunk, sizes_.frequencies)});
   }
 
   // product_ (`maps` result maps laid out as `layout`) -> [natural_] -> C2R (overwrites its input) -> real_.
@@ -329,7 +336,8 @@ class frequency_plan final : public frequency_plan_base {
     } else {
       launch_transpose(exec, maps * sizes_.frequencies,
                        from_frequency_major<T>{layout, sizes_.frequencies, sizes_.spectrum_distance, product_.data(),
-                                               natural_.data()});
+                                               natural_.data(),
+                                               from_frequency_major<T>::make_divisors(layout, sizes_.frequencies)});
       transforms::inverse(exec, plan, natural_.data(), real_.data(), work_area_.data());
     }
     ++counts.inverse;

@@ -16,6 +16,7 @@
 
 #include "../../backend/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
+#include "spectrum_layout.hpp"  // index_divisor
 
 namespace fftconv::detail {
 
@@ -29,6 +30,15 @@ struct elementwise_shape {
 
   FFTCONV_HD std::int64_t row_inputs() const { return groups * columns; }
   FFTCONV_HD std::int64_t row_outputs() const { return groups * outputs; }
+};
+
+// The divisions of a products index (map, frequency) over `elements` indices (32-bit where they fit).
+struct products_divisors {
+  index_divisor frequencies, maps_per_row, columns, outputs;
+  products_divisors() = default;
+  products_divisors(const elementwise_shape& s, std::int64_t maps_per_row, std::int64_t elements)
+      : frequencies(s.frequencies, elements), maps_per_row(maps_per_row, elements), columns(s.columns, elements),
+        outputs(s.outputs, elements) {}
 };
 
 // acc += a * b (conjugate_b: a * conj(b)), on interleaved (re, im) pairs.
@@ -47,11 +57,13 @@ struct forward_products {
   const complex<T>* x;
   const complex<T>* w;
   complex<T>* y;
+  products_divisors div;  // maps per row: O
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t f = index % s.frequencies, map = index / s.frequencies;
-    const std::int64_t o = map % s.row_outputs(), row = map / s.row_outputs();
-    const std::int64_t g = o / s.outputs;
+    std::int64_t f = 0, o = 0, o_in_group = 0;
+    const std::int64_t map = div.frequencies.divide(index, f);
+    const std::int64_t row = div.maps_per_row.divide(map, o);
+    const std::int64_t g = div.outputs.divide(o, o_in_group);
     T re(0), im(0);
     for (std::int64_t k = 0; k < s.columns; ++k)
       multiply_add<false, true>(re, im, reinterpret_cast<const T*>(x + (row * s.row_inputs() + g * s.columns + k) * s.distance + f),
@@ -79,11 +91,13 @@ struct data_products {
   const complex<T>* dy;
   const complex<T>* w;
   complex<T>* dx;
+  products_divisors div;  // maps per row: C*P
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t f = index % s.frequencies, map = index / s.frequencies;
-    const std::int64_t within = map % s.row_inputs(), row = map / s.row_inputs();
-    const std::int64_t g = within / s.columns, k = within % s.columns;
+    std::int64_t f = 0, within = 0, k = 0;
+    const std::int64_t map = div.frequencies.divide(index, f);
+    const std::int64_t row = div.maps_per_row.divide(map, within);
+    const std::int64_t g = div.columns.divide(within, k);
     T re(0), im(0);
     for (std::int64_t j = 0; j < s.outputs; ++j) {
       const std::int64_t o = g * s.outputs + j;
@@ -114,11 +128,13 @@ struct filter_products {
   const complex<T>* dy;
   const complex<T>* x;
   complex<T>* dw;
+  products_divisors div;  // maps per row: unused
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t f = index % s.frequencies, map = index / s.frequencies;
-    const std::int64_t o = map / s.columns, k = map % s.columns;
-    const std::int64_t g = o / s.outputs;
+    std::int64_t f = 0, k = 0, o_in_group = 0;
+    const std::int64_t map = div.frequencies.divide(index, f);
+    const std::int64_t o = div.columns.divide(map, k);
+    const std::int64_t g = div.outputs.divide(o, o_in_group);
     T re(0), im(0);
     for (std::int64_t row = 0; row < s.rows; ++row)
       multiply_add<true, false>(re, im, reinterpret_cast<const T*>(dy + (row * s.row_outputs() + o) * s.distance + f),

@@ -16,8 +16,46 @@
 
 #include "../../backend/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
+#include "im2col.hpp"  // fast_divmod
 
 namespace fftconv::detail {
+
+// n / divisor and n % divisor on the GPU's index path: a 32-bit multiply-high (fast_divmod) when the launch
+// keeps every dividend below 2^31, else 64-bit division, which the GPU emulates in ~70 instructions. The host
+// runs these functors by rows and tiles, with the divisions hoisted out of its inner loops.
+// A default-constructed one divides by 1: functors that run element by element are always given their divisors.
+struct index_divisor {
+  std::int64_t divisor = 1;
+  fast_divmod fast{};
+  bool narrow = false;
+
+  index_divisor() = default;
+  index_divisor(std::int64_t d, std::int64_t largest_dividend)
+      : divisor(d), narrow(d < (std::int64_t{1} << 31) && largest_dividend < (std::int64_t{1} << 31)) {
+    if (narrow) fast = fast_divmod(d);
+  }
+
+  FFTCONV_HD std::int64_t divide(std::int64_t n, std::int64_t& remainder) const {
+    if (narrow) {
+      std::uint32_t r = 0;
+      const std::uint32_t q = fast.divide(static_cast<std::uint32_t>(n), r);
+      remainder = r;
+      return q;
+    }
+    const std::int64_t q = n / divisor;
+    remainder = n - q * divisor;
+    return q;
+  }
+};
+
+// Divisors of a [F][G][A1][A2][K] (or [maps][F]) index space of `elements` indices.
+struct layout_divisors {
+  index_divisor columns, inner, outer, groups, frequencies;
+  layout_divisors() = default;
+  layout_divisors(std::int64_t k, std::int64_t a2, std::int64_t a1, std::int64_t g, std::int64_t f,
+                  std::int64_t elements)
+      : columns(k, elements), inner(a2, elements), outer(a1, elements), groups(g, elements), frequencies(f, elements) {}
+};
 
 struct channel_layout {
   std::int64_t outer;    // A1
@@ -61,6 +99,11 @@ struct to_frequency_major {
   std::int64_t distance;  // between natural maps
   const complex<T>* natural;  // the chunk's first map
   complex<T>* frequency_major;
+  layout_divisors div{};  // of the chunk's index space (see make_divisors); default: 64-bit division
+
+  static layout_divisors make_divisors(const channel_layout& chunk, std::int64_t frequencies) {
+    return {chunk.columns, chunk.inner, chunk.outer, chunk.groups, frequencies, chunk.maps() * frequencies};
+  }
 
   // Column of chunk map m within one frequency's slice [G][A1][A2][K] of the whole spectrum.
   FFTCONV_HD std::int64_t column(std::int64_t m) const {
@@ -76,15 +119,11 @@ struct to_frequency_major {
   FFTCONV_HD std::int64_t slice() const { return chunk.groups * outer_total * chunk.inner * chunk.columns; }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t rest = index;
-    const std::int64_t k = rest % chunk.columns;
-    rest /= chunk.columns;
-    const std::int64_t a2 = rest % chunk.inner;
-    rest /= chunk.inner;
-    const std::int64_t a1 = rest % chunk.outer;
-    rest /= chunk.outer;
-    const std::int64_t g = rest % chunk.groups;
-    const std::int64_t f = rest / chunk.groups;
+    std::int64_t k = 0, a2 = 0, a1 = 0, g = 0;
+    std::int64_t rest = div.columns.divide(index, k);
+    rest = div.inner.divide(rest, a2);
+    rest = div.outer.divide(rest, a1);
+    const std::int64_t f = div.groups.divide(rest, g);
     const std::int64_t map = ((a1 * chunk.groups + g) * chunk.inner + a2) * chunk.columns + k;
     frequency_major[f * slice() + ((g * outer_total + a1 + outer_begin) * chunk.inner + a2) * chunk.columns + k] =
         natural[map * distance + f];
@@ -112,8 +151,21 @@ struct from_frequency_major {
   std::int64_t distance;
   const complex<T>* frequency_major;
   complex<T>* natural;
+  layout_divisors div{};  // of the [maps][F] index space (see make_divisors); default: 64-bit division
 
+  static layout_divisors make_divisors(const channel_layout& layout, std::int64_t frequencies) {
+    return {layout.columns, layout.inner, layout.outer, layout.groups, frequencies, layout.maps() * frequencies};
+  }
+
+  // Column of natural map m in one frequency's slice: by the divisors (GPU), or by plain division (host tiles).
   FFTCONV_HD std::int64_t column(std::int64_t m) const {
+    std::int64_t k = 0, a2 = 0, g = 0;
+    std::int64_t rest = div.columns.divide(m, k);
+    rest = div.inner.divide(rest, a2);
+    const std::int64_t a1 = div.groups.divide(rest, g);
+    return ((g * layout.outer + a1) * layout.inner + a2) * layout.columns + k;
+  }
+  FFTCONV_HD std::int64_t column_by_division(std::int64_t m) const {
     const std::int64_t k = m % layout.columns;
     std::int64_t rest = m / layout.columns;
     const std::int64_t a2 = rest % layout.inner;
@@ -124,8 +176,8 @@ struct from_frequency_major {
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t f = index % frequencies;
-    const std::int64_t m = index / frequencies;
+    std::int64_t f = 0;
+    const std::int64_t m = div.frequencies.divide(index, f);
     natural[m * distance + f] = frequency_major[f * layout.maps() + column(m)];
   }
 
@@ -134,7 +186,7 @@ struct from_frequency_major {
     transpose_tile_bounds bounds(t, layout.maps(), frequencies);
     const std::int64_t maps = layout.maps();
     for (std::int64_t m = bounds.map_begin; m < bounds.map_end; ++m) {
-      const std::int64_t c = column(m);
+      const std::int64_t c = column_by_division(m);
       for (std::int64_t f = bounds.frequency_begin; f < bounds.frequency_end; ++f)
         natural[m * distance + f] = frequency_major[f * maps + c];
     }
