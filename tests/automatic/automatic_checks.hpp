@@ -287,6 +287,34 @@ void check_candidate_out_of_memory(Exec exec) {
   data.check_backward_filter();
 }
 
+// A workspace limit the FFT policy cannot run under (1 byte) on a layer that is otherwise fft's: measure mode
+// skips fft with workspace_limit_exceeded's message kept (then times what the model had ruled out), the
+// heuristic rules it out or falls back at run time; every call succeeds and is right.
+template <class T, class Exec>
+void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
+  start_clean(mode);
+  const reference::layer L = make_layer(2, 1, {.input = {64, 64}, .kernel = {25, 25}, .stride = {1, 1}, .dilation = {1, 1}});
+  layer_data<2, T, Exec> data(exec, L, 70);
+  fftconv::conv<2, T, fftconv::automatic> unlimited(geometry_of<2>(L)), limited(geometry_of<2>(L));
+  data.forward(unlimited, exec);
+  INFO("unlimited: ", describe(unlimited.choice()));
+  CHECK(unlimited.choice().policy == "fft");
+  limited.set_workspace_limit(1);
+  data.forward(limited, exec);
+  data.backward_data(limited, exec);
+  data.backward_filter(limited, exec);
+  const fftconv::automatic_choice& choice = limited.choice();
+  INFO("limited: ", describe(choice));
+  CHECK(choice.policy != "fft");
+  if (mode != fftconv::automatic_mode::heuristic) {
+    REQUIRE(choice.candidates.size() == 3);
+    CHECK(choice.candidates[2].skipped.find("workspace") != std::string::npos);
+  }
+  data.check_forward();
+  data.check_backward_data();
+  data.check_backward_filter();
+}
+
 // The scratch-pointer trap. The first call of a training layer is backward_data, so the timing runs its
 // forward and backward_filter on a synthetic x: fft's X̂ is then tagged with the synthetic buffer's address.
 // That buffer is freed before the call returns, and the caller's x, allocated next with the same size, may

@@ -22,9 +22,11 @@ TEST_CASE("automatic device: cache hits, save and load, threads with their own s
   automatic_checks::check_concurrent_first_calls<float, fftconv::device>([] { return test_stream{}; }, 4);
 }
 
-TEST_CASE("automatic device: a candidate out of memory, the scratch-pointer trap, the functional form") {
+TEST_CASE("automatic device: a candidate out of memory or over the workspace limit, the scratch-pointer trap, the functional form") {
   test_stream s;
   automatic_checks::check_candidate_out_of_memory<float>(s.executor());
+  automatic_checks::check_workspace_limit<float>(s.executor(), automatic_mode::measure);
+  automatic_checks::check_workspace_limit<float>(s.executor(), automatic_mode::heuristic);
   automatic_checks::check_scratch_pointer_trap<float>(s.executor());
   automatic_checks::check_functional_per_pass<float>(s.executor());
 }

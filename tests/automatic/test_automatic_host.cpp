@@ -43,6 +43,11 @@ TEST_CASE("automatic host: a candidate out of memory is skipped, the reason kept
   automatic_checks::check_candidate_out_of_memory<float>(fftconv::host{});
 }
 
+TEST_CASE("automatic host: fft over the workspace limit is skipped (measure) or ruled out (heuristic)") {
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::heuristic})
+    automatic_checks::check_workspace_limit<float>(fftconv::host{}, mode);
+}
+
 TEST_CASE("automatic host: no spectrum tagged by a scratch pointer survives the timing") {
   automatic_checks::check_scratch_pointer_trap<float>(fftconv::host{});
 }

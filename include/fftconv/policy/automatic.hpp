@@ -310,7 +310,11 @@ class conv_impl<automatic, N, T> {
                   }) {
       conv_impl<fft, N, T> probe(geometry_);
       if constexpr (requires { probe.set_workspace_limit(std::size_t{}); }) probe.set_workspace_limit(*workspace_limit_);
-      return probe.predicted_workspace_bytes(p) > *workspace_limit_;
+      try {
+        return probe.predicted_workspace_bytes(p) > *workspace_limit_;
+      } catch (const workspace_limit_exceeded&) {  // no layout of the policy fits: the prediction says so
+        return true;
+      }
     } else {
       return false;
     }
@@ -444,74 +448,79 @@ class conv_impl<automatic, N, T> {
 
       std::optional<candidate> reference_candidate;
       double best_total = std::numeric_limits<double>::infinity();
-      for (candidate c : order) {
-        automatic_candidate& report = choice->candidates[static_cast<int>(c)];
-        if (!worth_timing(c)) continue;
-        double pass_seconds[pass_count];
-        const auto run_step = [&] {
-          if (!declared.forward) discard_cached_maps_of(c);  // as a functional backward call: transforms included
-          for (int pass = 0; pass < pass_count; ++pass) {
-            pass_seconds[pass] = 0;
-            if (declares(declared, static_cast<pass_kind>(pass)))
-              pass_seconds[pass] = timed_seconds(exec, [&] { run(c, exec, p, step[pass]); });
+      // Two rounds: the candidates worth timing, then, only if none of them could run (out of memory, over
+      // the workspace limit), the ones the model had ruled out.
+      for (int round = 0; round < 2 && !winner; ++round) {
+        for (candidate c : order) {
+          automatic_candidate& report = choice->candidates[static_cast<int>(c)];
+          if (worth_timing(c) != (round == 0)) continue;
+          report.skipped.clear();
+          double pass_seconds[pass_count];
+          const auto run_step = [&] {
+            if (!declared.forward) discard_cached_maps_of(c);  // as a functional backward call: transforms included
+            for (int pass = 0; pass < pass_count; ++pass) {
+              pass_seconds[pass] = 0;
+              if (declares(declared, static_cast<pass_kind>(pass)))
+                pass_seconds[pass] = timed_seconds(exec, [&] { run(c, exec, p, step[pass]); });
+            }
+            return pass_seconds[0] + pass_seconds[1] + pass_seconds[2];
+          };
+          try {
+            report.first_call_seconds = run_step();
+            double minimum[pass_count] = {pass_seconds[0], pass_seconds[1], pass_seconds[2]};
+            // A warm-up over 10x the best so far stands as the figure: planning and first allocations are small
+            // next to such a step, so repeats would not bring it within reach.
+            if (!(report.first_call_seconds > warm_up_cut_factor * best_total)) {
+              for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::numeric_limits<double>::infinity();
+              double spent = 0;
+              for (int repeat = 1;; ++repeat) {
+                const double total = run_step();
+                for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::min(minimum[pass], pass_seconds[pass]);
+                spent += total;
+                if (repeat >= max_repeats) break;
+                if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
+                // Long steps vary less from run to run: two figures suffice past 0.1 s.
+                if (repeat >= (total > 0.1 ? 2 : min_repeats) && spent >= time_budget_seconds) break;
+              }
+            }
+            report.considered = true;
+            report.total_seconds = 0;
+            for (int pass = 0; pass < pass_count; ++pass) {
+              const bool on = declares(declared, static_cast<pass_kind>(pass));
+              report.seconds[pass] = on ? minimum[pass] : -1;
+              if (on) report.total_seconds += minimum[pass];
+            }
+          } catch (const out_of_memory& e) {
+            report.skipped = std::string("out of memory: ") + e.what();
+            if (!first_skip) first_skip = std::current_exception();
+            release(c);
+            continue;
+          } catch (const workspace_limit_exceeded& e) {
+            report.skipped = e.what();
+            if (!first_skip) first_skip = std::current_exception();
+            release(c);
+            continue;
           }
-          return pass_seconds[0] + pass_seconds[1] + pass_seconds[2];
-        };
-        try {
-          report.first_call_seconds = run_step();
-          double minimum[pass_count] = {pass_seconds[0], pass_seconds[1], pass_seconds[2]};
-          // A warm-up over 10x the best so far stands as the figure: planning and first allocations are small
-          // next to such a step, so repeats would not bring it within reach.
-          if (!(report.first_call_seconds > warm_up_cut_factor * best_total)) {
-            for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::numeric_limits<double>::infinity();
-            double spent = 0;
-            for (int repeat = 1;; ++repeat) {
-              const double total = run_step();
-              for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::min(minimum[pass], pass_seconds[pass]);
-              spent += total;
-              if (repeat >= max_repeats) break;
-              if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
-              // Long steps vary less from run to run: two figures suffice past 0.1 s.
-              if (repeat >= (total > 0.1 ? 2 : min_repeats) && spent >= time_budget_seconds) break;
+          if (!reference_candidate) {
+            for (int o = 0; o < 4; ++o)
+              if (output_declared(o)) be::copy(exec, outputs[o].reference, outputs[o].mine, outputs[o].count);
+            reference_candidate = c;
+          } else {
+            for (int o = 0; o < 4 && report.skipped.empty(); ++o) {
+              if (!output_declared(o)) continue;
+              const double difference = relative_difference(exec, outputs[o].mine, outputs[o].reference, outputs[o].count);
+              if (!(difference <= agreement_tolerance<T>)) {
+                std::ostringstream why;
+                why << "disagrees with " << candidate_name(*reference_candidate) << " on " << outputs[o].name
+                    << " (relative L2 " << difference << ")";
+                report.skipped = why.str();
+              }
             }
           }
-          report.considered = true;
-          report.total_seconds = 0;
-          for (int pass = 0; pass < pass_count; ++pass) {
-            const bool on = declares(declared, static_cast<pass_kind>(pass));
-            report.seconds[pass] = on ? minimum[pass] : -1;
-            if (on) report.total_seconds += minimum[pass];
+          if (report.skipped.empty() && report.total_seconds < best_total) {
+            best_total = report.total_seconds;
+            winner = c;
           }
-        } catch (const out_of_memory& e) {
-          report.skipped = std::string("out of memory: ") + e.what();
-          if (!first_skip) first_skip = std::current_exception();
-          release(c);
-          continue;
-        } catch (const workspace_limit_exceeded& e) {
-          report.skipped = e.what();
-          if (!first_skip) first_skip = std::current_exception();
-          release(c);
-          continue;
-        }
-        if (!reference_candidate) {
-          for (int o = 0; o < 4; ++o)
-            if (output_declared(o)) be::copy(exec, outputs[o].reference, outputs[o].mine, outputs[o].count);
-          reference_candidate = c;
-        } else {
-          for (int o = 0; o < 4 && report.skipped.empty(); ++o) {
-            if (!output_declared(o)) continue;
-            const double difference = relative_difference(exec, outputs[o].mine, outputs[o].reference, outputs[o].count);
-            if (!(difference <= agreement_tolerance<T>)) {
-              std::ostringstream why;
-              why << "disagrees with " << candidate_name(*reference_candidate) << " on " << outputs[o].name
-                  << " (relative L2 " << difference << ")";
-              report.skipped = why.str();
-            }
-          }
-        }
-        if (report.skipped.empty() && report.total_seconds < best_total) {
-          best_total = report.total_seconds;
-          winner = c;
         }
       }
       be::synchronize(exec);  // the scratch is freed at the end of this block; nothing may still read it
