@@ -12,3 +12,5 @@ endforeach()
 add_library(fftconv_header_tests OBJECT ${_fftconv_header_sources})
 target_link_libraries(fftconv_header_tests PRIVATE fftconv::fftconv)
 target_compile_options(fftconv_header_tests PRIVATE -Wall -Wextra -Wpedantic -Werror)
+# The targets are IMPORTED, so their include dirs would come in as -isystem and hide the headers' warnings.
+set_target_properties(fftconv_header_tests PROPERTIES NO_SYSTEM_FROM_IMPORTED ON)
