@@ -38,9 +38,14 @@ class json {
   json(std::string s) : value_(std::move(s)) {}
   json(array a) : value_(std::move(a)) {}
   json(object o) : value_(std::move(o)) {}
+  // Built in place, element by element: no json is moved, which also keeps GCC 12's -Wmaybe-uninitialized (a
+  // false positive inside std::variant's move under nvcc's -O3 host pass) quiet.
   template <class T>
-  json(const std::vector<T>& values) : value_(array{}) {
-    for (const T& v : values) std::get<array>(value_).push_back(json(v));
+  json(const std::vector<T>& values) {
+    array items;
+    items.reserve(values.size());
+    for (const T& v : values) items.emplace_back(v);
+    value_ = std::move(items);
   }
 
   static json make_object() { return json(object{}); }
