@@ -184,18 +184,25 @@ void check_tiled_functors(std::uint64_t seed) {
   const std::int64_t row_length = t.frame[N - 1];
   const std::int64_t first_row = rows > 1 ? pick(0, rows - 1) : 0;
   const std::int64_t chunk = pick(1, rows - first_row);
-  compare_forms<double>([&](double* out) { return stage_input_tiles<N, double>{p, t, D, first_row * s.row_inputs, x.data(), out}; },
-                        sentinel, chunk * s.row_inputs * s.real_volume, row_length);
+  // The element forms run with the 32-bit divisors the GPU uses where the launch's indices fit.
+  const std::int64_t largest = most * s.real_volume;
+  compare_forms<double>([&](double* out) {
+    return stage_input_tiles<N, double>{p, t, D, first_row * s.row_inputs, x.data(), out,
+                                        tile_divisors<N>(t, p.in_channels, largest)};
+  }, sentinel, chunk * s.row_inputs * s.real_volume, row_length);
   compare_forms<double>([&](double* out) { return stage_kernel_phases<N, double>{p, t, D, w.data(), out}; }, sentinel,
                         kernel_maps * s.real_volume, row_length);
-  compare_forms<double>([&](double* out) { return stage_output_tiles<N, double>{p, t, D, first_row * s.row_outputs, dy.data(), out}; },
-                        sentinel, chunk * s.row_outputs * s.real_volume, row_length);
+  compare_forms<double>([&](double* out) {
+    return stage_output_tiles<N, double>{p, t, D, first_row * s.row_outputs, dy.data(), out,
+                                         tile_divisors<N>(t, p.out_channels, largest)};
+  }, sentinel, chunk * s.row_outputs * s.real_volume, row_length);
   std::int64_t tile_volume = 1;
   for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
   const auto bias = filled<double>(p.out_channels, seed + 5);
   const std::vector<double> y_initial(p.output_size(), 7.0);
   compare_forms<double>([&](double* out) {
-    return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out};
+    return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out,
+                                        tile_divisors<N>(t, p.out_channels, largest)};
   }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1]);
   const std::int64_t first_image = first_row / t.tile_count, last_image = (first_row + chunk - 1) / t.tile_count;
   const std::int64_t dx_elements = (last_image - first_image + 1) * p.in_channels * p.input_spatial();

@@ -189,8 +189,10 @@ class frequency_plan final : public frequency_plan_base {
       const tiling<N>& t = layout();
       std::int64_t tile_volume = 1;
       for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
-      launch(exec, rows * sizes_.row_outputs * tile_volume, t.tile[N - 1],
-             crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y});
+      const std::int64_t elements = rows * sizes_.row_outputs * tile_volume;
+      launch(exec, elements, t.tile[N - 1],
+             crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
+                                     tile_divisors<N>(t, problem_.out_channels, std::max(elements, sizes_.rows))});
     });
     input_source_ = x;
   }
@@ -293,8 +295,11 @@ class frequency_plan final : public frequency_plan_base {
   void transform_input_rows(const Exec& exec, const T* x, std::int64_t first, std::int64_t rows,
                             transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_inputs;
-    launch(exec, maps * frame_.real_volume, frame_.real[N - 1],
-           stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data()});
+    const std::int64_t elements = maps * frame_.real_volume;
+    launch(exec, elements, frame_.real[N - 1],
+           stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
+                                   tile_divisors<N>(layout(), problem_.in_channels,
+                                                    std::max(elements, input_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, sizes_.rows, first, input_spectrum_.data(),
                 counts);
   }
@@ -302,9 +307,11 @@ class frequency_plan final : public frequency_plan_base {
   void transform_output_rows(const Exec& exec, const T* dy, std::int64_t first, std::int64_t rows,
                              transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_outputs;
-    launch(exec, maps * frame_.real_volume, frame_.real[N - 1],
+    const std::int64_t elements = maps * frame_.real_volume;
+    launch(exec, elements, frame_.real[N - 1],
            stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
-                                    real_.data()});
+                                    real_.data(),
+                                    tile_divisors<N>(layout(), problem_.out_channels, std::max(elements, output_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, sizes_.rows, first,
                 output_spectrum_.data(), counts);
   }

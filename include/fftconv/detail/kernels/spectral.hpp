@@ -22,6 +22,7 @@
 #include "../../config.hpp"
 #include "../../geometry.hpp"
 #include "../../plan/tiling.hpp"
+#include "spectrum_layout.hpp"  // index_divisor
 
 namespace fftconv::detail {
 
@@ -58,6 +59,39 @@ FFTCONV_HD inline void tile_origin(const tiling<N>& t, std::int64_t flat, std::i
   }
 }
 
+// The divisions of the element forms (GPU) of the staging and crop functors: 32-bit where every dividend of the
+// launch (element index, map, row) stays below 2^31. `channels`: C for x maps, O for dy and y maps.
+template <int N>
+struct tile_divisors {
+  index_divisor frame_volume, tile_volume, phases, channels, tile_count;
+  index_divisor frame[N], tile[N], tiles[N], phase_count[N];
+
+  tile_divisors() = default;
+  tile_divisors(const tiling<N>& t, std::int64_t channel_count, std::int64_t largest_dividend)
+      : frame_volume(volume_of<N>(t.frame), largest_dividend), tile_volume(volume_of<N>(t.tile), largest_dividend),
+        phases(t.phases, largest_dividend), channels(channel_count, largest_dividend),
+        tile_count(t.tile_count, largest_dividend) {
+    for (int d = 0; d < N; ++d) {
+      frame[d] = index_divisor(t.frame[d], largest_dividend);
+      tile[d] = index_divisor(t.tile[d], largest_dividend);
+      tiles[d] = index_divisor(t.tiles[d], largest_dividend);
+      phase_count[d] = index_divisor(t.phase_count[d], largest_dividend);
+    }
+  }
+
+  // Row-major unravel of `offset` over N extents with these divisors; returns what is left.
+  FFTCONV_HD static std::int64_t unravel(std::int64_t offset, const index_divisor (&extents)[N], std::int64_t (&index)[N]) {
+    for (int d = N - 1; d >= 0; --d) offset = extents[d].divide(offset, index[d]);
+    return offset;
+  }
+
+  // Tile origin (in outputs) of tile `flat`, as tile_origin.
+  FFTCONV_HD void origin(const tiling<N>& t, std::int64_t flat, std::int64_t (&at)[N]) const {
+    unravel(flat, tiles, at);
+    for (int d = 0; d < N; ++d) at[d] *= t.tile[d];
+  }
+};
+
 // x [B][C][n...] -> frames of the x maps [map_begin, map_begin + count) (see the conventions above).
 template <int N, class T>
 struct stage_input_tiles {
@@ -67,6 +101,7 @@ struct stage_input_tiles {
   std::int64_t map_begin;
   const T* x;
   T* frames;
+  tile_divisors<N> div;  // channels: C
 
   // Where map `map`'s frame reads x: x + base(map), per-dim first position first[d] (for u = 0) and step s.
   FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&first)[N]) const {
@@ -84,11 +119,16 @@ struct stage_input_tiles {
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t volume = volume_of<N>(t.frame);
-    const std::int64_t local = index / volume;
-    std::int64_t u[N], first[N];
-    unravel<N>(index - local * volume, t.frame, u);
-    const T* plane = source(map_begin + local, first);
+    std::int64_t u[N], first[N], phase_index[N], origin[N], within = 0, phase = 0, c = 0;
+    const std::int64_t local = div.frame_volume.divide(index, within);
+    tile_divisors<N>::unravel(within, div.frame, u);
+    const std::int64_t row = div.channels.divide(div.phases.divide(map_begin + local, phase), c);
+    std::int64_t tile_flat = 0;
+    const std::int64_t b = div.tile_count.divide(row, tile_flat);
+    div.origin(t, tile_flat, origin);
+    tile_divisors<N>::unravel(phase, div.phase_count, phase_index);
+    for (int d = 0; d < N; ++d) first[d] = origin[d] * p.stride[d] + phase_index[d] - p.padding[d];
+    const T* plane = x + (b * p.in_channels + c) * p.input_spatial();
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
@@ -96,7 +136,7 @@ struct stage_input_tiles {
       inside = inside && u[d] < t.window[d] && i >= 0 && i < p.input[d];
       offset = offset * p.input[d] + i;
     }
-    frames[local * distance + (index - local * volume)] = inside ? plane[offset] : T(0);
+    frames[local * distance + within] = inside ? plane[offset] : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
@@ -195,6 +235,7 @@ struct stage_output_tiles {
   std::int64_t map_begin;
   const T* dy;
   T* frames;
+  tile_divisors<N> div;  // channels: O
 
   FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&origin)[N]) const {
     const std::int64_t o = map % p.out_channels;
@@ -204,11 +245,13 @@ struct stage_output_tiles {
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t volume = volume_of<N>(t.frame);
-    const std::int64_t local = index / volume;
-    std::int64_t u[N], origin[N];
-    unravel<N>(index - local * volume, t.frame, u);
-    const T* plane = source(map_begin + local, origin);
+    std::int64_t u[N], origin[N], within = 0, o = 0, tile_flat = 0;
+    const std::int64_t local = div.frame_volume.divide(index, within);
+    tile_divisors<N>::unravel(within, div.frame, u);
+    const std::int64_t row = div.channels.divide(map_begin + local, o);
+    const std::int64_t b = div.tile_count.divide(row, tile_flat);
+    div.origin(t, tile_flat, origin);
+    const T* plane = dy + (b * p.out_channels + o) * p.output_spatial();
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
@@ -216,7 +259,7 @@ struct stage_output_tiles {
       inside = inside && u[d] < t.tile[d] && q < p.output[d];
       offset = offset * p.output[d] + q;
     }
-    frames[local * distance + (index - local * volume)] = inside ? plane[offset] : T(0);
+    frames[local * distance + within] = inside ? plane[offset] : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
@@ -252,15 +295,15 @@ struct crop_output_tiles {
   const T* bias;  // may be null
   const T* frames;
   T* y;
+  tile_divisors<N> div;  // channels: O
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    const std::int64_t volume = volume_of<N>(t.tile);
-    const std::int64_t map = index / volume;  // (row - row_begin) * O + o
-    std::int64_t u[N], origin[N];
-    unravel<N>(index - map * volume, t.tile, u);
-    const std::int64_t o = map % p.out_channels;
-    const std::int64_t row = row_begin + map / p.out_channels;
-    tile_origin<N>(t, row % t.tile_count, origin);
+    std::int64_t u[N], origin[N], within = 0, o = 0, tile_flat = 0;
+    const std::int64_t map = div.tile_volume.divide(index, within);  // (row - row_begin) * O + o
+    tile_divisors<N>::unravel(within, div.tile, u);
+    const std::int64_t row = row_begin + div.channels.divide(map, o);
+    const std::int64_t b = div.tile_count.divide(row, tile_flat);
+    div.origin(t, tile_flat, origin);
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
       const std::int64_t q = origin[d] + u[d];
@@ -268,8 +311,7 @@ struct crop_output_tiles {
       offset = offset * p.output[d] + q;
     }
     const T value = frames[map * distance + ravel<N>(u, t.frame)] * scale;
-    y[((row / t.tile_count) * p.out_channels + o) * p.output_spatial() + offset] =
-        bias != nullptr ? value + bias[o] : value;
+    y[(b * p.out_channels + o) * p.output_spatial() + offset] = bias != nullptr ? value + bias[o] : value;
   }
 
   // Row over [rows][O][T_0 .. T_{N-2}].
