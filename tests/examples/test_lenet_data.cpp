@@ -165,7 +165,7 @@ TEST_CASE("cifar10: broken files fail naming the file and the fault") {
   }
 }
 
-TEST_CASE("normalise: per-channel mean 0 and deviation 1 on the training set; the test set gets the same map") {
+TEST_CASE("normalise: per-channel mean 0 and deviation 1 on the training set, the test set gets the same map") {
   temporary_directory dir;
   write_cifar10(dir.path());
   lenet::dataset_split data = lenet::load_cifar10(dir.path());

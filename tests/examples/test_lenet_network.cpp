@@ -60,7 +60,7 @@ TEST_CASE("max_pool2: the first maximum of each window takes the gradient, ties 
                                                                           0, 0, 0, 0});
 }
 
-TEST_CASE("max_pool2 with rectify: the pool of ReLU(x); a window without a positive value passes no gradient") {
+TEST_CASE("max_pool2 with rectify: the pool of ReLU(x), a window without a positive value passes no gradient") {
   // The windows of the test above: {1, 5, 2, 0}, {3, 3, 3, 3}, {-1, -2, -3, -4}, {0, 7, 7, 2}.
   std::vector<double> x = {1, 5, 3, 3,     //
                            2, 0, 3, 3,     //

@@ -31,7 +31,7 @@ TEST_CASE_TEMPLATE("fft device: backward calls with other x / dy recompute their
   fft_checks::check_mismatched_inputs<3, T>(s.executor());
 }
 
-TEST_CASE_TEMPLATE("fft device: one layer across batch sizes and extents; workspace", T, float, double) {
+TEST_CASE_TEMPLATE("fft device: one layer across batch sizes and extents, workspace", T, float, double) {
   test_stream s;
   fft_checks::check_shape_changes<2, T>(s.executor());
   fft_checks::check_workspace<2, T>(s.executor());

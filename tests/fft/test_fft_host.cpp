@@ -103,7 +103,7 @@ TEST_CASE_TEMPLATE("fft: an FFTW execution of a descriptor equals the direct DFT
   CHECK(testing_support::relative_l2(round_trip, values) <= (std::is_same_v<T, float> ? 1e-6 : 1e-14));
 }
 
-TEST_CASE("fft: plans are created once per shape and shared; clear_plan_cache releases them") {
+TEST_CASE("fft: plans are created once per shape and shared, clear_plan_cache releases them") {
   fftconv::clear_plan_cache();
   CHECK(fftconv::plan_cache_size() == 0);
   fft_checks::session<2, float, fftconv::host> a(fftconv::host{}, fft_checks::strided_grouped_layer(2, 2), 1);

@@ -273,7 +273,7 @@ TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
   CHECK(layer.workspace_bytes() == 0);
 }
 
-TEST_CASE("im2col: a copied layer does not share the original's workspace; a moved one takes it") {
+TEST_CASE("im2col: a copied layer does not share the original's workspace, a moved one takes it") {
   const reference::layer L = im2col_checks::strided_grouped_layer(1, 2);
   fftconv::conv<1, float, fftconv::im2col> layer(im2col_checks::geometry_of<1>(L));
   const auto values = testing_support::random_values(L.x_size() + L.w_size() + L.out_channels + L.y_size(), 7);

@@ -128,7 +128,7 @@ TEST_CASE("validation: backward_filter refuses mismatched x, dy, dw and aliasing
   CHECK(f.outputs_untouched());
 }
 
-TEST_CASE("validation: asymmetric padding sets the expected output extents; a negative side is refused") {
+TEST_CASE("validation: asymmetric padding sets the expected output extents, and a negative side is refused") {
   fixture f;
   const fftconv::host h;
   // Low (1, 1), high (0, 2): an 8x7 input gives (8 + 1 + 0 - 2 - 1) + 1 = 7 by (7 + 1 + 2 - 2 - 1) + 1 = 8.
