@@ -22,9 +22,14 @@ TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured (model-pruned and ex
     automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode, {"fft"});
 }
 
-TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col, measured (model-pruned and exhaustive) and modelled", T, float, double) {
-  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
-    automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode, {"naive", "im2col"});
+TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col modelled, the fastest timed when measured", T, float, double) {
+  // The model picks naive or im2col here. The tiled fft now runs this layer within ~10% of im2col (1.44 vs
+  // 1.58 ms measured in CI), so the measured modes may keep any candidate they timed fastest on that run.
+  automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), automatic_mode::heuristic,
+                                  {"naive", "im2col"});
+  for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive})
+    automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode,
+                                    {"naive", "im2col", "fft"});
 }
 
 TEST_CASE("automatic host: a cache hit does not time again, and clear makes the next layer time") {
