@@ -94,7 +94,7 @@ class frequency_plan final : public frequency_plan_base {
  public:
   // Chooses the tiling, allocates everything (an out_of_memory leaves nothing behind); plans come on first use.
   frequency_plan(const Exec& exec, const problem<N>& p, const tiling_request<N>& request)
-      : exec_(exec), queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
+      : queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
     choice_ = choose_tiling<N>(p, request, sizeof(T));
     const tiling<N>& t = choice_.layout;
     sizes_ = sizes_of<N>(p, t, sizeof(T));
@@ -127,9 +127,8 @@ class frequency_plan final : public frequency_plan_base {
            request.products == request_.products && request.workspace_limit == request_.workspace_limit;
   }
 
-  // The executor the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
+  // The queue the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
   // stream, so a call on another stream must not use them (the policy waits for it and rebuilds).
-  const Exec& executor() const noexcept { return exec_; }
   const execution_queue& queue() const noexcept { return queue_; }
   bool same_queue(const Exec& exec) const { return queue_of(exec) == queue_; }
 
@@ -404,7 +403,6 @@ class frequency_plan final : public frequency_plan_base {
     return static_cast<std::size_t>(checked_multiply(maps, volume, "fft workspace"));
   }
 
-  Exec exec_;
   execution_queue queue_;
   problem<N> problem_;
   tiling_request<N> request_;
