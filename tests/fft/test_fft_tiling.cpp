@@ -59,7 +59,8 @@ TEST_CASE("fft tiling: the headline layers tile as the cost model says, within t
   fftconv::conv<2, float, fftconv::fft> layer(g);
   const tiling_choice<2> c = layer.implementation().plan_choice(p);
   check_tiling_invariants<2>(p, c.layout);
-  CHECK(c.layout.products == spectral_products::gemm);
+  CHECK(c.layout.products == spectral_products::elementwise);  // the host's blocked kernel, no transposes
+  CHECK(layer.implementation().plan_choice(p, true).layout.products == spectral_products::gemm);  // the GPU's
   CHECK(c.layout.phases == 1);
   CHECK(c.layout.frame[0] < 128);
   // Depthwise (one channel per group): elementwise products.
@@ -69,6 +70,8 @@ TEST_CASE("fft tiling: the headline layers tile as the cost model says, within t
   const tiling_choice<2> dc = fftconv::conv<2, float, fftconv::fft>(depthwise).implementation().plan_choice(dp);
   check_tiling_invariants<2>(dp, dc.layout);
   CHECK(dc.layout.products == spectral_products::elementwise);
+  CHECK(fftconv::conv<2, float, fftconv::fft>(depthwise).implementation().plan_choice(dp, true).layout.products ==
+        spectral_products::elementwise);
   // A stride-2 stem: 4 phases of 4 taps at the output's resolution.
   fftconv::geometry<2> stem{.in_channels = 3, .out_channels = 64, .kernel = {7, 7}, .padding = {3, 3}, .stride = {2, 2}};
   const problem<2> sp = problem_of<2>(stem, 32, 224);
@@ -215,25 +218,24 @@ void check_tiled_functors(std::uint64_t seed) {
   const std::vector<double> dw_initial(p.weight_size(), 7.0);
   compare_forms<double>([&](double* out) { return gather_kernel_gradient<N, double>{p, t, D, 0.5, frames.data(), out}; },
                         dw_initial, p.weight_size(), p.kernel[N - 1]);
-  // Elementwise products over natural spectra.
-  const elementwise_shape shape{s.frequencies, s.spectrum_distance, p.groups, p.in_channels_per_group() * t.phases,
-                                p.out_channels_per_group(), rows};
+  // Products over natural spectra (one functor for the three passes).
+  const std::int64_t columns = p.in_channels_per_group() * t.phases, outputs = p.out_channels_per_group();
   const auto x_hat = filled<C>(x_maps * s.spectrum_distance, seed + 7);
   const auto w_hat = filled<C>(kernel_maps * s.spectrum_distance, seed + 8);
   const auto dy_hat = filled<C>(y_maps * s.spectrum_distance, seed + 9);
   const std::vector<C> spectrum_sentinel(most * s.spectrum_distance, C(7, 7));
   // (the element forms with the 32-bit divisors the GPU runs where indices fit)
   compare_forms<C>([&](C* out) {
-    return forward_products<double>{shape, x_hat.data(), w_hat.data(), out,
-                                    products_divisors(shape, s.row_outputs, y_maps * s.frequencies)};
+    return spectral_gemm<double>(forward_products_desc(s.frequencies, s.spectrum_distance, p.groups, columns, outputs, rows),
+                                 x_hat.data(), w_hat.data(), out);
   }, spectrum_sentinel, y_maps * s.frequencies, s.frequencies);
   compare_forms<C>([&](C* out) {
-    return data_products<double>{shape, dy_hat.data(), w_hat.data(), out,
-                                 products_divisors(shape, s.row_inputs, x_maps * s.frequencies)};
+    return spectral_gemm<double>(data_products_desc(s.frequencies, s.spectrum_distance, p.groups, columns, outputs, rows),
+                                 dy_hat.data(), w_hat.data(), out);
   }, spectrum_sentinel, x_maps * s.frequencies, s.frequencies);
   compare_forms<C>([&](C* out) {
-    return filter_products<double>{shape, dy_hat.data(), x_hat.data(), out,
-                                   products_divisors(shape, 1, kernel_maps * s.frequencies)};
+    return spectral_gemm<double>(filter_products_desc(s.frequencies, s.spectrum_distance, p.groups, columns, outputs, rows),
+                                 dy_hat.data(), x_hat.data(), out);
   }, spectrum_sentinel, kernel_maps * s.frequencies, s.frequencies);
   // Transposes of a chunk into / out of a frequency-major spectrum, per element and per cache tile.
   const channel_layout chunk_layout{chunk, p.groups, 1, p.in_channels_per_group() * t.phases};
@@ -272,6 +274,61 @@ TEST_CASE("fft tiling: every tiled functor writes the same values per element (G
     check_tiled_functors<2>(seed);
     check_tiled_functors<3>(seed);
   }
+}
+
+namespace {
+
+// The host's blocked kernels (each instruction set this CPU runs) against the functor's row form, on shapes that
+// cross every block edge: frequency tails, rows past MC = 32, columns past NC = 64, sums past KC = 64, groups,
+// conjugates and map distances with padding.
+template <class T>
+void check_host_spectral_gemm(std::uint64_t seed) {
+  using C = complex<T>;
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  const std::int64_t frequencies = pick(1, 70), distance = frequencies + pick(0, 9), groups = pick(1, 3);
+  const bool wide = seed % 4 == 0;
+  const std::int64_t columns = pick(1, wide ? 150 : 12), outputs = pick(1, wide ? 80 : 9), rows = pick(1, wide ? 90 : 40);
+  const int pass = int(seed % 3);
+  const spectral_gemm_desc d =
+      pass == 0 ? forward_products_desc(frequencies, distance, groups, columns, outputs, rows)
+      : pass == 1 ? data_products_desc(frequencies, distance, groups, columns, outputs, rows)
+                  : filter_products_desc(frequencies, distance, groups, columns, outputs, rows);
+  INFO("seed ", seed, " pass ", pass, " F ", frequencies, " distance ", distance, " groups ", groups, " columns ",
+       columns, " outputs ", outputs, " rows ", rows);
+  const std::int64_t x_maps = rows * groups * columns, y_maps = rows * groups * outputs, w_maps = groups * outputs * columns;
+  const std::int64_t a_maps = pass == 0 ? x_maps : y_maps, b_maps = pass == 2 ? x_maps : w_maps;
+  const auto a = filled<C>(a_maps * distance, seed + 1), b = filled<C>(b_maps * distance, seed + 2);
+  const std::vector<C> sentinel(d.output_maps() * distance, C(7, 7));
+  std::vector<C> expected = sentinel;
+  const spectral_gemm<T> reference_form(d, a.data(), b.data(), expected.data());
+  for (std::int64_t map = 0; map < d.output_maps(); ++map) reference_form.row(map);
+  const T tolerance = std::is_same_v<T, float> ? T(2e-5) : T(1e-13);
+  for (const simd_level level : {simd_level::portable, simd_level::avx2, simd_level::avx512}) {
+    if (int(level) > int(host_simd_level())) continue;
+    CAPTURE(int(level));
+    std::vector<C> out = sentinel;
+    host_spectral_gemm(spectral_gemm<T>(d, a.data(), b.data(), out.data()), level);
+    T worst = 0, scale = 1;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      worst = std::max(worst, T(abs(out[i] - expected[i])));
+      scale = std::max(scale, T(abs(expected[i])));
+    }
+    CHECK(worst <= tolerance * scale * T(std::max(d.k, std::int64_t{1})));
+    // the padding between maps is never written
+    bool padding_kept = true;
+    for (std::int64_t map = 0; map < d.output_maps(); ++map)
+      for (std::int64_t f = frequencies; f < distance; ++f) padding_kept = padding_kept && out[map * distance + f] == C(7, 7);
+    CHECK(padding_kept);
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("fft tiling: the host's blocked spectral products agree with the functor on every kernel", T, float,
+                   double) {
+  MESSAGE("widest host kernel: ", int(host_simd_level()), " (0 portable, 1 AVX2, 2 AVX-512)");
+  for (std::uint64_t seed = 1; seed <= 120; ++seed) check_host_spectral_gemm<T>(seed);
 }
 
 // ---- end to end, against the float64 reference ----

@@ -95,7 +95,7 @@ class frequency_plan final : public frequency_plan_base {
   // Chooses the tiling, allocates everything (an out_of_memory leaves nothing behind); plans come on first use.
   frequency_plan(const Exec& exec, const problem<N>& p, const tiling_request<N>& request)
       : queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
-    choice_ = choose_tiling<N>(p, request, sizeof(T));
+    choice_ = choose_tiling<N>(p, on_executor(request, ops::on_device), sizeof(T));
     const tiling<N>& t = choice_.layout;
     sizes_ = sizes_of<N>(p, t, sizeof(T));
     std::int64_t frame[N];
@@ -168,11 +168,11 @@ class frequency_plan final : public frequency_plan_base {
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
       transform_input_rows(exec, x, first, rows, counts);
       if (elementwise()) {
-        const std::int64_t elements = rows * sizes_.row_outputs * sizes_.frequencies;
-        launch(exec, elements, sizes_.frequencies,
-               forward_products<T>{shape(), input_spectrum_.data() + first * sizes_.row_inputs * sizes_.spectrum_distance,
-                                   kernel_spectrum_.data(), product_.data(),
-                                   products_divisors(shape(), sizes_.row_outputs, elements)});
+        ops::spectral_products(exec, spectral_gemm<T>(forward_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                            problem_.groups, kernel_columns(),
+                                                                            problem_.out_channels_per_group(), rows),
+                                                      input_spectrum_.data() + first * sizes_.row_inputs * sizes_.spectrum_distance,
+                                                      kernel_spectrum_.data(), product_.data()));
       } else {
         const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
         gemm_desc desc;
@@ -222,11 +222,11 @@ class frequency_plan final : public frequency_plan_base {
       if (transform) transform_output_rows(exec, dy, first, rows, counts);
       const std::int64_t k = kernel_columns();
       if (elementwise()) {
-        const std::int64_t elements = rows * sizes_.row_inputs * sizes_.frequencies;
-        launch(exec, elements, sizes_.frequencies,
-               data_products<T>{shape(), output_spectrum_.data() + first * sizes_.row_outputs * sizes_.spectrum_distance,
-                                kernel_spectrum_.data(), product_.data(),
-                                products_divisors(shape(), sizes_.row_inputs, elements)});
+        ops::spectral_products(exec, spectral_gemm<T>(data_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                         problem_.groups, k,
+                                                                         problem_.out_channels_per_group(), rows),
+                                                      output_spectrum_.data() + first * sizes_.row_outputs * sizes_.spectrum_distance,
+                                                      kernel_spectrum_.data(), product_.data()));
       } else {
         const std::int64_t og = problem_.out_channels_per_group();
         gemm_desc desc;
@@ -251,12 +251,9 @@ class frequency_plan final : public frequency_plan_base {
   void backward_filter(const Exec& exec, T* dw, transform_counts& counts) {
     const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
     if (elementwise()) {
-      elementwise_shape s = shape();
-      s.rows = sizes_.rows;
-      const std::int64_t elements = sizes_.kernel_maps * sizes_.frequencies;
-      launch(exec, elements, sizes_.frequencies,
-             filter_products<T>{s, output_spectrum_.data(), input_spectrum_.data(), product_.data(),
-                                products_divisors(s, 1, elements)});
+      ops::spectral_products(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                         problem_.groups, k, og, sizes_.rows),
+                                                    output_spectrum_.data(), input_spectrum_.data(), product_.data()));
     } else {
       gemm_desc desc;
       desc.op_a = gemm_op::conjugate_transpose;
@@ -279,11 +276,6 @@ class frequency_plan final : public frequency_plan_base {
   std::int64_t input_maps() const { return sizes_.rows * sizes_.row_inputs; }
   std::int64_t output_maps() const { return sizes_.rows * sizes_.row_outputs; }
   T scale() const { return T(1) / static_cast<T>(frame_.real_volume); }  // the inverse transforms are unnormalised
-
-  elementwise_shape shape() const {
-    return {sizes_.frequencies, sizes_.spectrum_distance, problem_.groups, kernel_columns(),
-            problem_.out_channels_per_group(), 0};
-  }
 
   template <class Body>
   void for_each_chunk(Body&& body) {

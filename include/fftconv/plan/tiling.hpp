@@ -35,13 +35,16 @@ namespace fftconv::detail {
 // How the spectral products run.
 //   gemm         per frequency and group, one complex matrix product over channels (a strided-batched GEMM
 //                over frequency-major spectra, with transposes around the FFTs)
-//   elementwise  a multiply-accumulate functor per (map, frequency) over the FFTs' natural layout: no
-//                transposes; the right kernel when a group has few channels (depthwise: one)
+//   elementwise  the same products over the FFTs' natural layout, no transposes (detail/kernels/products.hpp):
+//                on the GPU a functor per (map, frequency), the right kernel when a group has few channels
+//                (depthwise: one); on the host a cache-blocked kernel vectorised along frequencies, the right
+//                kernel at every shape
 enum class spectral_products { automatic, gemm, elementwise };
 
-// Elementwise products are chosen when (input channels per group x phases) x (output channels per group) is at
-// most this: measured on the host (fp32, 2-core AVX-512), the per-frequency GEMM path cost 5.3x the
-// elementwise path for depthwise 64 channels at 64^2, k=7, and broke even near 8 (see the issue note).
+// On the GPU, elementwise products are chosen when (input channels per group x phases) x (output channels per
+// group) is at most this. Measured on the host's element loops (fp32, 2-core AVX-512), before the host had its
+// own kernel: the GEMM path cost 5.3x the elementwise path for depthwise 64 channels at 64^2, k=7, and broke
+// even near 8. Not yet measured on a GPU.
 inline constexpr std::int64_t elementwise_products_limit = 8;
 
 template <int N>
@@ -186,10 +189,11 @@ tiling_bytes bytes_of(const problem<N>& p, const tiling<N>& t, std::size_t real_
 // Modelled cost of a training step (3 forward + 3 inverse transform sets and 3 product passes), in units of
 // real flops: transforms at 2.5 flops per element and radix-2 stage plus staging/crop passes (an odd last
 // extent loses the real-FFT halving: x1.25), GEMM products at 8 flops per complex MAC weighted 1/4 (they run
-// far above the memory-bound rate of everything else) plus two transposes per spectrum pass, elementwise
-// products at a memory-bound weight.
+// far above the memory-bound rate of everything else) plus two transposes per spectrum pass; elementwise
+// products on the GPU at a memory-bound weight, and on the host (its blocked kernel) at the GEMM's weight plus
+// one pass over the spectra for its packing.
 template <int N>
-double modelled_step_cost(const problem<N>& p, const tiling<N>& t) {
+double modelled_step_cost(const problem<N>& p, const tiling<N>& t, bool on_device = false) {
   const tiling_sizes<N> s = sizes_of<N>(p, t, 4);
   double radix = 0;
   for (int d = 0; d < N; ++d) radix += radix_cost(t.frame[d]);
@@ -198,13 +202,14 @@ double modelled_step_cost(const problem<N>& p, const tiling<N>& t) {
   const double transforms = 2.0 * parity * maps * double(s.real_volume) * (2.5 * radix + 4.0);
   const double macs = double(s.frequencies) * double(s.rows) * double(s.row_inputs) *
                       double(p.out_channels_per_group());
+  const double spectrum_elements = double(s.frequencies) * maps;
   double products = 0;
-  if (t.products == spectral_products::elementwise) {
-    products = 3.0 * 8.0 * 0.5 * macs;
-  } else {
-    const double spectrum_elements = double(s.frequencies) * maps;
+  if (t.products == spectral_products::gemm)
     products = 3.0 * 8.0 * 0.25 * macs + 3.0 * 2.0 * 2.0 * spectrum_elements;
-  }
+  else if (on_device)
+    products = 3.0 * 8.0 * 0.5 * macs;
+  else
+    products = 3.0 * 8.0 * 0.25 * macs + 3.0 * 2.0 * spectrum_elements;
   return transforms + products;
 }
 
@@ -215,7 +220,14 @@ struct tiling_request {
   spectral_products products = spectral_products::automatic;
   std::size_t workspace_limit = std::numeric_limits<std::size_t>::max();  // spectra + scratch
   std::size_t default_scratch = std::size_t{256} << 20;  // the chunk budget when no limit is set
+  bool on_device = false;  // where the products run: it decides what automatic products are and cost
 };
+
+template <int N>
+tiling_request<N> on_executor(tiling_request<N> request, bool on_device) {
+  request.on_device = on_device;
+  return request;
+}
 
 // The chosen tiling and how its rows are chunked.
 template <int N>
@@ -228,8 +240,9 @@ struct tiling_choice {
 };
 
 template <int N>
-spectral_products products_for(const problem<N>& p, std::int64_t phases, spectral_products requested) {
+spectral_products products_for(const problem<N>& p, std::int64_t phases, spectral_products requested, bool on_device) {
   if (requested != spectral_products::automatic) return requested;
+  if (!on_device) return spectral_products::elementwise;
   return p.in_channels_per_group() * phases * p.out_channels_per_group() <= elementwise_products_limit
              ? spectral_products::elementwise
              : spectral_products::gemm;
@@ -253,7 +266,7 @@ tiling_choice<N> choose_tiling(const problem<N>& p, const tiling_request<N>& req
   const tiling_basis<N> basis = make_tiling_basis<N>(p);
   std::int64_t phases = 1;
   for (int d = 0; d < N; ++d) phases *= basis.phase_count[d];
-  const spectral_products products = products_for<N>(p, phases, request.products);
+  const spectral_products products = products_for<N>(p, phases, request.products, request.on_device);
   std::array<std::vector<std::int64_t>, N> candidates;
   for (int d = 0; d < N; ++d) {
     if (request.forced_tile[d] < 0) fail("fft: forced tile extent ", request.forced_tile[d], " in dim ", d, " must be >= 0");
@@ -277,7 +290,7 @@ tiling_choice<N> choose_tiling(const problem<N>& p, const tiling_request<N>& req
     smallest_need = std::min(smallest_need, bytes.spectra + bytes.scratch(1));
     const bool fits = !limited || bytes.spectra + bytes.scratch(1) <= limit;
     if (fits) {
-      const double cost = modelled_step_cost<N>(p, t);
+      const double cost = modelled_step_cost<N>(p, t, request.on_device);
       if (cost < best_cost) {
         best_cost = cost;
         best.layout = t;

@@ -17,7 +17,8 @@
 //
 // Tiles, phases and frames: plan/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
 // set_tile_extents). The plan and its passes: plan/frequency_plan.hpp. Element math: detail/kernels/
-// spectral.hpp (staging, crop, overlap-add), spectrum_layout.hpp (transposes), products.hpp (elementwise).
+// spectral.hpp (staging, crop, overlap-add), spectrum_layout.hpp (transposes), products.hpp (natural-layout
+// products; their host kernel is backend/host/spectral_gemm.hpp).
 
 #include <array>
 #include <cstddef>
@@ -99,14 +100,17 @@ class conv_impl<fft, N, T> {
     drop_plans();
   }
 
-  // gemm or elementwise products (automatic: elementwise for few channels per group).
+  // gemm or elementwise products (automatic: elementwise on the host; on the GPU for few channels per group).
   void set_products(spectral_products products) {
     request_.products = products;
     drop_plans();
   }
 
-  // The tiling, chunking and predicted bytes this layer would use for problem p, without running anything.
-  tiling_choice<N> plan_choice(const problem<N>& p) const { return choose_tiling<N>(p, request_, sizeof(T)); }
+  // The tiling, chunking and predicted bytes this layer would use for problem p on the host (or the GPU),
+  // without running anything.
+  tiling_choice<N> plan_choice(const problem<N>& p, bool on_device = false) const {
+    return choose_tiling<N>(p, on_executor(request_, on_device), sizeof(T));
+  }
 
   // Bytes a full step of problem p would hold (spectra + scratch), predicted without allocating.
   std::size_t predicted_workspace_bytes(const problem<N>& p) const {

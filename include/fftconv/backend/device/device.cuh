@@ -17,6 +17,7 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
+#include "../../detail/kernels/products.hpp"  // spectral_gemm
 #include "../gemm.hpp"
 #include "../memory_space.hpp"
 #include "../primary.hpp"
@@ -203,6 +204,12 @@ struct backend<device> {
     if (count <= 0) return;
     for_each_index_kernel<<<grid_for(count), block_threads, 0, exec.stream>>>(count, f);
     FFTCONV_CUDA_CHECK_LAUNCH();
+  }
+
+  // The fft policy's products over natural-layout spectra: one thread per output element.
+  template <class T>
+  static void spectral_products(const device& exec, const spectral_gemm<T>& products) {
+    for_each_index(exec, products.d.elements(), products);
   }
 
   template <class T, class F>

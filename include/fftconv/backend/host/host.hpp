@@ -15,6 +15,7 @@
 #include "../memory_space.hpp"
 #include "../primary.hpp"
 #include "cblas.hpp"
+#include "spectral_gemm.hpp"
 
 namespace fftconv::detail {
 
@@ -140,6 +141,12 @@ struct backend<host> {
   static void gemm(const host&, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
                    Scalar* c) {
     host_gemm(desc, alpha, a, b, beta, c);
+  }
+
+  // The fft policy's products over natural-layout spectra: the blocked SIMD kernel.
+  template <class T>
+  static void spectral_products(const host&, const spectral_gemm<T>& products) {
+    host_spectral_gemm(products);
   }
 
   // A pointer handed to the host executor must be readable by the CPU: device memory is refused.
