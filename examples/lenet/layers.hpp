@@ -204,7 +204,8 @@ class max_pool2 {
     const kernels::pool_shape s{x.batch * x.channels, x.height, x.width};
     const activation<T> y{output_.data(), x.batch, x.channels, s.out_height(), s.out_width()};
     backend<Exec>::for_each_index(exec, s.out_rows(),
-                                  kernels::max_pool_forward<T>{s, rectify_, x.data, y.data, position_.data()});
+                                  kernels::max_pool_forward<T>{s, rectify_, x.data, y.data, position_.data()},
+                                  2 * s.width);  // work per row: its two input rows
     return y;
   }
 
@@ -212,7 +213,7 @@ class max_pool2 {
     const kernels::pool_shape s{input_.batch * input_.channels, input_.height, input_.width};
     const activation<T> dx{input_gradient_.data(), input_.batch, input_.channels, input_.height, input_.width};
     backend<Exec>::for_each_index(exec, s.out_rows(),
-                                  kernels::max_pool_backward<T>{s, position_.data(), dy.data, dx.data});
+                                  kernels::max_pool_backward<T>{s, position_.data(), dy.data, dx.data}, 2 * s.width);
     return dx;
   }
 

@@ -124,7 +124,8 @@ class cross_entropy {
     backend<Exec>::for_each_index(exec, logits.batch,
                                   kernels::softmax_cross_entropy<T>{logits.data, labels, class_count,
                                                                     T(1) / static_cast<T>(logits.batch),
-                                                                    losses_.data(), correct_.data(), gradient});
+                                                                    losses_.data(), correct_.data(), gradient},
+                                  4 * class_count);
     backend<Exec>::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{losses_.data()}, loss_sum);
     backend<Exec>::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{correct_.data()}, correct_sum);
     if (!with_gradient) return {};

@@ -153,15 +153,23 @@ std::vector<V> filled(std::int64_t count, std::uint64_t seed) {
   return out;
 }
 
-// Runs f both ways into two sentinel-filled copies of `initial` and compares them exactly.
+// Runs f per element and per row (and per map, where it has that form) into sentinel-filled copies of `initial`
+// and compares them exactly.
 template <class V, class Make>
-void compare_forms(Make make, const std::vector<V>& initial, std::int64_t elements, std::int64_t row_length) {
+void compare_forms(Make make, const std::vector<V>& initial, std::int64_t elements, std::int64_t row_length,
+                   std::int64_t map_volume = 1) {
   std::vector<V> by_element = initial, by_row = initial;
   const auto element_form = make(by_element.data());
   const auto row_form = make(by_row.data());
   for (std::int64_t i = 0; i < elements; ++i) element_form(i);
   for (std::int64_t r = 0; r < elements / row_length; ++r) row_form.row(r);
   CHECK(by_element == by_row);
+  if constexpr (requires { row_form.map(0); }) {  // the host's per-map form, where the functor has one
+    std::vector<V> by_map = initial;
+    const auto map_form = make(by_map.data());
+    for (std::int64_t m = 0; m < elements / map_volume; ++m) map_form.map(m);
+    CHECK(by_map == by_row);
+  }
 }
 
 template <int N>
@@ -192,13 +200,13 @@ void check_tiled_functors(std::uint64_t seed) {
   compare_forms<double>([&](double* out) {
     return stage_input_tiles<N, double>{p, t, D, first_row * s.row_inputs, x.data(), out,
                                         tile_divisors<N>(t, p.in_channels, largest)};
-  }, sentinel, chunk * s.row_inputs * s.real_volume, row_length);
+  }, sentinel, chunk * s.row_inputs * s.real_volume, row_length, s.real_volume);
   compare_forms<double>([&](double* out) { return stage_kernel_phases<N, double>{p, t, D, w.data(), out}; }, sentinel,
                         kernel_maps * s.real_volume, row_length);
   compare_forms<double>([&](double* out) {
     return stage_output_tiles<N, double>{p, t, D, first_row * s.row_outputs, dy.data(), out,
                                          tile_divisors<N>(t, p.out_channels, largest)};
-  }, sentinel, chunk * s.row_outputs * s.real_volume, row_length);
+  }, sentinel, chunk * s.row_outputs * s.real_volume, row_length, s.real_volume);
   std::int64_t tile_volume = 1;
   for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
   const auto bias = filled<double>(p.out_channels, seed + 5);
@@ -206,7 +214,7 @@ void check_tiled_functors(std::uint64_t seed) {
   compare_forms<double>([&](double* out) {
     return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out,
                                         tile_divisors<N>(t, p.out_channels, largest)};
-  }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1]);
+  }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1], tile_volume);
   const std::int64_t first_image = first_row / t.tile_count, last_image = (first_row + chunk - 1) / t.tile_count;
   const std::int64_t dx_elements = (last_image - first_image + 1) * p.in_channels * p.input_spatial();
   const auto dx_initial = filled<double>(p.input_size(), seed + 6);

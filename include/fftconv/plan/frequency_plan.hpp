@@ -189,9 +189,9 @@ class frequency_plan final : public frequency_plan_base {
       std::int64_t tile_volume = 1;
       for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
       const std::int64_t elements = rows * sizes_.row_outputs * tile_volume;
-      launch(exec, elements, t.tile[N - 1],
-             crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
-                                     tile_divisors<N>(t, problem_.out_channels, std::max(elements, sizes_.rows))});
+      launch_maps(exec, elements, tile_volume,
+                  crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
+                                          tile_divisors<N>(t, problem_.out_channels, std::max(elements, sizes_.rows))});
     });
     input_source_ = x;
   }
@@ -287,8 +287,8 @@ class frequency_plan final : public frequency_plan_base {
                             transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_inputs;
     const std::int64_t elements = maps * frame_.real_volume;
-    launch(exec, elements, frame_.real[N - 1],
-           stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
+    launch_maps(exec, elements, frame_.real_volume,
+                stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
                                    tile_divisors<N>(layout(), problem_.in_channels,
                                                     std::max(elements, input_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, sizes_.rows, first, input_spectrum_.data(),
@@ -299,8 +299,8 @@ class frequency_plan final : public frequency_plan_base {
                              transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_outputs;
     const std::int64_t elements = maps * frame_.real_volume;
-    launch(exec, elements, frame_.real[N - 1],
-           stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
+    launch_maps(exec, elements, frame_.real_volume,
+                stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
                                     real_.data(),
                                     tile_divisors<N>(layout(), problem_.out_channels, std::max(elements, output_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, sizes_.rows, first,
@@ -370,9 +370,26 @@ class frequency_plan final : public frequency_plan_base {
       (void)exec;
       const std::int64_t rows = elements / row_length;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (elements > 16384)
+#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
 #endif
       for (std::int64_t r = 0; r < rows; ++r) f.row(r);
+    }
+  }
+
+  // elements / map_volume maps of work: one GPU thread per element, or on the host one loop iteration per map
+  // through F::map (a map's source or target is found once, not per row).
+  template <class F>
+  static void launch_maps(const Exec& exec, std::int64_t elements, std::int64_t map_volume, const F& f) {
+    if (elements <= 0) return;
+    if constexpr (ops::on_device) {
+      ops::for_each_index(exec, elements, f);
+    } else {
+      (void)exec;
+      const std::int64_t maps = elements / map_volume;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
+#endif
+      for (std::int64_t m = 0; m < maps; ++m) f.map(m);
     }
   }
 
@@ -385,7 +402,7 @@ class frequency_plan final : public frequency_plan_base {
       (void)exec;
       const std::int64_t tiles = f.tiles();
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (elements > 16384)
+#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
 #endif
       for (std::int64_t t = 0; t < tiles; ++t) f.tile(t);
     }

@@ -312,7 +312,7 @@ class conv_impl<im2col, N, T> {
         run(exec, l.backward_filter_gemm(1), dy_chunk, b, accumulate ? T(1) : T(0), dw);
       } else {
         run(exec, l.backward_filter_gemm(images), dy_chunk, b, T(0), partials);
-        be::for_each_index(exec, l.weight_size, sum_partials<T>{partials, dw, l.weight_size, images, accumulate});
+        be::for_each_index(exec, l.weight_size, sum_partials<T>{partials, dw, l.weight_size, images, accumulate}, images);
       }
     }
     if (dbias != nullptr)
@@ -346,7 +346,8 @@ class conv_impl<im2col, N, T> {
       backend<Exec>::for_each_index(exec, count / p.kernel_spatial(),
                                     im2col_gather<N, T>{p, extent_divisors<N>(p), x, columns});
     else
-      backend<Exec>::for_each_index(exec, count / p.output[N - 1], im2col_gather_rows<N, T>{p, x, columns});
+      backend<Exec>::for_each_index(exec, count / p.output[N - 1], im2col_gather_rows<N, T>{p, x, columns},
+                                    p.output[N - 1]);
   }
 
   // The host forward, one image at a time in blocks of output rows (of dims 0..N-2): gather the block's
@@ -373,7 +374,7 @@ class conv_impl<im2col, N, T> {
       for (std::int64_t first_row = 0; first_row < output_rows; first_row += block_rows) {
         const std::int64_t rows = std::min(block_rows, output_rows - first_row);
         const std::int64_t n = rows * width;
-        be::for_each_index(exec, l.rows * rows, im2col_gather_rows<N, T>{p, x_image, columns, first_row, rows});
+        be::for_each_index(exec, l.rows * rows, im2col_gather_rows<N, T>{p, x_image, columns, first_row, rows}, width);
         // y[g * O/g + o, block] = W_g [O/g, C/g * K] * columns_g [C/g * K, n], over the groups
         gemm_desc d{gemm_op::none, gemm_op::none, m, n, k, k, n, l.output_spatial};
         d.batch = l.groups;
@@ -384,7 +385,7 @@ class conv_impl<im2col, N, T> {
           be::for_each_index(exec, l.out_channels, [=](std::int64_t o) {
             T* y_row = y_block + o * l.output_spatial;
             for (std::int64_t q = 0; q < n; ++q) y_row[q] += bias[o];
-          });
+          }, n);
       }
     }
   }
@@ -395,7 +396,8 @@ class conv_impl<im2col, N, T> {
     if constexpr (backend<Exec>::on_device)
       backend<Exec>::for_each_index(exec, count, col2im_gather<N, T>{p, extent_divisors<N>(p), columns, dx});
     else
-      backend<Exec>::for_each_index(exec, count / p.input[N - 1], col2im_gather_rows<N, T>{p, columns, dx});
+      backend<Exec>::for_each_index(exec, count / p.input[N - 1], col2im_gather_rows<N, T>{p, columns, dx},
+                                    p.input[N - 1] * p.kernel_spatial());
   }
 
   template <class Exec>

@@ -19,12 +19,14 @@ class conv_impl<naive, N, T> {
 
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
-    backend<Exec>::for_each_index(exec, p.output_size(), direct_forward<N, T>{p, x, w, bias, y});
+    backend<Exec>::for_each_index(exec, p.output_size(), direct_forward<N, T>{p, x, w, bias, y},
+                                  p.in_channels_per_group() * p.kernel_spatial());
   }
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    backend<Exec>::for_each_index(exec, p.input_size(), direct_backward_data<N, T>{p, dy, w, dx});
+    backend<Exec>::for_each_index(exec, p.input_size(), direct_backward_data<N, T>{p, dy, w, dx},
+                                  p.out_channels_per_group() * p.kernel_spatial());
   }
 
   template <class Exec>

@@ -200,7 +200,7 @@ struct backend<device> {
   }
 
   template <class F>
-  static void for_each_index(const device& exec, std::int64_t count, const F& f) {
+  static void for_each_index(const device& exec, std::int64_t count, const F& f, std::int64_t = 1) {
     if (count <= 0) return;
     for_each_index_kernel<<<grid_for(count), block_threads, 0, exec.stream>>>(count, f);
     FFTCONV_CUDA_CHECK_LAUNCH();

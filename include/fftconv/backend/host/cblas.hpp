@@ -10,6 +10,7 @@
 #include "../../error.hpp"
 #include "../../policy.hpp"  // dependent_false
 #include "../gemm.hpp"
+#include "parallel.hpp"
 
 #include "../../config.hpp"  // FFTCONV_HAS_CBLAS, FFTCONV_CBLAS_HEADER
 #if FFTCONV_HAS_CBLAS
@@ -72,7 +73,7 @@ void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scala
   // for the cores (its idle threads spin and yield). Larger products run one after another, each threaded by
   // OpenBLAS.
   const bool parallel = desc.batch > 1 && desc.m * desc.n * desc.k <= blas_single_thread_product &&
-                        desc.batch * desc.m * desc.n * desc.k >= 16384;
+                        worth_parallel(double(desc.batch) * double(desc.m * desc.n * desc.k) / 8.0);  // ~8 MACs a unit
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #endif

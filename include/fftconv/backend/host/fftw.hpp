@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "../../error.hpp"
+#include "parallel.hpp"
 #include "../../executor.hpp"
 #include "../../plan/fft_backend.hpp"
 #include "../../plan/fft_desc.hpp"
@@ -117,6 +118,8 @@ class fftw_plan_handle {
         (part_ * spectrum_distance_ * std::int64_t(2 * sizeof(T))) % 64 != 0)
       part_ = desc.batch;
     parts_ = (desc.batch + part_ - 1) / part_;
+    points_ = double(desc.batch);
+    for (int d = 0; d < desc.rank; ++d) points_ *= double(desc.n[d]);
     real_alignment_ = api::alignment_of(real);
     spectrum_alignment_ = api::alignment_of(reinterpret_cast<T*>(spectrum));
     try {
@@ -141,7 +144,7 @@ class fftw_plan_handle {
       fail("fft: FFTW arrays are not aligned like the arrays the plan was made on");
     const bool forward = desc_.direction == fft_direction::real_to_complex;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (parts_ > 1)
+#pragma omp parallel for schedule(static) if (parts_ > 1 && worth_parallel(4.0 * points_))  // ~2 ns a point
 #endif
     for (std::int64_t part = 0; part < parts_; ++part) {
       const typename api::plan plan = part == parts_ - 1 && last_plan_ != nullptr ? last_plan_ : plan_;
@@ -197,6 +200,7 @@ class fftw_plan_handle {
   typename api::plan plan_ = nullptr;       // `part_` maps
   typename api::plan last_plan_ = nullptr;  // the last part's maps, when fewer (else null)
   std::int64_t part_ = 1, parts_ = 1;
+  double points_ = 0;  // real points of the whole batch
   std::int64_t real_distance_ = 0, spectrum_distance_ = 0;
   int real_alignment_ = 0;
   int spectrum_alignment_ = 0;

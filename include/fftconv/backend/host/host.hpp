@@ -15,6 +15,7 @@
 #include "../memory_space.hpp"
 #include "../primary.hpp"
 #include "cblas.hpp"
+#include "parallel.hpp"
 #include "spectral_gemm.hpp"
 
 namespace fftconv::detail {
@@ -76,10 +77,12 @@ struct backend<host> {
     return buffer<T>(count);
   }
 
+  // f(i) for i < count; in parallel when count * work_per_index (an item may be a whole row) is worth it
+  // (parallel.hpp).
   template <class F>
-  static void for_each_index(const host&, std::int64_t count, const F& f) {
+  static void for_each_index(const host&, std::int64_t count, const F& f, std::int64_t work_per_index = 1) {
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (count >= 64)  // an item may be a whole row: keep few-item loops parallel
+#pragma omp parallel for schedule(static) if (count > 1 && worth_parallel(double(count) * double(work_per_index)))
 #endif
     for (std::int64_t i = 0; i < count; ++i) f(i);
   }
@@ -88,7 +91,7 @@ struct backend<host> {
   template <class T, class F>
   static void segmented_sum(const host&, std::int64_t segments, std::int64_t length, const F& term, T* out) {
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 4) if (segments * length > 4096)
+#pragma omp parallel for schedule(dynamic, 4) if (segments > 1 && worth_parallel(double(segments) * double(length)))
 #endif
     for (std::int64_t s = 0; s < segments; ++s) {
       host_accumulator_t<T> sum{};
@@ -109,7 +112,7 @@ struct backend<host> {
     constexpr std::int64_t lanes = 8;
     const std::int64_t run = term.output_spatial;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (segments * length > 4096)
+#pragma omp parallel for schedule(static) if (segments > 1 && worth_parallel(double(segments) * double(length)))
 #endif
     for (std::int64_t o = 0; o < segments; ++o) {
       accumulator partial[lanes] = {};

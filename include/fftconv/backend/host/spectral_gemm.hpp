@@ -14,6 +14,7 @@
 
 #include "../../detail/kernels/products.hpp"
 #include "../../error.hpp"
+#include "parallel.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define FFTCONV_X86_SIMD 1

@@ -38,6 +38,23 @@ FFTCONV_HD inline std::int64_t unravel_row(std::int64_t row, const std::int64_t 
   return row;
 }
 
+// body(u, row) for every row of a frame [extents...] starting at `frame`, u[N-1] = 0, rows in order: the
+// index of the next row by carrying, with no division per row.
+template <int N, class T, class Body>
+inline void for_each_frame_row(const std::int64_t (&extents)[N], T* frame, Body&& body) {
+  std::int64_t u[N] = {};
+  const std::int64_t length = extents[N - 1];
+  std::int64_t rows = 1;
+  for (int d = 0; d < N - 1; ++d) rows *= extents[d];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    body(u, frame + r * length);
+    for (int d = N - 2; d >= 0; --d) {
+      if (++u[d] < extents[d]) break;
+      u[d] = 0;
+    }
+  }
+}
+
 template <class T>
 FFTCONV_HD inline void zero_row(T* row, std::int64_t length) {
   for (std::int64_t i = 0; i < length; ++i) row[i] = T(0);
@@ -143,8 +160,21 @@ struct stage_input_tiles {
     std::int64_t u[N], first[N];
     const std::int64_t local = unravel_row<N>(r, t.frame, u);
     const std::int64_t length = t.frame[N - 1];
-    T* out = frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length;
     const T* plane = source(map_begin + local, first);
+    copy_row(plane, first, u, frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length);
+  }
+
+  // Every row of map `local`, its source found once (the host's unit of work).
+  void map(std::int64_t local) const {
+    std::int64_t first[N];
+    const T* plane = source(map_begin + local, first);
+    for_each_frame_row<N>(t.frame, frames + local * distance,
+                          [&](const std::int64_t(&u)[N], T* out) { copy_row(plane, first, u, out); });
+  }
+
+ private:
+  FFTCONV_HD void copy_row(const T* plane, const std::int64_t (&first)[N], const std::int64_t (&u)[N], T* out) const {
+    const std::int64_t length = t.frame[N - 1];
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t i = first[d] + u[d] * p.stride[d];
@@ -266,8 +296,21 @@ struct stage_output_tiles {
     std::int64_t u[N], origin[N];
     const std::int64_t local = unravel_row<N>(r, t.frame, u);
     const std::int64_t length = t.frame[N - 1];
-    T* out = frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length;
     const T* plane = source(map_begin + local, origin);
+    copy_row(plane, origin, u, frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length);
+  }
+
+  // Every row of map `local`, its source found once (the host's unit of work).
+  void map(std::int64_t local) const {
+    std::int64_t origin[N];
+    const T* plane = source(map_begin + local, origin);
+    for_each_frame_row<N>(t.frame, frames + local * distance,
+                          [&](const std::int64_t(&u)[N], T* out) { copy_row(plane, origin, u, out); });
+  }
+
+ private:
+  FFTCONV_HD void copy_row(const T* plane, const std::int64_t (&origin)[N], const std::int64_t (&u)[N], T* out) const {
+    const std::int64_t length = t.frame[N - 1];
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t q = origin[d] + u[d];
@@ -318,9 +361,33 @@ struct crop_output_tiles {
   FFTCONV_HD void row(std::int64_t r) const {
     std::int64_t u[N], origin[N];
     const std::int64_t map = unravel_row<N>(r, t.tile, u);
-    const std::int64_t o = map % p.out_channels;
+    std::int64_t o = 0;
+    const T* plane_frames = frames + map * distance;
+    T* plane = target(map, origin, o);
+    write_row(plane, plane_frames, origin, u, bias != nullptr ? bias[o] : T(0));
+  }
+
+  // Every row of y map `map` of the chunk, its target found once (the host's unit of work).
+  void map(std::int64_t map_index) const {
+    std::int64_t origin[N], o = 0;
+    T* plane = target(map_index, origin, o);
+    const T shift = bias != nullptr ? bias[o] : T(0);
+    const T* plane_frames = frames + map_index * distance;
+    for_each_frame_row<N>(t.tile, plane_frames,
+                          [&](const std::int64_t(&u)[N], const T*) { write_row(plane, plane_frames, origin, u, shift); });
+  }
+
+ private:
+  // y's plane of map `map` (row-relative), the tile's origin and the map's output channel.
+  FFTCONV_HD T* target(std::int64_t map, std::int64_t (&origin)[N], std::int64_t& o) const {
+    o = map % p.out_channels;
     const std::int64_t row_index = row_begin + map / p.out_channels;
     tile_origin<N>(t, row_index % t.tile_count, origin);
+    return y + ((row_index / t.tile_count) * p.out_channels + o) * p.output_spatial();
+  }
+
+  FFTCONV_HD void write_row(T* plane, const T* plane_frames, const std::int64_t (&origin)[N],
+                            const std::int64_t (&u)[N], T shift) const {
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t q = origin[d] + u[d];
@@ -330,10 +397,8 @@ struct crop_output_tiles {
     constexpr int last = N - 1;
     const std::int64_t left = p.output[last] - origin[last];
     const std::int64_t count = t.tile[last] < left ? t.tile[last] : left;
-    const T* in = frames + map * distance + ravel<N>(u, t.frame);
-    T* out = y + ((row_index / t.tile_count) * p.out_channels + o) * p.output_spatial() + offset * p.output[last] +
-             origin[last];
-    const T shift = bias != nullptr ? bias[o] : T(0);
+    const T* in = plane_frames + ravel<N>(u, t.frame);
+    T* out = plane + offset * p.output[last] + origin[last];
     if (bias != nullptr)
       for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
     else
