@@ -6,6 +6,14 @@
 #include <filesystem>
 #include <string>
 
+#include <fftconv/config.hpp>
+#if FFTCONV_HAS_CBLAS
+#include FFTCONV_CBLAS_HEADER
+#endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "lenet/data.hpp"
 #include "lenet/options.hpp"
 #include "lenet/training.hpp"
@@ -14,6 +22,18 @@
 #endif
 
 namespace {
+
+// One thread pool on the host. OpenBLAS's pthread build keeps a pool of its own that spins and yields beside
+// OpenMP's threads (the library's loops) and competes with them for the cores; this program holds it to one
+// thread, so that its products run inside OpenMP's schedule. A program choice, not the library's: fftconv
+// never changes its caller's threading. With OpenBLAS's OpenMP build (libopenblas0-openmp) there is one pool
+// already.
+void one_thread_pool() {
+#if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION) && defined(_OPENMP)
+  constexpr int openblas_pthreads = 1;  // openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
+  if (openblas_get_parallel() == openblas_pthreads && omp_get_max_threads() > 1) openblas_set_num_threads(1);
+#endif
+}
 
 lenet::dataset_split load(const lenet::options& o) {
   lenet::dataset_split data = o.dataset == "cifar10"
@@ -71,6 +91,7 @@ int main(int argc, char** argv) {
       return 0;
     }
 #endif
+    one_thread_pool();
     lenet::run_training(fftconv::host{}, o, data);
     return 0;
   } catch (const lenet::usage_error& e) {
