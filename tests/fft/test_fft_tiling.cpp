@@ -289,14 +289,19 @@ namespace {
 // The host's blocked kernels (each instruction set this CPU runs) against the functor's row form, on shapes that
 // cross every block edge: frequency tails, rows past MC = 32, columns past NC = 64, sums past KC = 64, groups,
 // conjugates and map distances with padding.
+// `large`: outputs past spectral_streaming_bytes (the non-temporal stores), on map distances that keep every
+// other map's start aligned.
 template <class T>
-void check_host_spectral_gemm(std::uint64_t seed) {
+void check_host_spectral_gemm(std::uint64_t seed, bool large = false) {
   using C = complex<T>;
   std::mt19937_64 rng(seed);
   auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
-  const std::int64_t frequencies = pick(1, 70), distance = frequencies + pick(0, 9), groups = pick(1, 3);
+  const std::int64_t frequencies = large ? 1000 + pick(0, 40) : pick(1, 70);
+  const std::int64_t distance = large ? frequencies + (seed % 2 == 0 ? 8 - frequencies % 8 : 4) : frequencies + pick(0, 9);
+  const std::int64_t groups = large ? 1 : pick(1, 3);
   const bool wide = seed % 4 == 0;
-  const std::int64_t columns = pick(1, wide ? 150 : 12), outputs = pick(1, wide ? 80 : 9), rows = pick(1, wide ? 90 : 40);
+  const std::int64_t columns = large ? 40 : pick(1, wide ? 150 : 12), outputs = large ? 40 : pick(1, wide ? 80 : 9),
+                     rows = large ? 40 : pick(1, wide ? 90 : 40);
   const int pass = int(seed % 3);
   const spectral_gemm_desc d =
       pass == 0 ? forward_products_desc(frequencies, distance, groups, columns, outputs, rows)
@@ -306,6 +311,7 @@ void check_host_spectral_gemm(std::uint64_t seed) {
        columns, " outputs ", outputs, " rows ", rows);
   const std::int64_t x_maps = rows * groups * columns, y_maps = rows * groups * outputs, w_maps = groups * outputs * columns;
   const std::int64_t a_maps = pass == 0 ? x_maps : y_maps, b_maps = pass == 2 ? x_maps : w_maps;
+  if (large) CHECK(double(d.output_maps() * distance) * double(sizeof(C)) >= double(spectral_streaming_bytes));
   const auto a = filled<C>(a_maps * distance, seed + 1), b = filled<C>(b_maps * distance, seed + 2);
   const std::vector<C> sentinel(d.output_maps() * distance, C(7, 7));
   std::vector<C> expected = sentinel;
@@ -337,6 +343,7 @@ TEST_CASE_TEMPLATE("fft tiling: the host's blocked spectral products agree with 
                    double) {
   MESSAGE("widest host kernel: ", int(host_simd_level()), " (0 portable, 1 AVX2, 2 AVX-512)");
   for (std::uint64_t seed = 1; seed <= 120; ++seed) check_host_spectral_gemm<T>(seed);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) check_host_spectral_gemm<T>(seed, true);  // each pass
 }
 
 // ---- end to end, against the float64 reference ----

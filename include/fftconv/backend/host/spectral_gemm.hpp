@@ -46,6 +46,9 @@ T* spectral_gemm_scratch(std::size_t count) {
 
 enum class simd_level { portable, avx2, avx512 };
 
+// Outputs (C) of at least this many bytes are written with non-temporal stores (see the kernel).
+inline constexpr std::int64_t spectral_streaming_bytes = std::int64_t{8} << 20;
+
 // 16-byte vectors through the compilers' vector extensions: every x86-64 has SSE2, and other targets map them
 // to their own (NEON).
 namespace spectral_portable {
@@ -76,6 +79,8 @@ struct simd {
       p[2 * f + 1] = im[f];
     }
   }
+  static void interleave_streaming(v re, v im, T* p) { interleave(re, im, p); }
+  static void fence() {}
 };
 #include "spectral_gemm_kernel.inc"
 }  // namespace spectral_portable
@@ -113,6 +118,13 @@ struct simd<float> {
     store(p, _mm256_permute2f128_ps(low, high, 0x20));
     store(p + 8, _mm256_permute2f128_ps(low, high, 0x31));
   }
+  static void interleave_streaming(v re, v im, float* p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) return interleave(re, im, p);
+    const v low = _mm256_unpacklo_ps(re, im), high = _mm256_unpackhi_ps(re, im);
+    _mm256_stream_ps(p, _mm256_permute2f128_ps(low, high, 0x20));
+    _mm256_stream_ps(p + 8, _mm256_permute2f128_ps(low, high, 0x31));
+  }
+  static void fence() { _mm_sfence(); }
 };
 
 template <>
@@ -135,6 +147,13 @@ struct simd<double> {
     store(p, _mm256_permute2f128_pd(low, high, 0x20));
     store(p + 4, _mm256_permute2f128_pd(low, high, 0x31));
   }
+  static void interleave_streaming(v re, v im, double* p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) return interleave(re, im, p);
+    const v low = _mm256_unpacklo_pd(re, im), high = _mm256_unpackhi_pd(re, im);
+    _mm256_stream_pd(p, _mm256_permute2f128_pd(low, high, 0x20));
+    _mm256_stream_pd(p + 4, _mm256_permute2f128_pd(low, high, 0x31));
+  }
+  static void fence() { _mm_sfence(); }
 };
 #include "spectral_gemm_kernel.inc"
 }  // namespace spectral_avx2
@@ -177,6 +196,14 @@ struct simd<float> {
     store(p, _mm512_permutex2var_ps(re, low, im));
     store(p + 16, _mm512_permutex2var_ps(re, high, im));
   }
+  static void interleave_streaming(v re, v im, float* p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 64 != 0) return interleave(re, im, p);
+    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    _mm512_stream_ps(p, _mm512_permutex2var_ps(re, low, im));
+    _mm512_stream_ps(p + 16, _mm512_permutex2var_ps(re, high, im));
+  }
+  static void fence() { _mm_sfence(); }
 };
 
 template <>
@@ -202,6 +229,14 @@ struct simd<double> {
     store(p, _mm512_permutex2var_pd(re, low, im));
     store(p + 8, _mm512_permutex2var_pd(re, high, im));
   }
+  static void interleave_streaming(v re, v im, double* p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 64 != 0) return interleave(re, im, p);
+    const __m512i low = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i high = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    _mm512_stream_pd(p, _mm512_permutex2var_pd(re, low, im));
+    _mm512_stream_pd(p + 8, _mm512_permutex2var_pd(re, high, im));
+  }
+  static void fence() { _mm_sfence(); }
 };
 #include "spectral_gemm_kernel.inc"
 }  // namespace spectral_avx512
