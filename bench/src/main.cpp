@@ -217,6 +217,11 @@ json host_environment() {
 #endif
   e["fftconv"] = std::to_string(FFTCONV_VERSION_MAJOR) + "." + std::to_string(FFTCONV_VERSION_MINOR) + "." +
                  std::to_string(FFTCONV_VERSION_PATCH);
+  // the instruction set of the host's spectral products (fft), chosen for this CPU at run time
+  const fftconv::detail::simd_level simd = fftconv::detail::host_simd_level();
+  e["fftconv_host_simd"] = simd == fftconv::detail::simd_level::avx512 ? "avx512"
+                           : simd == fftconv::detail::simd_level::avx2 ? "avx2+fma"
+                                                                       : "16-byte vectors";
   return e;
 }
 

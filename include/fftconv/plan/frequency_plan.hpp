@@ -9,8 +9,9 @@
 //     forward          Ŷ[r,o]  = sum_k X̂[r,k] conj(Ŵ[o,k])      Ŷ  = X̂ · Ŵ^H
 //     backward_data    dX̂[r,k] = sum_o dŶ[r,o] Ŵ[o,k]           dX̂ = dŶ · Ŵ
 //     backward_filter  dŴ[o,k] = sum_r conj(dŶ[r,o]) X̂[r,k]     dŴ = dŶ^H · X̂   (rows are the GEMM's k)
-// either as one strided-batched complex GEMM over frequency-major spectra, or elementwise over the natural
-// layout (few channels per group); see detail/kernels/spectrum_layout.hpp and products.hpp.
+// either over the natural layout (one spectral_gemm descriptor: on the host a blocked SIMD kernel, on the GPU a
+// functor per element, chosen there for few channels per group) or as one strided-batched complex GEMM over
+// frequency-major spectra (the GPU's wider groups); see detail/kernels/products.hpp and spectrum_layout.hpp.
 // Transform counts: X̂ and dŶ one execution per chunk, Ŵ and dŴ one per step; a step with c chunks is
 // (2c + 1) forward and (2c + 1) inverse executions.
 
@@ -359,53 +360,39 @@ class frequency_plan final : public frequency_plan_base {
     return *plans_.back().second;
   }
 
-  // elements / row_length rows of work: one GPU thread per element (coalesced), or on the host one loop
-  // iteration per row through F::row (see detail/kernels/spectral.hpp).
+  // `elements` elements of work: one GPU thread per element (coalesced), or on the host `units` loop iterations
+  // of host_unit(f, i), in parallel where the elements are worth it (backend/host/parallel.hpp).
+  template <class F, class HostUnit>
+  static void launch_units(const Exec& exec, std::int64_t elements, std::int64_t units, const F& f,
+                           const HostUnit& host_unit) {
+    if (elements <= 0) return;
+    if constexpr (ops::on_device) {
+      ops::for_each_index(exec, elements, f);
+    } else {
+      (void)exec;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
+#endif
+      for (std::int64_t i = 0; i < units; ++i) host_unit(f, i);
+    }
+  }
+
+  // elements / row_length rows, on the host through F::row (see detail/kernels/spectral.hpp).
   template <class F>
   static void launch(const Exec& exec, std::int64_t elements, std::int64_t row_length, const F& f) {
-    if (elements <= 0) return;
-    if constexpr (ops::on_device) {
-      ops::for_each_index(exec, elements, f);
-    } else {
-      (void)exec;
-      const std::int64_t rows = elements / row_length;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
-#endif
-      for (std::int64_t r = 0; r < rows; ++r) f.row(r);
-    }
+    launch_units(exec, elements, elements / row_length, f, [](const F& g, std::int64_t r) { g.row(r); });
   }
 
-  // elements / map_volume maps of work: one GPU thread per element, or on the host one loop iteration per map
-  // through F::map (a map's source or target is found once, not per row).
+  // elements / map_volume maps, on the host through F::map (a map's source or target found once, not per row).
   template <class F>
   static void launch_maps(const Exec& exec, std::int64_t elements, std::int64_t map_volume, const F& f) {
-    if (elements <= 0) return;
-    if constexpr (ops::on_device) {
-      ops::for_each_index(exec, elements, f);
-    } else {
-      (void)exec;
-      const std::int64_t maps = elements / map_volume;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
-#endif
-      for (std::int64_t m = 0; m < maps; ++m) f.map(m);
-    }
+    launch_units(exec, elements, elements / map_volume, f, [](const F& g, std::int64_t m) { g.map(m); });
   }
 
-  // The transposes: one GPU thread per element, or on the host one loop iteration per cache tile.
+  // The transposes, on the host one loop iteration per cache tile.
   template <class F>
   static void launch_transpose(const Exec& exec, std::int64_t elements, const F& f) {
-    if constexpr (ops::on_device) {
-      ops::for_each_index(exec, elements, f);
-    } else {
-      (void)exec;
-      const std::int64_t tiles = f.tiles();
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (worth_parallel(double(elements)))
-#endif
-      for (std::int64_t t = 0; t < tiles; ++t) f.tile(t);
-    }
+    launch_units(exec, elements, f.tiles(), f, [](const F& g, std::int64_t t) { g.tile(t); });
   }
 
   static std::size_t count(std::int64_t maps, std::int64_t volume) {
@@ -421,7 +408,7 @@ class frequency_plan final : public frequency_plan_base {
   spectral_frame<N> frame_{};
   buffer<T> real_;                      // staged maps, and the inverse transforms' output
   buffer<complex<T>> natural_;          // GEMM path: R2C output / C2R input, natural layout
-  buffer<complex<T>> product_;          // products of one chunk (frequency-major, or natural when elementwise)
+  buffer<complex<T>> product_;          // products of one chunk (natural layout, or frequency-major for GEMM)
   buffer<complex<T>> input_spectrum_;   // X̂
   buffer<complex<T>> kernel_spectrum_;  // Ŵ
   buffer<complex<T>> output_spectrum_;  // dŶ
