@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>  // std::nothrow
 #include <type_traits>
@@ -36,6 +37,10 @@
 #include "../executor.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace fftconv::detail {
 
@@ -366,28 +371,57 @@ class conv_impl<im2col, N, T> {
     const std::size_t budget = std::min(forward_block_bytes, workspace_limit_);
     const std::int64_t block_rows =
         std::clamp<std::int64_t>(static_cast<std::int64_t>(budget / row_bytes), 1, output_rows);
-    T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.rows * block_rows * width));
     const std::int64_t m = l.out_per_group, k = l.rows_per_group;
-    for (std::int64_t image = 0; image < p.batch; ++image) {
+    const std::int64_t block = l.rows * block_rows * width;
+    // With a CBLAS that runs each call on its caller's thread (the one-pool setup), images run in parallel, each
+    // thread with its own block of columns, and the loops inside run on that thread: hundreds of products of a
+    // few MFLOP each, with a parallel region apiece, cost more in waking threads than they gained. Otherwise one
+    // image at a time, each loop and product threaded.
+    std::int64_t lanes = 1;
+#if defined(_OPENMP)
+    if (blas_runs_on_caller_thread() && p.batch > 1 && !omp_in_parallel())
+      lanes = std::clamp<std::int64_t>(static_cast<std::int64_t>(workspace_limit_ / (sizeof(T) * std::size_t(block))), 1,
+                                       std::min<std::int64_t>(omp_get_max_threads(), p.batch));
+#endif
+    T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(block * lanes));
+    auto run_image = [&](std::int64_t image, T* image_columns) {
       const T* x_image = x + image * l.input_image;
       T* y_image = y + image * l.output_image;
       for (std::int64_t first_row = 0; first_row < output_rows; first_row += block_rows) {
         const std::int64_t rows = std::min(block_rows, output_rows - first_row);
         const std::int64_t n = rows * width;
-        be::for_each_index(exec, l.rows * rows, im2col_gather_rows<N, T>{p, x_image, columns, first_row, rows}, width);
+        be::for_each_index(exec, l.rows * rows, im2col_gather_rows<N, T>{p, x_image, image_columns, first_row, rows},
+                           width);
         // y[g * O/g + o, block] = W_g [O/g, C/g * K] * columns_g [C/g * K, n], over the groups
         gemm_desc d{gemm_op::none, gemm_op::none, m, n, k, k, n, l.output_spatial};
         d.batch = l.groups;
         d.stride_a = m * k, d.stride_b = k * n, d.stride_c = m * l.output_spatial;
         T* y_block = y_image + first_row * width;
-        be::gemm(exec, d, T(1), w, columns, T(0), y_block);
+        be::gemm(exec, d, T(1), w, image_columns, T(0), y_block);
         if (bias != nullptr)
           be::for_each_index(exec, l.out_channels, [=](std::int64_t o) {
             T* y_row = y_block + o * l.output_spatial;
             for (std::int64_t q = 0; q < n; ++q) y_row[q] += bias[o];
           }, n);
       }
+    };
+    if (lanes == 1) {
+      for (std::int64_t image = 0; image < p.batch; ++image) run_image(image, columns);
+      return;
     }
+#if defined(_OPENMP)
+    std::exception_ptr failure;  // nothing may leave a parallel region by an exception
+#pragma omp parallel for schedule(dynamic) num_threads(static_cast<int>(lanes))
+    for (std::int64_t image = 0; image < p.batch; ++image) {
+      try {
+        run_image(image, columns + omp_get_thread_num() * block);
+      } catch (...) {
+#pragma omp critical(fftconv_im2col_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+#endif
   }
 
   // dx = col2im(columns) over `count` dx entries, as a gather per dx element (per row on the host).

@@ -1,11 +1,16 @@
 #pragma once
 // Host GEMM: gemm_desc executed by CBLAS (OpenBLAS), row-major, one call per batch entry; the entries of a
-// batch of small products in parallel (OpenMP).
+// batch of small products in parallel (OpenMP), and with a single-threaded OpenBLAS a large product by columns.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <utility>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "../../error.hpp"
 #include "../../policy.hpp"  // dependent_false
@@ -60,6 +65,43 @@ void cblas_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scal
 }
 #endif
 
+// Whether this CBLAS runs a call on the calling thread only: OpenBLAS held to one thread (OPENBLAS_NUM_THREADS=1,
+// the one-pool setup the README recommends), or its OpenMP build called inside a parallel region. Then fftconv
+// spreads large products over OpenMP's threads itself; otherwise OpenBLAS threads them.
+inline bool blas_runs_on_caller_thread() {
+#if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION)
+  constexpr int openblas_openmp = 2;  // openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
+  return openblas_get_num_threads() == 1 || openblas_get_parallel() == openblas_openmp;
+#else
+  return false;
+#endif
+}
+
+#if FFTCONV_HAS_CBLAS
+// One product split by columns of C over OpenMP's threads, a CBLAS call per part (parts a multiple of 16
+// columns wide).
+template <class Scalar>
+void cblas_gemm_by_columns(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
+                           Scalar* c) {
+  std::int64_t parts = 1;
+#if defined(_OPENMP)
+  parts = omp_get_max_threads();
+#endif
+  const std::int64_t width = ((desc.n + parts - 1) / parts + 15) / 16 * 16;
+  parts = (desc.n + width - 1) / width;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parts > 1)
+#endif
+  for (std::int64_t part = 0; part < parts; ++part) {
+    const std::int64_t first = part * width;
+    gemm_desc piece = desc;
+    piece.n = std::min(width, desc.n - first);
+    const Scalar* b_part = desc.op_b == gemm_op::none ? b + first : b + first * desc.ldb;
+    cblas_gemm(piece, alpha, a, b_part, beta, c + first);
+  }
+}
+#endif
+
 template <class Scalar>
 void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta, Scalar* c) {
   static_assert(is_gemm_scalar_v<Scalar>, "fftconv: gemm scalar must be float, double or their complex");
@@ -69,11 +111,19 @@ void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scala
                                      std::pair{desc.lda, "lda"}, std::pair{desc.ldb, "ldb"}, std::pair{desc.ldc, "ldc"}})
     to_blas_int(value, field);
   // The entries of a batch run in parallel when each is small enough that OpenBLAS runs it on one thread
-  // anyway: OpenMP's threads then do all the work, and OpenBLAS's own pool is not woken to compete with them
-  // for the cores (its idle threads spin and yield). Larger products run one after another, each threaded by
-  // OpenBLAS.
-  const bool parallel = desc.batch > 1 && desc.m * desc.n * desc.k <= blas_single_thread_product &&
-                        worth_parallel(double(desc.batch) * double(desc.m * desc.n * desc.k) / 8.0);  // ~8 MACs a unit
+  // anyway, or when OpenBLAS runs every call on its caller's thread: OpenMP's threads then do all the work, and
+  // OpenBLAS's own pool is not woken to compete with them for the cores (its idle threads spin and yield).
+  // Otherwise larger products run one after another, each threaded by OpenBLAS; a single large product on a
+  // caller-thread OpenBLAS is split by columns over OpenMP's threads.
+  const double work = double(desc.batch) * double(desc.m * desc.n * desc.k) / 8.0;  // ~8 MACs a unit
+  const bool caller_thread_only = blas_runs_on_caller_thread();
+  const bool parallel = desc.batch > 1 && (desc.m * desc.n * desc.k <= blas_single_thread_product || caller_thread_only) &&
+                        worth_parallel(work);
+#if defined(_OPENMP)
+  if (desc.batch == 1 && caller_thread_only && desc.n >= 32 && omp_get_max_threads() > 1 && !omp_in_parallel() &&
+      worth_parallel(work))
+    return cblas_gemm_by_columns(desc, alpha, a, b, beta, c);
+#endif
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #endif

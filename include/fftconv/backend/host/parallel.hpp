@@ -20,8 +20,10 @@ namespace fftconv::detail {
 // Serial work units (about 0.5 ns each) from which a parallel region pays for itself.
 inline std::int64_t host_parallel_grain() {
 #if defined(_OPENMP)
+  // Inside a parallel region a loop runs on its thread anyway (no nested regions); measure only outside one.
+  if (omp_in_parallel()) return std::numeric_limits<std::int64_t>::max();
   static const std::int64_t grain = [] {
-    if (omp_get_max_threads() < 2 || omp_in_parallel()) return std::numeric_limits<std::int64_t>::max();
+    if (omp_get_max_threads() < 2) return std::numeric_limits<std::int64_t>::max();
     double costs[8];
     for (double& cost : costs) {  // the first also starts the thread pool
       const double start = omp_get_wtime();
