@@ -190,7 +190,7 @@ class max_pool2 {
  public:
   max_pool2(const Exec& exec, std::int64_t max_size, bool rectify = false)
       : output_(allocate<T>(exec, max_size / 4)),
-        position_(allocate<std::uint8_t>(exec, max_size / 4)),
+        position_(allocate<std::int32_t>(exec, max_size / 4)),
         input_gradient_(allocate<T>(exec, max_size)),
         max_size_(max_size),
         rectify_(rectify) {}
@@ -219,7 +219,7 @@ class max_pool2 {
 
  private:
   buffer<Exec, T> output_;
-  buffer<Exec, std::uint8_t> position_;
+  buffer<Exec, std::int32_t> position_;
   buffer<Exec, T> input_gradient_;
   std::int64_t max_size_;
   bool rectify_;
