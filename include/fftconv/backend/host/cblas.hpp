@@ -119,11 +119,9 @@ void host_gemm(const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scala
   const bool caller_thread_only = blas_runs_on_caller_thread();
   const bool parallel = desc.batch > 1 && (desc.m * desc.n * desc.k <= blas_single_thread_product || caller_thread_only) &&
                         worth_parallel(work);
-#if defined(_OPENMP)
-  if (desc.batch == 1 && caller_thread_only && desc.n >= 32 && omp_get_max_threads() > 1 && !omp_in_parallel() &&
-      worth_parallel(work))
+  // (worth_parallel is false with one thread and inside a parallel region)
+  if (desc.batch == 1 && caller_thread_only && desc.n >= 32 && worth_parallel(work))
     return cblas_gemm_by_columns(desc, alpha, a, b, beta, c);
-#endif
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #endif

@@ -15,13 +15,13 @@
 #include <mutex>
 
 #include "../../error.hpp"
-#include "parallel.hpp"
 #include "../../executor.hpp"
 #include "../../plan/fft_backend.hpp"
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
 #include "../../policy.hpp"  // dependent_false
 #include "../gemm.hpp"       // complex<T>
+#include "parallel.hpp"
 
 #include "../../config.hpp"  // FFTCONV_HAS_FFTW
 #if FFTCONV_HAS_FFTW

@@ -10,10 +10,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 
 #include "../../detail/kernels/products.hpp"
-#include "../../error.hpp"
+#include "buffer.hpp"
 #include "parallel.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -26,22 +25,9 @@ namespace fftconv::detail {
 // Per-thread packing scratch, kept between calls (no allocation or first-touch page faults per call).
 template <class T>
 T* spectral_gemm_scratch(std::size_t count) {
-  struct held_buffer {
-    T* data = nullptr;
-    std::size_t count = 0;
-    ~held_buffer() {
-      if (data != nullptr) ::operator delete(data, std::align_val_t{64});
-    }
-  };
-  thread_local held_buffer held;
-  if (held.count < count) {
-    T* grown = static_cast<T*>(::operator new(count * sizeof(T), std::align_val_t{64}, std::nothrow));
-    if (grown == nullptr) throw out_of_memory(count * sizeof(T), "host");
-    if (held.data != nullptr) ::operator delete(held.data, std::align_val_t{64});
-    held.data = grown;
-    held.count = count;
-  }
-  return held.data;
+  thread_local host_buffer<T> held;
+  if (held.size() < count) held = host_buffer<T>(count);  // a failed allocation throws and keeps the old one
+  return held.data();
 }
 
 enum class simd_level { portable, avx2, avx512 };
@@ -73,13 +59,16 @@ struct simd {
       im[f] = p[2 * f + 1];
     }
   }
-  static void interleave(v re, v im, T* p) {
+  static void interleave(v re, v im, v& first, v& second) {
+    T pairs[2 * lanes];
     for (int f = 0; f < lanes; ++f) {
-      p[2 * f] = re[f];
-      p[2 * f + 1] = im[f];
+      pairs[2 * f] = re[f];
+      pairs[2 * f + 1] = im[f];
     }
+    first = load(pairs);
+    second = load(pairs + lanes);
   }
-  static void interleave_streaming(v re, v im, T* p) { interleave(re, im, p); }
+  static void stream(T* p, v x) { store(p, x); }
   static void fence() {}
 };
 #include "spectral_gemm_kernel.inc"
@@ -113,17 +102,12 @@ struct simd<float> {
     re = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
     im = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
   }
-  static void interleave(v re, v im, float* p) {
+  static void interleave(v re, v im, v& first, v& second) {
     const v low = _mm256_unpacklo_ps(re, im), high = _mm256_unpackhi_ps(re, im);  // [0 1 | 4 5], [2 3 | 6 7]
-    store(p, _mm256_permute2f128_ps(low, high, 0x20));
-    store(p + 8, _mm256_permute2f128_ps(low, high, 0x31));
+    first = _mm256_permute2f128_ps(low, high, 0x20);
+    second = _mm256_permute2f128_ps(low, high, 0x31);
   }
-  static void interleave_streaming(v re, v im, float* p) {
-    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) return interleave(re, im, p);
-    const v low = _mm256_unpacklo_ps(re, im), high = _mm256_unpackhi_ps(re, im);
-    _mm256_stream_ps(p, _mm256_permute2f128_ps(low, high, 0x20));
-    _mm256_stream_ps(p + 8, _mm256_permute2f128_ps(low, high, 0x31));
-  }
+  static void stream(float* p, v x) { _mm256_stream_ps(p, x); }
   static void fence() { _mm_sfence(); }
 };
 
@@ -142,17 +126,12 @@ struct simd<double> {
     re = _mm256_permute4x64_pd(_mm256_unpacklo_pd(lo, hi), 0xD8);
     im = _mm256_permute4x64_pd(_mm256_unpackhi_pd(lo, hi), 0xD8);
   }
-  static void interleave(v re, v im, double* p) {
+  static void interleave(v re, v im, v& first, v& second) {
     const v low = _mm256_unpacklo_pd(re, im), high = _mm256_unpackhi_pd(re, im);  // [0 | 2], [1 | 3]
-    store(p, _mm256_permute2f128_pd(low, high, 0x20));
-    store(p + 4, _mm256_permute2f128_pd(low, high, 0x31));
+    first = _mm256_permute2f128_pd(low, high, 0x20);
+    second = _mm256_permute2f128_pd(low, high, 0x31);
   }
-  static void interleave_streaming(v re, v im, double* p) {
-    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) return interleave(re, im, p);
-    const v low = _mm256_unpacklo_pd(re, im), high = _mm256_unpackhi_pd(re, im);
-    _mm256_stream_pd(p, _mm256_permute2f128_pd(low, high, 0x20));
-    _mm256_stream_pd(p + 4, _mm256_permute2f128_pd(low, high, 0x31));
-  }
+  static void stream(double* p, v x) { _mm256_stream_pd(p, x); }
   static void fence() { _mm_sfence(); }
 };
 #include "spectral_gemm_kernel.inc"
@@ -190,19 +169,13 @@ struct simd<float> {
     re = _mm512_permutex2var_ps(lo, even, hi);
     im = _mm512_permutex2var_ps(lo, odd, hi);
   }
-  static void interleave(v re, v im, float* p) {
+  static void interleave(v re, v im, v& first, v& second) {
     const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    store(p, _mm512_permutex2var_ps(re, low, im));
-    store(p + 16, _mm512_permutex2var_ps(re, high, im));
+    first = _mm512_permutex2var_ps(re, low, im);
+    second = _mm512_permutex2var_ps(re, high, im);
   }
-  static void interleave_streaming(v re, v im, float* p) {
-    if (reinterpret_cast<std::uintptr_t>(p) % 64 != 0) return interleave(re, im, p);
-    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    _mm512_stream_ps(p, _mm512_permutex2var_ps(re, low, im));
-    _mm512_stream_ps(p + 16, _mm512_permutex2var_ps(re, high, im));
-  }
+  static void stream(float* p, v x) { _mm512_stream_ps(p, x); }
   static void fence() { _mm_sfence(); }
 };
 
@@ -223,19 +196,13 @@ struct simd<double> {
     re = _mm512_permutex2var_pd(lo, even, hi);
     im = _mm512_permutex2var_pd(lo, odd, hi);
   }
-  static void interleave(v re, v im, double* p) {
+  static void interleave(v re, v im, v& first, v& second) {
     const __m512i low = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i high = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-    store(p, _mm512_permutex2var_pd(re, low, im));
-    store(p + 8, _mm512_permutex2var_pd(re, high, im));
+    first = _mm512_permutex2var_pd(re, low, im);
+    second = _mm512_permutex2var_pd(re, high, im);
   }
-  static void interleave_streaming(v re, v im, double* p) {
-    if (reinterpret_cast<std::uintptr_t>(p) % 64 != 0) return interleave(re, im, p);
-    const __m512i low = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
-    const __m512i high = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-    _mm512_stream_pd(p, _mm512_permutex2var_pd(re, low, im));
-    _mm512_stream_pd(p + 8, _mm512_permutex2var_pd(re, high, im));
-  }
+  static void stream(double* p, v x) { _mm512_stream_pd(p, x); }
   static void fence() { _mm_sfence(); }
 };
 #include "spectral_gemm_kernel.inc"
