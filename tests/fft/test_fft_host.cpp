@@ -3,6 +3,8 @@
 // training step, the stale-weights contract, allocation failure, and threads sharing the plan cache.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -101,6 +103,102 @@ TEST_CASE_TEMPLATE("fft: an FFTW execution of a descriptor equals the direct DFT
   std::vector<double> round_trip(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) round_trip[i] = double(back.data()[i]) / frame.real_volume;
   CHECK(testing_support::relative_l2(round_trip, values) <= (std::is_same_v<T, float> ? 1e-6 : 1e-14));
+}
+
+// A descriptor's live box (fft_desc::live): FFTW's pruned passes must equal the whole-frame transform, on the
+// spectrum for R2C (input zero outside the box) and inside the box for C2R, over maps that each thread runs.
+template <class T, int R>
+void check_live_box(const std::int64_t (&extents)[R], const std::array<std::int64_t, R>& live, std::uint64_t seed) {
+  using complex = fftconv::detail::complex<T>;
+  using host_fft = fftconv::detail::fft_backend<fftconv::host>;
+  const auto frame = fftconv::detail::make_spectral_frame<R>(extents);
+  const std::int64_t batch = 5;
+  const std::int64_t align = 64 / sizeof(T);  // map distances of whole 64-byte lines, as the policy spaces them
+  const std::int64_t real_distance = (frame.real_volume + align - 1) / align * align;
+  const std::int64_t spectrum_distance = (frame.complex_volume + align / 2 - 1) / (align / 2) * (align / 2);
+  auto desc = [&](fft_direction direction, bool pruned) {
+    const fft_desc whole = fftconv::detail::make_fft_desc<R, T>(frame, batch, direction, real_distance, spectrum_distance);
+    return pruned ? fftconv::detail::with_live_box<R>(whole, live) : whole;
+  };
+  fftconv::detail::host_buffer<T> real(batch * real_distance), back(batch * real_distance),
+      whole_back(batch * real_distance);
+  fftconv::detail::host_buffer<complex> spectrum(batch * spectrum_distance), whole_spectrum(batch * spectrum_distance),
+      scratch(batch * spectrum_distance);
+  const auto pruned_r2c = host_fft::make_plan<T>(fftconv::host{}, desc(fft_direction::real_to_complex, true),
+                                                 real.data(), scratch.data());
+  const auto whole_r2c = host_fft::make_plan<T>(fftconv::host{}, desc(fft_direction::real_to_complex, false),
+                                                real.data(), scratch.data());
+  const auto pruned_c2r = host_fft::make_plan<T>(fftconv::host{}, desc(fft_direction::complex_to_real, true),
+                                                 real.data(), scratch.data());
+  const auto whole_c2r = host_fft::make_plan<T>(fftconv::host{}, desc(fft_direction::complex_to_real, false),
+                                                real.data(), scratch.data());
+  bool skips_rows = false;
+  for (int d = 0; d + 1 < R; ++d) skips_rows = skips_rows || live[d] < extents[d];
+  CHECK(pruned_r2c->pruned() == skips_rows);
+  CHECK(pruned_c2r->pruned() == skips_rows);
+  CHECK_FALSE(whole_r2c->pruned());
+
+  // Input: random inside the box, zero outside; stale values fill the spectrum the pruned R2C must overwrite.
+  const auto values = testing_support::random_values(batch * real_distance, seed);
+  auto inside = [&](std::int64_t offset) {
+    for (int d = R - 1; d >= 0; --d) {
+      if (offset % extents[d] >= live[d]) return false;
+      offset /= extents[d];
+    }
+    return true;
+  };
+  for (std::int64_t m = 0; m < batch; ++m)
+    for (std::int64_t i = 0; i < frame.real_volume; ++i)
+      real.data()[m * real_distance + i] = inside(i) ? static_cast<T>(values[m * real_distance + i]) : T(0);
+  std::fill_n(spectrum.data(), batch * spectrum_distance, complex(T(7), T(-3)));
+  host_fft::forward<T>(fftconv::host{}, *whole_r2c, real.data(), whole_spectrum.data(), nullptr);
+  host_fft::forward<T>(fftconv::host{}, *pruned_r2c, real.data(), spectrum.data(), nullptr);
+  std::vector<double> got, expected;
+  for (std::int64_t m = 0; m < batch; ++m)
+    for (std::int64_t f = 0; f < frame.complex_volume; ++f) {
+      const complex a = spectrum.data()[m * spectrum_distance + f], b = whole_spectrum.data()[m * spectrum_distance + f];
+      got.insert(got.end(), {double(a.real()), double(a.imag())});
+      expected.insert(expected.end(), {double(b.real()), double(b.imag())});
+    }
+  const double bound = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  CHECK(testing_support::relative_l2(got, expected) <= bound);
+
+  // Inverse of the same spectrum (each C2R overwrites its input): equal inside the box.
+  std::copy_n(whole_spectrum.data(), batch * spectrum_distance, spectrum.data());
+  host_fft::inverse<T>(fftconv::host{}, *whole_c2r, whole_spectrum.data(), whole_back.data(), nullptr);
+  host_fft::inverse<T>(fftconv::host{}, *pruned_c2r, spectrum.data(), back.data(), nullptr);
+  got.clear();
+  expected.clear();
+  for (std::int64_t m = 0; m < batch; ++m)
+    for (std::int64_t i = 0; i < frame.real_volume; ++i)
+      if (inside(i)) {
+        got.push_back(double(back.data()[m * real_distance + i]));
+        expected.push_back(double(whole_back.data()[m * real_distance + i]));
+      }
+  CHECK(testing_support::relative_l2(got, expected) <= bound);
+}
+
+TEST_CASE_TEMPLATE("fft: FFTW's pruned passes over a live box equal the whole-frame transform", T, float, double) {
+  check_live_box<T, 2>({12, 10}, {5, 10}, 1);
+  check_live_box<T, 2>({9, 7}, {1, 3}, 2);  // odd extents, one live row
+  check_live_box<T, 2>({8, 8}, {8, 3}, 3);  // only the last dim narrower: nothing to skip, plan-many
+  check_live_box<T, 3>({6, 10, 12}, {4, 7, 5}, 4);
+  check_live_box<T, 3>({20, 20, 20}, {5, 5, 5}, 5);  // a 5^3 kernel in a 20^3 frame
+  check_live_box<T, 3>({5, 9, 6}, {5, 2, 6}, 6);  // only a middle dim skips
+  check_live_box<T, 3>({7, 4, 9}, {1, 4, 9}, 7);  // only the first dim skips
+}
+
+TEST_CASE("fft: a live box is part of the plan key, and cuFFT's key ignores it") {
+  const std::int64_t extents[3] = {8, 8, 8};
+  const auto frame = fftconv::detail::make_spectral_frame<3>(extents);
+  const fft_desc whole = fftconv::detail::make_fft_desc<3, float>(frame, 2, fft_direction::real_to_complex);
+  CHECK((whole.live[0] == 8 && whole.live[1] == 8 && whole.live[2] == 8));
+  CHECK_FALSE(fftconv::detail::prunes_rows(whole));
+  const fft_desc boxed = fftconv::detail::with_live_box<3>(whole, {3, 9, 0});  // clamped into [1, n]
+  CHECK((boxed.live[0] == 3 && boxed.live[1] == 8 && boxed.live[2] == 1));
+  CHECK(fftconv::detail::prunes_rows(boxed));
+  CHECK_FALSE(boxed == whole);
+  CHECK(fftconv::detail::whole_frame(boxed) == whole);
 }
 
 TEST_CASE("fft: plans are created once per shape and shared, clear_plan_cache releases them") {

@@ -5,7 +5,15 @@
 // Both libraries take explicit embeds here: with null embeds cuFFT ignores istride/idist and FFTW assumes
 // n; spelling them out keeps the two executions identical. Out-of-place only; a complex-to-real transform
 // overwrites its input in both libraries, so it is only ever run on scratch.
+//
+// `live` is the box at each map's origin that matters: for R2C the input is zero outside it, for C2R only the
+// outputs inside it are read. The staged maps of the FFT policy are such boxes (a kernel's taps, a tile of dy,
+// a window of x) in a larger frame. An executor may ignore it and transform whole frames (cuFFT does); FFTW
+// skips the rows it proves zero or unread (backend/host/fftw.hpp). Outputs outside a C2R's live box are then
+// undefined.
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -25,6 +33,7 @@ struct fft_desc {
   std::int64_t batch;
   std::int64_t inembed[3], istride, idist;
   std::int64_t onembed[3], ostride, odist;
+  std::int64_t live[3];  // <= n: the box that matters (see above); n where the whole frame does
 };
 static_assert(std::is_trivial_v<fft_desc> && std::is_standard_layout_v<fft_desc>);
 
@@ -35,7 +44,8 @@ inline bool operator==(const fft_desc& a, const fft_desc& b) {
       a.ostride != b.ostride || a.odist != b.odist)
     return false;
   for (int d = 0; d < 3; ++d)
-    if (a.n[d] != b.n[d] || a.inembed[d] != b.inembed[d] || a.onembed[d] != b.onembed[d]) return false;
+    if (a.n[d] != b.n[d] || a.inembed[d] != b.inembed[d] || a.onembed[d] != b.onembed[d] || a.live[d] != b.live[d])
+      return false;
   return true;
 }
 
@@ -78,6 +88,7 @@ fft_desc make_fft_desc(const spectral_frame<N>& frame, std::int64_t batch, fft_d
   const bool forward = direction == fft_direction::real_to_complex;
   for (int d = 0; d < N; ++d) {
     desc.n[d] = frame.real[d];
+    desc.live[d] = frame.real[d];
     desc.inembed[d] = forward ? frame.real[d] : frame.complex[d];
     desc.onembed[d] = forward ? frame.complex[d] : frame.real[d];
   }
@@ -88,6 +99,27 @@ fft_desc make_fft_desc(const spectral_frame<N>& frame, std::int64_t batch, fft_d
   desc.idist = forward ? real : spectrum;
   desc.odist = forward ? spectrum : real;
   return desc;
+}
+
+// desc with the live box `live` (clamped to the frame; see fft_desc).
+template <int N>
+fft_desc with_live_box(fft_desc desc, const std::array<std::int64_t, N>& live) {
+  for (int d = 0; d < N; ++d) desc.live[d] = std::clamp<std::int64_t>(live[d], 1, desc.n[d]);
+  return desc;
+}
+
+// desc as a whole-frame transform: the key of an executor that ignores `live`, so such descriptors share a plan.
+inline fft_desc whole_frame(fft_desc desc) {
+  for (int d = 0; d < desc.rank; ++d) desc.live[d] = desc.n[d];
+  return desc;
+}
+
+// Whether a live box saves FFTW any work: rows skipped along some dim but the last (whose own extent a real
+// transform cannot prune).
+inline bool prunes_rows(const fft_desc& desc) {
+  for (int d = 0; d + 1 < desc.rank; ++d)
+    if (desc.live[d] < desc.n[d]) return true;
+  return false;
 }
 
 }  // namespace fftconv::detail

@@ -159,7 +159,7 @@ class frequency_plan final : public frequency_plan_base {
     launch(exec, sizes_.kernel_maps * frame_.real_volume, frame_.real[N - 1],
            stage_kernel_phases<N, T>{problem_, layout(), sizes_.real_distance, w, real_.data()});
     to_spectrum(exec, sizes_.kernel_maps, {1, problem_.groups, problem_.out_channels_per_group(), kernel_columns()}, 1, 0,
-                kernel_spectrum_.data(), counts);
+                kernel_spectrum_.data(), live_taps(), counts);
     kernel_source_ = w;
   }
 
@@ -185,7 +185,8 @@ class frequency_plan final : public frequency_plan_base {
         ops::gemm(exec, desc, complex<T>(1), input_spectrum_.data() + first * k, kernel_spectrum_.data(), complex<T>(0),
                   product_.data());
       }
-      from_products(exec, rows * sizes_.row_outputs, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, counts);
+      from_products(exec, rows * sizes_.row_outputs, {rows, problem_.groups, 1, problem_.out_channels_per_group()},
+                    live_tile(), counts);
       const tiling<N>& t = layout();
       std::int64_t tile_volume = 1;
       for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
@@ -238,7 +239,7 @@ class frequency_plan final : public frequency_plan_base {
         ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data() + first * og, kernel_spectrum_.data(),
                   complex<T>(0), product_.data());
       }
-      from_products(exec, rows * sizes_.row_inputs, {rows, problem_.groups, 1, k}, counts);
+      from_products(exec, rows * sizes_.row_inputs, {rows, problem_.groups, 1, k}, live_window(), counts);
       const std::int64_t first_image = first / t.tile_count, last_image = (first + rows - 1) / t.tile_count;
       const std::int64_t elements = (last_image - first_image + 1) * problem_.in_channels * problem_.input_spatial();
       launch(exec, elements, problem_.input[N - 1],
@@ -265,7 +266,7 @@ class frequency_plan final : public frequency_plan_base {
       ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data(), input_spectrum_.data(), complex<T>(0),
                 product_.data());
     }
-    from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, counts);
+    from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, live_taps(), counts);
     launch(exec, problem_.weight_size(), problem_.kernel[N - 1],
            gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
   }
@@ -277,6 +278,18 @@ class frequency_plan final : public frequency_plan_base {
   std::int64_t input_maps() const { return sizes_.rows * sizes_.row_inputs; }
   std::int64_t output_maps() const { return sizes_.rows * sizes_.row_outputs; }
   T scale() const { return T(1) / static_cast<T>(frame_.real_volume); }  // the inverse transforms are unnormalised
+
+  // The live boxes of the maps at their frames' origin (detail/kernels/spectral.hpp): a kernel's phase taps K'
+  // (Ŵ in, dŴ out), a tile's T outputs (dŶ in, y out), a tile's window W of x (X̂ in, dx out).
+  using box = std::array<std::int64_t, N>;
+  box live_taps() const { return per_dim(layout().phase_taps); }
+  box live_tile() const { return per_dim(layout().tile); }
+  box live_window() const { return per_dim(layout().window); }
+  static box per_dim(const std::int64_t (&extents)[N]) {
+    box b{};
+    for (int d = 0; d < N; ++d) b[d] = extents[d];
+    return b;
+  }
 
   template <class Body>
   void for_each_chunk(Body&& body) {
@@ -293,7 +306,7 @@ class frequency_plan final : public frequency_plan_base {
                                    tile_divisors<N>(layout(), problem_.in_channels,
                                                     std::max(elements, input_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, sizes_.rows, first, input_spectrum_.data(),
-                counts);
+                live_window(), counts);
   }
 
   void transform_output_rows(const Exec& exec, const T* dy, std::int64_t first, std::int64_t rows,
@@ -305,14 +318,14 @@ class frequency_plan final : public frequency_plan_base {
                                     real_.data(),
                                     tile_divisors<N>(layout(), problem_.out_channels, std::max(elements, output_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, sizes_.rows, first,
-                output_spectrum_.data(), counts);
+                output_spectrum_.data(), live_tile(), counts);
   }
 
   // real_ (staged `maps` maps, of rows [first, first + chunk.outer) of `total_rows`) -> R2C -> the spectrum:
   // straight into its natural layout (elementwise), or through natural_ into its frequency-major rows (GEMM).
   void to_spectrum(const Exec& exec, std::int64_t maps, const channel_layout& chunk, std::int64_t total_rows,
-                   std::int64_t first, complex<T>* spectrum, transform_counts& counts) {
-    const fft_plan& plan = plan_for(exec, maps, fft_direction::real_to_complex);
+                   std::int64_t first, complex<T>* spectrum, const box& live, transform_counts& counts) {
+    const fft_plan& plan = plan_for(exec, maps, fft_direction::real_to_complex, live);
     if (elementwise()) {
       const std::int64_t map_begin = first * (maps / chunk.outer);
       transforms::forward(exec, plan, real_.data(), spectrum + map_begin * sizes_.spectrum_distance, work_area_.data());
@@ -328,8 +341,9 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   // product_ (`maps` result maps laid out as `layout`) -> [natural_] -> C2R (overwrites its input) -> real_.
-  void from_products(const Exec& exec, std::int64_t maps, const channel_layout& layout, transform_counts& counts) {
-    const fft_plan& plan = plan_for(exec, maps, fft_direction::complex_to_real);
+  void from_products(const Exec& exec, std::int64_t maps, const channel_layout& layout, const box& live,
+                     transform_counts& counts) {
+    const fft_plan& plan = plan_for(exec, maps, fft_direction::complex_to_real, live);
     if (elementwise()) {
       transforms::inverse(exec, plan, product_.data(), real_.data(), work_area_.data());
     } else {
@@ -342,21 +356,21 @@ class frequency_plan final : public frequency_plan_base {
     ++counts.inverse;
   }
 
-  // The plan for `maps` maps in one direction: from the process-wide cache on first use, its work area grown
-  // to fit (the FFT library's; none for FFTW).
-  const fft_plan& plan_for(const Exec& exec, std::int64_t maps, fft_direction direction) {
+  // The plan for `maps` maps in one direction with live box `live`: from the process-wide cache on first use,
+  // its work area grown to fit (the FFT library's; none for FFTW).
+  const fft_plan& plan_for(const Exec& exec, std::int64_t maps, fft_direction direction, const box& live) {
+    const fft_desc desc = with_live_box<N>(
+        make_fft_desc<N, T>(frame_, maps, direction, sizes_.real_distance, sizes_.spectrum_distance), live);
     for (const auto& held : plans_)
-      if (held.first == maps && held.second->desc().direction == direction) return *held.second;
+      if (held.first == desc) return *held.second;
     complex<T>* spectrum_scratch = elementwise() ? product_.data() : natural_.data();
-    std::shared_ptr<fft_plan> made = transforms::template make_plan<T>(
-        exec, make_fft_desc<N, T>(frame_, maps, direction, sizes_.real_distance, sizes_.spectrum_distance),
-        real_.data(), spectrum_scratch);
+    std::shared_ptr<fft_plan> made = transforms::template make_plan<T>(exec, desc, real_.data(), spectrum_scratch);
     const std::size_t needed = transforms::template work_area_bytes<T>(*made);
     if (needed > work_area_.bytes()) {
       work_area_ = buffer<unsigned char>();  // release before growing
       work_area_ = ops::template allocate<unsigned char>(exec, needed);
     }
-    plans_.emplace_back(maps, std::move(made));
+    plans_.emplace_back(desc, std::move(made));
     return *plans_.back().second;
   }
 
@@ -413,7 +427,7 @@ class frequency_plan final : public frequency_plan_base {
   buffer<complex<T>> kernel_spectrum_;  // Ŵ
   buffer<complex<T>> output_spectrum_;  // dŶ
   buffer<unsigned char> work_area_;     // the FFT library's work area (cuFFT; none for FFTW)
-  std::vector<std::pair<std::int64_t, std::shared_ptr<fft_plan>>> plans_;  // by map count and direction
+  std::vector<std::pair<fft_desc, std::shared_ptr<fft_plan>>> plans_;  // by the descriptor asked for
   const T* input_source_ = nullptr;
   const T* kernel_source_ = nullptr;
   const T* output_source_ = nullptr;

@@ -130,13 +130,15 @@ struct fft_backend<device> {
   template <class T>
   using plan = cufft_plan_handle<T>;
 
-  // The cached plan for desc on the current device (scratch arrays unused: cuFFT plans without data).
+  // The cached plan for desc on the current device (scratch arrays unused: cuFFT plans without data). cuFFT
+  // transforms whole frames, so descriptors that differ only in their live box share one plan.
   template <class T>
   static std::shared_ptr<plan<T>> make_plan(const device&, const fft_desc& desc, T*, complex<T>*) {
     int device_id = 0;
     FFTCONV_CUDA_CHECK(cudaGetDevice(&device_id));
-    const fft_plan_key key = make_fft_plan_key(fft_library::cufft, device_id, desc);
-    return fft_plan_cache::instance().get_or_create<plan<T>>(key, [&] { return std::make_shared<plan<T>>(desc); });
+    const fft_desc whole = whole_frame(desc);
+    const fft_plan_key key = make_fft_plan_key(fft_library::cufft, device_id, whole);
+    return fft_plan_cache::instance().get_or_create<plan<T>>(key, [&] { return std::make_shared<plan<T>>(whole); });
   }
 
   template <class T>
