@@ -129,8 +129,8 @@ inline int to_fftw_int(std::int64_t value, const char* field) {
 // map by map, so a map's passes stay in cache. A forward transform of a box of extents l in a frame n
 // transforms the last dim on the l_0 x .. x l_{R-2} rows that hold data, zero-fills the rest of the spectrum,
 // then each earlier dim d (last to first) only where the dims before it are live; an inverse runs the same
-// passes in reverse order, dim d only where the dims before it are read. The kernel's taps (5^3 in a 20^3
-// frame) cost about a quarter of a whole-frame transform, a tile of dy or y about four fifths.
+// passes in reverse order, dim d only where the dims before it are read. Measured on a 2-core host: 5^3 taps in
+// a 20^3 frame took 0.27-0.35 of the whole-frame plan's time, a 16^3 tile 0.74-0.77.
 template <class T>
 class fftw_pruned_passes {
   using api = fftw_api<T>;
