@@ -197,7 +197,7 @@ class fftw_pruned_passes {
       throw;
     }
     // A forward pass along dim d reads the whole column: the spectrum outside the box must be zero there.
-    if (forward) zero_outside(0, 0, spectrum_stride);
+    if (forward) zero_outside(spectrum_stride);
     real_distance_ = forward ? desc.idist : desc.odist;
     spectrum_distance_ = forward ? desc.odist : desc.idist;
   }
@@ -231,12 +231,18 @@ class fftw_pruned_passes {
                           std::source_location::current());
   }
 
-  // The spectrum's runs outside the live box of dims [d, rank - 1), below `base`.
-  void zero_outside(int d, std::int64_t base, const std::int64_t* stride) {
-    if (d == desc_.rank - 1) return;
-    for (std::int64_t i = 0; i < desc_.live[d]; ++i) zero_outside(d + 1, base + i * stride[d], stride);
-    if (desc_.live[d] < desc_.n[d])
-      zeros_.emplace_back(base + desc_.live[d] * stride[d], (desc_.n[d] - desc_.live[d]) * stride[d]);
+  // The spectrum's runs outside the live box of the dims before the last (rank 2: rows; rank 3: rows of the
+  // live planes, then whole planes).
+  void zero_outside(const std::int64_t* stride) {
+    const std::int64_t* n = desc_.n;
+    const std::int64_t* live = desc_.live;
+    auto run = [&](std::int64_t offset, std::int64_t count) {
+      if (count > 0) zeros_.emplace_back(offset, count);
+    };
+    if (desc_.rank == 3)
+      for (std::int64_t plane = 0; plane < live[0]; ++plane)
+        run(plane * stride[0] + live[1] * stride[1], (n[1] - live[1]) * stride[1]);
+    run(live[0] * stride[0], (n[0] - live[0]) * stride[0]);
   }
 
   void release_locked() noexcept {
