@@ -12,6 +12,7 @@
 #include <numbers>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "fft_checks.hpp"
 
@@ -186,6 +187,25 @@ TEST_CASE_TEMPLATE("fft: FFTW's pruned passes over a live box equal the whole-fr
   check_live_box<T, 3>({20, 20, 20}, {5, 5, 5}, 5);  // a 5^3 kernel in a 20^3 frame
   check_live_box<T, 3>({5, 9, 6}, {5, 2, 6}, 6);  // only a middle dim skips
   check_live_box<T, 3>({7, 4, 9}, {1, 4, 9}, 7);  // only the first dim skips
+}
+
+TEST_CASE("fft: host plans rule out FFTW's buffered solvers first, and plan without that where they must") {
+  std::vector<unsigned> asked;
+  int stand_in = 0;  // a non-null "plan"
+  auto refuses_unbuffered = [&](unsigned flags) -> int* {
+    asked.push_back(flags);
+    return (flags & FFTW_NO_BUFFERING) != 0 ? nullptr : &stand_in;
+  };
+  CHECK(fftconv::detail::plan_without_buffers_first(refuses_unbuffered) == &stand_in);
+  REQUIRE(asked.size() == 2);  // the default planner estimates: first without buffers, then plain
+  CHECK(asked[0] == (FFTCONV_FFTW_PLANNER_FLAGS | FFTW_NO_BUFFERING));
+  CHECK(asked[1] == FFTCONV_FFTW_PLANNER_FLAGS);
+  asked.clear();
+  CHECK(fftconv::detail::plan_without_buffers_first([&](unsigned flags) -> int* {
+          asked.push_back(flags);
+          return &stand_in;
+        }) == &stand_in);
+  CHECK(asked.size() == 1);
 }
 
 TEST_CASE("fft: a live box is part of the plan key, and cuFFT's key ignores it") {
