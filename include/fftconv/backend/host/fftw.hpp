@@ -42,18 +42,20 @@ namespace fftconv::detail {
 #define FFTCONV_FFTW_PLANNER_FLAGS FFTW_ESTIMATE
 #endif
 
-// A plan from make(flags), first without FFTW's buffered solvers when the planner estimates. FFTW_ESTIMATE
-// ranks plans by operation count, and for sizes without a straight-line codelet (30, 40, ...) it picks solvers
-// that copy through a buffer allocated on every execution: measured on the 2-core host, ruling them out made
-// 3D 40^3 transforms 1.6x and 30^3 1.8x faster and left 14, 20, 24, 32, 36 and 48 unchanged. FFTW_NO_BUFFERING
-// is one of fftw3.h's beyond-guru planner flags; where no plan without a buffer exists, the planner returns
-// null and the plain flags plan it. A measuring planner (FFTCONV_FFTW_PLANNER_FLAGS = FFTW_MEASURE) times its
-// candidates itself and keeps its flags.
+// A plan from make(flags); for a 3D frame under the estimating planner, first without FFTW's buffered solvers.
+// FFTW_ESTIMATE ranks plans by operation count, and for sizes without a straight-line codelet (30, 40, ...) it
+// picks solvers that copy through a buffer allocated on every execution. Measured on the 2-core host, ruling
+// them out made 40^3 transforms 1.6x and 30^3 1.8x faster (14, 20, 24, 32, 36, 48 unchanged) and the 3D k=7
+// headline step 1.35x; in 2D it made the 36^2 frames of the k=5 headline step 1.18x slower and changed nothing
+// else measured (k=7, k=11, 1D k=31), so 1D and 2D keep the plain flags. FFTW_NO_BUFFERING is one of fftw3.h's
+// beyond-guru planner flags; where no plan without a buffer exists the planner returns null and the plain
+// flags plan it. A measuring planner (FFTCONV_FFTW_PLANNER_FLAGS = FFTW_MEASURE) times its candidates itself.
 template <class Make>
-auto plan_without_buffers_first(Make&& make) {
+auto plan_without_buffers_first(std::int64_t rank, Make&& make) {
   constexpr unsigned flags = FFTCONV_FFTW_PLANNER_FLAGS;
   if constexpr ((flags & FFTW_ESTIMATE) != 0) {
-    if (auto plan = make(flags | FFTW_NO_BUFFERING)) return plan;
+    if (rank == 3)
+      if (auto plan = make(flags | FFTW_NO_BUFFERING)) return plan;
   }
   return make(flags);
 }
@@ -196,7 +198,7 @@ class fftw_pruned_passes {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     try {
       const fftw_iodim along_last = dim(desc.n[last], 1, 1);
-      last_dim_ = plan_without_buffers_first([&](unsigned flags) {
+      last_dim_ = plan_without_buffers_first(desc.rank, [&](unsigned flags) {
         return forward ? api::guru_r2c(along_last, last, rows, real, data, flags)
                        : api::guru_c2r(along_last, last, rows, data, real, flags);
       });
@@ -205,7 +207,7 @@ class fftw_pruned_passes {
         const int d = forward ? last - 1 - step : step;
         fftw_iodim loops[3];
         const int count = columns(d, loops);
-        earlier_dims_[step] = plan_without_buffers_first([&](unsigned flags) {
+        earlier_dims_[step] = plan_without_buffers_first(desc.rank, [&](unsigned flags) {
           return api::guru_complex(dim(desc.n[d], spectrum_stride[d], spectrum_stride[d]), count, loops, data,
                                    forward ? FFTW_FORWARD : FFTW_BACKWARD, flags);
         });
@@ -374,7 +376,7 @@ class fftw_plan_handle {
       std::lock_guard<std::mutex> lock(fftw_planner_mutex());
       const bool forward = desc.direction == fft_direction::real_to_complex;
       call = forward ? api::r2c_name : api::c2r_name;
-      plan = plan_without_buffers_first([&](unsigned flags) {
+      plan = plan_without_buffers_first(desc.rank, [&](unsigned flags) {
         return forward ? api::r2c(desc.rank, n, batch, real, inembed, istride, idist, spectrum_data, onembed, ostride,
                                   odist, flags)
                        : api::c2r(desc.rank, n, batch, spectrum_data, inembed, istride, idist, real, onembed, ostride,
