@@ -1,5 +1,7 @@
 // The device backend on a GPU: cuBLAS runs the same GEMM descriptors as CBLAS, reductions repeat bit for bit,
-// and the executors refuse pointers from the other memory space without writing anything.
+// and the executors refuse pointers from the other memory space without writing anything. A memory resource on
+// the executor receives every allocation; after a warm-up a training step captures into a CUDA graph, and
+// without one the call is refused before the capture is harmed.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 
 #include <fftconv/fftconv.hpp>
 
+#include "backend/counting_resource.hpp"
 #include "support/device_buffer.cuh"
 #include "support/expect_error.hpp"
 #include "support/random_layer.hpp"
@@ -251,4 +254,210 @@ TEST_CASE("two devices: buffers, queues and cached layers are released on their 
   }
   testing_support::expect_cuda(cudaSetDevice(0), "cudaSetDevice(0)");
   check_no_error_left();
+}
+
+// ---- the caller's memory, graph capture, library failures ----------------------------------------------
+
+namespace {
+
+// Device memory for the counting resource: stream-ordered, as a caching allocator's is.
+struct device_upstream {
+  static void* allocate(std::size_t bytes, std::size_t, CUstream_st* stream) {
+    void* pointer = nullptr;
+    if (cudaMallocAsync(&pointer, bytes, stream) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    return pointer;
+  }
+  static void deallocate(void* pointer, std::size_t, std::size_t, CUstream_st* stream) noexcept {
+    if (cudaFreeAsync(pointer, stream) != cudaSuccess) (void)cudaGetLastError();
+  }
+};
+
+using device_resource = testing_support::counting_resource<device_upstream>;
+
+// A small 2D layer's tensors on the device: x [2, 3, 12, 12], w [4, 3, 3, 3], bias [4], padding 1 ('same').
+struct device_step {
+  static constexpr std::int64_t batch = 2, in = 3, out = 4, n = 12, k = 3;
+  test_buffer<float, fftconv::device> x, w, bias, dy, y, dx, dw, db;
+  explicit device_step(fftconv::device exec)
+      : x(exec, testing_support::random_values(batch * in * n * n, 1)),
+        w(exec, testing_support::random_values(out * in * k * k, 2)),
+        bias(exec, testing_support::random_values(out, 3)),
+        dy(exec, testing_support::random_values(batch * out * n * n, 4)),
+        y(exec, batch * out * n * n),
+        dx(exec, batch * in * n * n),
+        dw(exec, out * in * k * k),
+        db(exec, out) {}
+  static fftconv::geometry<2> geometry() {
+    return {.in_channels = in, .out_channels = out, .kernel = {k, k}, .padding = {1, 1}};
+  }
+  template <class Layer>
+  void run(Layer& layer, fftconv::device exec) {
+    using cv = fftconv::view<const float, 4>;
+    using mv = fftconv::view<float, 4>;
+    layer.forward(exec, cv(x.data(), batch, in, n, n), cv(w.data(), out, in, k, k), bias.data(),
+                  mv(y.data(), batch, out, n, n));
+    layer.backward_data(exec, cv(dy.data(), batch, out, n, n), cv(w.data(), out, in, k, k),
+                        mv(dx.data(), batch, in, n, n));
+    layer.backward_filter(exec, cv(x.data(), batch, in, n, n), cv(dy.data(), batch, out, n, n),
+                          mv(dw.data(), out, in, k, k), db.data());
+  }
+  std::vector<std::vector<double>> results() const { return {y.read(), dx.read(), dw.read(), db.read()}; }
+};
+
+void check_books_balanced(const device_resource& r, cudaStream_t stream) {
+  CHECK(r.live_bytes() == 0);
+  CHECK(r.live_allocations() == 0);
+  CHECK(r.allocations() == r.deallocations());
+  for (const std::string& problem : r.problems()) FAIL_CHECK(problem);
+  for (const auto& a : r.history()) {
+    CHECK(a.alignment == 256);
+    CHECK(a.stream == stream);
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a training step with device{stream, &resource} allocates from it and returns every byte", P,
+                   fftconv::naive, fftconv::im2col, fftconv::fft) {
+  testing_support::test_stream stream;
+  device_resource r;
+  const fftconv::device exec{stream.get(), &r};
+  device_step with_resource(exec), without_resource(stream.executor());
+  {
+    fftconv::conv<2, float, P> layer(device_step::geometry());
+    with_resource.run(layer, exec);
+    with_resource.run(layer, exec);
+  }
+  testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+  if constexpr (!std::is_same_v<P, fftconv::naive>) CHECK(r.allocations() > 0);
+  check_books_balanced(r, stream.get());
+  if constexpr (std::is_same_v<P, fftconv::im2col>) {
+    // The GEMMs ran in a cuBLAS workspace of the call's own, from the resource.
+    int major = 0;
+    testing_support::expect_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, current_device()),
+                                 "cudaDeviceGetAttribute");
+    const std::size_t workspace = fftconv::detail::cublas_workspace_bytes_for(major);
+    const auto history = r.history();
+    CHECK(std::any_of(history.begin(), history.end(), [&](const auto& a) { return a.bytes == workspace; }));
+  }
+  fftconv::conv<2, float, P> layer(device_step::geometry());
+  without_resource.run(layer, stream.executor());
+  CHECK(with_resource.results() == without_resource.results());
+  check_no_error_left();
+}
+
+TEST_CASE_TEMPLATE("a device resource that cannot serve the workspace makes the call throw out_of_memory", P,
+                   fftconv::im2col, fftconv::fft) {
+  testing_support::test_stream stream;
+  device_resource r;
+  const fftconv::device exec{stream.get(), &r};
+  device_step step(exec);
+  for (const auto failure : {testing_support::resource_failure::null, testing_support::resource_failure::bad_alloc}) {
+    fftconv::conv<2, float, P> layer(device_step::geometry());
+    r.fail_with(failure);
+    CHECK_THROWS_AS(step.run(layer, exec), fftconv::out_of_memory);
+    r.fail_with(testing_support::resource_failure::none);
+  }
+  testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+  check_books_balanced(r, stream.get());
+  check_no_error_left();
+}
+
+TEST_CASE_TEMPLATE("after a warm-up call, a training step captured into a CUDA graph replays to the same results", P,
+                   fftconv::naive, fftconv::im2col, fftconv::fft) {
+  testing_support::test_stream stream;
+  device_resource r;
+  const fftconv::device exec{stream.get(), &r};
+  device_step step(exec);
+  {
+    fftconv::conv<2, float, P> layer(device_step::geometry());
+    step.run(layer, exec);  // the warm-up: plans, handles and workspace
+    const auto expected = step.results();
+    for (float* output : {step.y.data(), step.dx.data(), step.dw.data(), step.db.data()})
+      testing_support::expect_cuda(cudaMemsetAsync(output, 0, sizeof(float), stream.get()), "cudaMemsetAsync");
+    cudaGraph_t graph = nullptr;
+    testing_support::expect_cuda(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeGlobal), "begin capture");
+    CHECK(fftconv::detail::backend<fftconv::device>::is_capturing(exec));
+    try {
+      step.run(layer, exec);
+    } catch (...) {
+      (void)cudaStreamEndCapture(stream.get(), &graph);
+      (void)cudaGetLastError();
+      if (graph != nullptr) (void)cudaGraphDestroy(graph);
+      throw;
+    }
+    testing_support::expect_cuda(cudaStreamEndCapture(stream.get(), &graph), "end capture");
+    CHECK_FALSE(fftconv::detail::backend<fftconv::device>::is_capturing(exec));
+    cudaGraphExec_t replay = nullptr;
+    testing_support::expect_cuda(cudaGraphInstantiate(&replay, graph, 0), "cudaGraphInstantiate");
+    testing_support::expect_cuda(cudaGraphLaunch(replay, stream.get()), "cudaGraphLaunch");
+    testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+    CHECK(step.results() == expected);
+    testing_support::expect_cuda(cudaGraphExecDestroy(replay), "cudaGraphExecDestroy");
+    testing_support::expect_cuda(cudaGraphDestroy(graph), "cudaGraphDestroy");
+  }
+  testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+  check_books_balanced(r, stream.get());
+  check_no_error_left();
+}
+
+TEST_CASE("under capture, planning and synchronising are refused without invalidating the capture") {
+  testing_support::test_stream stream;
+  const fftconv::device exec = stream.executor();
+  // A shape no other test plans, with no cached plans: the first call must make cuFFT plans.
+  const fftconv::geometry<1> g{.in_channels = 2, .out_channels = 3, .kernel = {7}};
+  test_buffer<float, fftconv::device> x(exec, testing_support::random_values(2 * 53, 1));
+  test_buffer<float, fftconv::device> w(exec, testing_support::random_values(3 * 2 * 7, 2));
+  test_buffer<float, fftconv::device> y(exec, 3 * 47);
+  fftconv::clear_plan_cache();
+  fftconv::conv<1, float, fftconv::fft> layer(g);
+  cudaGraph_t graph = nullptr;
+  testing_support::expect_cuda(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeGlobal), "begin capture");
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] {
+        layer.forward(exec, fftconv::view<const float, 3>(x.data(), 1, 2, 53),
+                      fftconv::view<const float, 3>(w.data(), 3, 2, 7), nullptr,
+                      fftconv::view<float, 3>(y.data(), 1, 3, 47));
+      },
+      {"captured into a CUDA graph", "warm-up"});
+  check_throws_naming<fftconv::invalid_argument>(
+      [&] { fftconv::detail::backend<fftconv::device>::synchronize(exec); }, {"synchronizing a stream", "warm-up"});
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  testing_support::expect_cuda(cudaStreamIsCapturing(stream.get(), &status), "cudaStreamIsCapturing");
+  CHECK(status == cudaStreamCaptureStatusActive);  // not invalidated
+  testing_support::expect_cuda(cudaStreamEndCapture(stream.get(), &graph), "end capture");
+  if (graph != nullptr) testing_support::expect_cuda(cudaGraphDestroy(graph), "cudaGraphDestroy");
+  testing_support::expect_cuda(cudaStreamSynchronize(stream.get()), "synchronize");
+  check_no_error_left();
+}
+
+TEST_CASE("a failed cuFFT or cuBLAS call leaves no CUDA error pending") {
+  // A failed allocation leaves its error as the thread's last error, as a failure inside cuFFT may.
+  void* huge = nullptr;
+  CHECK(cudaMalloc(&huge, std::size_t(-1) / 2) != cudaSuccess);
+  CHECK_THROWS_AS(FFTCONV_CUFFT_CHECK(CUFFT_INTERNAL_ERROR), fftconv::library_error);
+  check_no_error_left();
+  CHECK(cudaMalloc(&huge, std::size_t(-1) / 2) != cudaSuccess);
+  CHECK_THROWS_AS(FFTCONV_CUBLAS_CHECK(CUBLAS_STATUS_ALLOC_FAILED), fftconv::out_of_memory);
+  check_no_error_left();
+}
+
+namespace {
+// 2^24, then ones.
+struct large_then_ones {
+  __device__ float operator()(std::int64_t, std::int64_t i) const { return i == 0 ? 16777216.0f : 1.0f; }
+};
+}  // namespace
+
+TEST_CASE("device segmented_sum sums float in double, as the host does") {
+  // 2^24 followed by 4096 ones: a float running sum never leaves 2^24.
+  testing_support::test_stream stream;
+  test_buffer<float, fftconv::device> out(stream.executor(), 1);
+  const std::int64_t length = 4097;
+  fftconv::detail::backend<fftconv::device>::segmented_sum(stream.executor(), 1, length, large_then_ones{},
+                                                           out.data());
+  CHECK(out.read()[0] == 16777216.0 + 4096.0);
 }

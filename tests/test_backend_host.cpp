@@ -160,6 +160,10 @@ struct fake_runtime {
     int refuse_device = -2;   // set_device(refuse_device) fails
     bool get_fails = false;
     int synchronize_status = 0;
+    int thread = 0;                        // which thread is calling: cudaStreamPerThread names its stream
+    std::vector<const void*> capturing;    // streams being captured into a graph
+    bool capture_query_fails = false;
+    int queries = 0;                       // query_event calls
     std::vector<std::string> log;
     std::vector<fake_event> events;
   };
@@ -196,6 +200,28 @@ struct fake_runtime {
     now().log.push_back("synchronize " + name(stream) + " on " + std::to_string(now().current));
     return now().synchronize_status == 0 ? 0 : fail(now().synchronize_status);
   }
+  static int synchronize_device() noexcept {
+    now().log.push_back("synchronize device " + std::to_string(now().current));
+    return now().synchronize_status == 0 ? 0 : fail(now().synchronize_status);
+  }
+  // A created stream's id is its handle; the null (0), legacy (1) and per-thread (2) handles name one stream
+  // per device, and the per-thread handle one per (device, thread).
+  static unsigned long long id_of(const void* stream, int device, int thread) {
+    const auto handle = reinterpret_cast<std::uintptr_t>(stream);
+    if (handle > 2) return handle;
+    const unsigned long long resolved = handle == 2 ? 2 : 0;  // the null handle is the legacy stream
+    return 1000000 + 10000 * static_cast<unsigned long long>(device) +
+           (resolved == 2 ? 100 * static_cast<unsigned long long>(thread + 1) : 0) + resolved;
+  }
+  static int stream_id(const void* stream, unsigned long long& id) noexcept {
+    id = id_of(stream, now().current, now().thread);
+    return 0;
+  }
+  static int stream_capturing(const void* stream, bool& capturing) noexcept {
+    if (now().capture_query_fails) return fail(launch_failure);
+    capturing = std::find(now().capturing.begin(), now().capturing.end(), stream) != now().capturing.end();
+    return 0;
+  }
 
   using event = int;
   static int create_event(event& e) noexcept {
@@ -209,7 +235,10 @@ struct fake_runtime {
     now().events[e].done = false;
     return 0;
   }
-  static int query_event(event e) noexcept { return now().events[e].done ? 0 : not_ready; }
+  static int query_event(event e) noexcept {
+    ++now().queries;
+    return now().events[e].done ? 0 : not_ready;
+  }
   static int synchronize_event(event e) noexcept {
     now().log.push_back("wait " + name(now().events[e].stream));
     now().events[e].done = true;
@@ -320,40 +349,130 @@ TEST_CASE("release_on_device: when the owner's device cannot be made current, no
 }
 
 TEST_CASE("execution queues: the host queue, and the same stream handle on two devices is two queues") {
+  using fftconv::detail::queue_on;
   const fftconv::detail::execution_queue host = fftconv::detail::queue_of(fftconv::host{});
   CHECK_FALSE(host.on_device);
   CHECK(host.device == fftconv::detail::host_device);
   CHECK(host.stream == nullptr);
-  const fftconv::detail::execution_queue null_on_0{true, 0, nullptr}, null_on_1{true, 1, nullptr};
+  fake_runtime::reset(0);
+  const auto null_on_0 = queue_on<fake_runtime>(fftconv::device{});
+  fake_runtime::now().current = 1;
+  const auto null_on_1 = queue_on<fake_runtime>(fftconv::device{});
+  CHECK(null_on_1.device == 1);
   CHECK_FALSE(null_on_0 == null_on_1);
-  CHECK(null_on_0 == fftconv::detail::execution_queue{true, 0, nullptr});
+  fake_runtime::now().current = 0;
+  CHECK(null_on_0 == queue_on<fake_runtime>(fftconv::device{}));
   CHECK_FALSE(null_on_0 == host);
 }
 
-TEST_CASE("synchronize: a host queue is a no-op, a device queue waits on its own device and restores") {
-  using fftconv::detail::execution_queue;
+TEST_CASE("execution queues: cudaStreamPerThread is another queue on every thread; a stream is one queue") {
+  using fftconv::detail::queue_on;
+  auto* const per_thread = reinterpret_cast<CUstream_st*>(std::uintptr_t{2});  // cudaStreamPerThread
   fake_runtime::reset(0);
-  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{});
+  const auto on_thread_0 = queue_on<fake_runtime>(fftconv::device{per_thread});
+  CHECK(on_thread_0 == queue_on<fake_runtime>(fftconv::device{per_thread}));
+  fake_runtime::now().thread = 1;
+  const auto on_thread_1 = queue_on<fake_runtime>(fftconv::device{per_thread});
+  CHECK(on_thread_0.stream == on_thread_1.stream);  // the same handle...
+  CHECK_FALSE(on_thread_0 == on_thread_1);          // ...naming two streams
+  // A created stream is the same queue on every thread.
+  auto* const created = reinterpret_cast<CUstream_st*>(std::uintptr_t{64});
+  const auto created_on_1 = queue_on<fake_runtime>(fftconv::device{created});
+  fake_runtime::now().thread = 0;
+  CHECK(created_on_1 == queue_on<fake_runtime>(fftconv::device{created}));
+  CHECK_FALSE(created_on_1 == on_thread_0);
+  // The queue says which device and stream; the memory resource is not part of it.
+  CHECK(queue_on<fake_runtime>(fftconv::device{created, nullptr}) ==
+        queue_on<fake_runtime>(fftconv::device{created, reinterpret_cast<fftconv::memory_resource*>(64)}));
+}
+
+TEST_CASE("synchronize: a host queue is a no-op, a device queue waits on its own device and restores") {
+  using fftconv::detail::queue_on;
+  fake_runtime::reset(0);
+  fftconv::detail::synchronize_on<fake_runtime>(queue_on<fake_runtime>(fftconv::host{}));
   CHECK(fake_runtime::now().log.empty());
   // The null stream of device 1, waited for while device 0 is current: it must be device 1's null stream.
-  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{true, 1, nullptr});
+  fake_runtime::now().current = 1;
+  const auto null_on_1 = queue_on<fake_runtime>(fftconv::device{});
+  fake_runtime::now().current = 0;
+  fftconv::detail::synchronize_on<fake_runtime>(null_on_1);
   CHECK(fake_runtime::now().log == log_t{"set 1", "synchronize null on 1", "set 0"});
   CHECK(fake_runtime::now().current == 0);
   fake_runtime::now().log.clear();
-  fftconv::detail::synchronize_on<fake_runtime>(execution_queue{true, 0, stream_handle(16)});
+  auto* const created = reinterpret_cast<CUstream_st*>(std::uintptr_t{16});
+  fftconv::detail::synchronize_on<fake_runtime>(queue_on<fake_runtime>(fftconv::device{created}));
   CHECK(fake_runtime::now().log == log_t{"synchronize 16 on 0"});
   // The real entry point: a host queue needs no runtime at all.
   CHECK_NOTHROW(fftconv::detail::synchronize(fftconv::detail::queue_of(fftconv::host{})));
+}
+
+TEST_CASE("synchronize: a per-thread stream's queue waited for from another thread waits for its device") {
+  // There cudaStreamPerThread names that thread's stream, not the queue's: synchronising it would return while
+  // the queue's work still runs.
+  using fftconv::detail::queue_on;
+  auto* const per_thread = reinterpret_cast<CUstream_st*>(std::uintptr_t{2});
+  fake_runtime::reset(0);
+  const auto queue = queue_on<fake_runtime>(fftconv::device{per_thread});
+  fftconv::detail::synchronize_on<fake_runtime>(queue);
+  CHECK(fake_runtime::now().log == log_t{"synchronize 2 on 0"});
+  fake_runtime::now().log.clear();
+  fake_runtime::now().thread = 1;
+  fftconv::detail::synchronize_on<fake_runtime>(queue);
+  CHECK(fake_runtime::now().log == log_t{"synchronize device 0"});
 }
 
 TEST_CASE("synchronize: a failure throws naming cudaStreamSynchronize and still restores the device") {
   fake_runtime::reset(0);
   fake_runtime::now().synchronize_status = fake_runtime::launch_failure;
   testing_support::check_throws_naming<fftconv::library_error>(
-      [] { fftconv::detail::synchronize_on<fake_runtime>({true, 1, stream_handle(32)}); },
+      [] { fftconv::detail::synchronize_on<fake_runtime>({true, 1, stream_handle(32), 32}); },
       {"cudaStreamSynchronize", "cudaErrorLaunchFailure"});
   CHECK(fake_runtime::now().current == 0);
   CHECK(fake_runtime::now().last_error == 0);
+}
+
+// ---- CUDA graph capture ------------------------------------------------------------------------------------
+
+TEST_CASE("capture: synchronising a stream that is being captured is refused, and nothing waits") {
+  using fftconv::detail::queue_on;
+  auto* const stream = reinterpret_cast<CUstream_st*>(std::uintptr_t{16});
+  fake_runtime::reset(0);
+  fake_runtime::now().current = 1;
+  const auto queue = queue_on<fake_runtime>(fftconv::device{stream});
+  fake_runtime::now().current = 0;
+  fake_runtime::now().capturing = {stream};
+  testing_support::check_throws_naming<fftconv::invalid_argument>(
+      [&] { fftconv::detail::synchronize_on<fake_runtime>(queue); },
+      {"synchronizing a stream", "captured into a CUDA graph", "warm-up", "same shapes"});
+  for (const std::string& entry : fake_runtime::now().log) CHECK(entry.find("synchronize") == std::string::npos);
+  CHECK(fake_runtime::now().current == 0);  // the guard still restored the caller's device
+  // Another stream of the same device is not refused.
+  CHECK_NOTHROW(fftconv::detail::synchronize_on<fake_runtime>(queue_on<fake_runtime>(fftconv::device{})));
+  // Once capture ends, the same queue synchronises.
+  fake_runtime::now().capturing.clear();
+  fake_runtime::now().log.clear();
+  fftconv::detail::synchronize_on<fake_runtime>(queue);
+  CHECK(fake_runtime::now().log == log_t{"set 1", "synchronize 16 on 1", "set 0"});
+}
+
+TEST_CASE("capture: refuse_under_capture names the action; a failed capture query is a library error") {
+  const void* stream = stream_handle(16);
+  fake_runtime::reset(0);
+  CHECK_FALSE(fftconv::detail::stream_is_capturing<fake_runtime>(stream));
+  CHECK_NOTHROW(fftconv::detail::refuse_under_capture_on<fake_runtime>(stream, "creating a cuFFT plan"));
+  fake_runtime::now().capturing = {stream};
+  CHECK(fftconv::detail::stream_is_capturing<fake_runtime>(stream));
+  testing_support::check_throws_naming<fftconv::invalid_argument>(
+      [&] { fftconv::detail::refuse_under_capture_on<fake_runtime>(stream, "creating a cuFFT plan"); },
+      {"creating a cuFFT plan", "captured", "warm-up"});
+  fake_runtime::now().capture_query_fails = true;
+  testing_support::check_throws_naming<fftconv::library_error>(
+      [&] { fftconv::detail::refuse_under_capture_on<fake_runtime>(stream, "creating a cuFFT plan"); },
+      {"cudaStreamIsCapturing", "cudaErrorLaunchFailure"});
+  CHECK(fake_runtime::now().last_error == 0);
+  // The host executor is never captured.
+  static_assert(!fftconv::detail::backend<fftconv::host>::is_capturing(fftconv::host{}));
+  CHECK_NOTHROW(fftconv::detail::backend<fftconv::host>::refuse_under_capture(fftconv::host{}, "anything"));
 }
 
 TEST_CASE("stream events: a shared plan waits for every stream that ran it, not only the last one") {
@@ -394,6 +513,44 @@ TEST_CASE("stream events: streams whose work completed are dropped and their eve
   for (std::uintptr_t s = 64; s < 64 + 16 * 10; s += 16) uses.record(stream_handle(s));
   CHECK(uses.tracks(b));
   CHECK(uses.streams() == 12);
+}
+
+TEST_CASE("stream events: work captured into a graph is not recorded, and no event is queried meanwhile") {
+  // An event recorded during capture may not be queried or waited for, and cudaEventQuery is not allowed while
+  // a capture is under way.
+  fake_runtime::reset(0);
+  const void* a = stream_handle(16);
+  const void* b = stream_handle(32);
+  fftconv::detail::stream_events<fake_runtime> uses;
+  uses.record(a);
+  fake_runtime::now().events[0].done = false;  // a's execution still pending
+  fake_runtime::now().capturing = {b};
+  fake_runtime::now().queries = 0;
+  uses.record(b);
+  CHECK_FALSE(uses.tracks(b));
+  CHECK(uses.streams() == 1);
+  CHECK(fake_runtime::now().queries == 0);
+  CHECK(fake_runtime::now().events.size() == 1);
+  // After capture, b's executions are tracked again.
+  fake_runtime::now().capturing.clear();
+  uses.record(b);
+  CHECK(uses.tracks(b));
+  CHECK(uses.streams() == 2);
+}
+
+TEST_CASE("stream events: cudaStreamPerThread on two threads is two streams, each waited for") {
+  fake_runtime::reset(0);
+  const void* per_thread = stream_handle(2);
+  fftconv::detail::stream_events<fake_runtime> uses;
+  uses.record(per_thread);
+  fake_runtime::now().events[0].done = false;
+  fake_runtime::now().thread = 1;
+  uses.record(per_thread);
+  CHECK(uses.streams() == 2);
+  CHECK(fake_runtime::now().events.size() == 2);
+  fake_runtime::now().log.clear();
+  CHECK(uses.wait_all());
+  CHECK(fake_runtime::now().log.size() == 2);
 }
 
 namespace {
@@ -443,4 +600,60 @@ TEST_CASE("plan cache: a plan that fails to build stores nothing, and a later ca
                   std::runtime_error);
   CHECK(cache.size() == before);
   CHECK(cache.get_or_create<counted_plan>(key, [] { return std::make_shared<counted_plan>(4); })->id == 4);
+}
+
+TEST_CASE("plan cache under capture: a cached plan is returned, a missing one is refused and nothing stored") {
+  using fftconv::detail::cached_plan_outside_capture;
+  auto& cache = fftconv::detail::fft_plan_cache::instance();
+  const void* stream = stream_handle(16);
+  const auto cached_key = test_key(48), missing_key = test_key(60);
+  fake_runtime::reset(0);
+  const auto warm = cached_plan_outside_capture<fake_runtime, counted_plan>(
+      stream, cached_key, "creating a cuFFT plan", [] { return std::make_shared<counted_plan>(5); });
+  const std::size_t before = cache.size();
+  fake_runtime::now().capturing = {stream};
+  bool made = false;
+  CHECK(cached_plan_outside_capture<fake_runtime, counted_plan>(stream, cached_key, "creating a cuFFT plan", [&] {
+          made = true;
+          return std::make_shared<counted_plan>(6);
+        }) == warm);
+  testing_support::check_throws_naming<fftconv::invalid_argument>(
+      [&] {
+        (void)cached_plan_outside_capture<fake_runtime, counted_plan>(stream, missing_key, "creating a cuFFT plan", [&] {
+          made = true;
+          return std::make_shared<counted_plan>(7);
+        });
+      },
+      {"creating a cuFFT plan", "captured into a CUDA graph", "warm-up"});
+  CHECK_FALSE(made);
+  CHECK(cache.size() == before);
+  // Another stream, not captured, plans as usual.
+  CHECK(cached_plan_outside_capture<fake_runtime, counted_plan>(stream_handle(32), missing_key, "creating a cuFFT plan",
+                                                                [] { return std::make_shared<counted_plan>(8); })
+            ->id == 8);
+}
+
+TEST_CASE("allocation failures inside cuFFT and cuBLAS are out_of_memory, naming the call") {
+  using testing_support::check_throws_naming;
+  check_throws_naming<fftconv::out_of_memory>([] { FFTCONV_CUFFT_CHECK(CUFFT_ALLOC_FAILED); },
+                                              {"out of device memory", "cuFFT", "CUFFT_ALLOC_FAILED"});
+  check_throws_naming<fftconv::out_of_memory>([] { FFTCONV_CUBLAS_CHECK(CUBLAS_STATUS_ALLOC_FAILED); },
+                                              {"out of device memory", "cuBLAS", "CUBLAS_STATUS_ALLOC_FAILED"});
+  check_throws_naming<fftconv::out_of_memory>([] { FFTCONV_CUDA_CHECK(cudaErrorMemoryAllocation); },
+                                              {"out of device memory", "cudaErrorMemoryAllocation"});
+  // Other failures stay library errors.
+  CHECK_THROWS_AS(FFTCONV_CUFFT_CHECK(CUFFT_EXEC_FAILED), fftconv::library_error);
+  CHECK_THROWS_AS(FFTCONV_CUBLAS_CHECK(CUBLAS_STATUS_EXECUTION_FAILED), fftconv::library_error);
+}
+
+TEST_CASE("both backends sum float in double") {
+  static_assert(std::is_same_v<fftconv::detail::accumulator_t<float>, double>);
+  static_assert(std::is_same_v<fftconv::detail::accumulator_t<double>, double>);
+  static_assert(std::is_same_v<fftconv::detail::host_accumulator_t<float>, fftconv::detail::accumulator_t<float>>);
+  // 2^24 + 1 + 1 + ...: a float running sum never leaves 2^24, a double one does.
+  const std::int64_t length = 4097;
+  auto term = [](std::int64_t, std::int64_t i) { return i == 0 ? 16777216.0f : 1.0f; };
+  float sum = 0;
+  fftconv::detail::backend<fftconv::host>::segmented_sum(fftconv::host{}, 1, length, term, &sum);
+  CHECK(sum == 16777216.0f + 4096.0f);
 }

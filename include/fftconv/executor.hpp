@@ -1,17 +1,21 @@
 #pragma once
 // Where a call runs. `host{}` runs on the CPU (OpenMP loops, FFTW, CBLAS); `device{stream}` enqueues on a
-// CUDA stream (kernels, cuFFT, cuBLAS) and returns without synchronising, like cuDNN.
+// CUDA stream (kernels, cuFFT, cuBLAS) and returns without synchronising, like cuDNN. Either may carry the
+// caller's memory_resource (memory.hpp); null means fftconv's own allocations.
 
 #include <concepts>
 
-struct CUstream_st;  // the CUDA runtime's stream type; cudaStream_t is `CUstream_st*`
+#include "memory.hpp"
 
 namespace fftconv {
 
-struct host {};
+struct host {
+  memory_resource* resource = nullptr;
+};
 
 struct device {
-  CUstream_st* stream = nullptr;  // a cudaStream_t; null is the legacy default stream
+  CUstream_st* stream = nullptr;      // a cudaStream_t; null is the legacy default stream
+  memory_resource* resource = nullptr;
 };
 
 template <class Exec>

@@ -3,9 +3,10 @@
 //
 // A plan is made once per (device, descriptor) with auto-allocation off (cufftCreate,
 // cufftSetAutoAllocation(0), cufftMakePlanMany64) and shared through the process-wide cache. The work area
-// belongs to the caller (part of its workspace): each execution binds the plan to the executor's stream and
-// to the caller's work area and enqueues, under the plan's own mutex, so conv objects on several threads can
-// share one plan; once enqueued, a launch keeps the stream and work area it was given.
+// belongs to the caller (part of its workspace, allocated through the executor's memory resource): each
+// execution binds the plan to the executor's stream and to the caller's work area and enqueues, under the
+// plan's own mutex, so conv objects on several threads can share one plan; once enqueued, a launch keeps the
+// stream and work area it was given. Executions are capturable; making a plan is not (capture.hpp).
 
 #if !defined(__CUDACC__)
 #error "fftconv/backend/device/cufft.cuh is for CUDA translation units (nvcc, a .cu file)"
@@ -24,6 +25,7 @@
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
 #include "../gemm.hpp"  // complex<T>
+#include "capture.hpp"
 #include "device_guard.hpp"
 #include "status.hpp"
 #include "stream_events.hpp"
@@ -131,14 +133,16 @@ struct fft_backend<device> {
   using plan = cufft_plan_handle<T>;
 
   // The cached plan for desc on the current device (scratch arrays unused: cuFFT plans without data). cuFFT
-  // transforms whole frames, so descriptors that differ only in their live box share one plan.
+  // transforms whole frames, so descriptors that differ only in their live box share one plan. Making a plan
+  // allocates outside stream order: refused while the executor's stream is being captured (capture.hpp).
   template <class T>
-  static std::shared_ptr<plan<T>> make_plan(const device&, const fft_desc& desc, T*, complex<T>*) {
+  static std::shared_ptr<plan<T>> make_plan(const device& exec, const fft_desc& desc, T*, complex<T>*) {
     int device_id = 0;
     FFTCONV_CUDA_CHECK(cudaGetDevice(&device_id));
     const fft_desc whole = whole_frame(desc);
     const fft_plan_key key = make_fft_plan_key(fft_library::cufft, device_id, whole);
-    return fft_plan_cache::instance().get_or_create<plan<T>>(key, [&] { return std::make_shared<plan<T>>(whole); });
+    return cached_plan_outside_capture<cuda_runtime, plan<T>>(exec.stream, key, "creating a cuFFT plan",
+                                                              [&] { return std::make_shared<plan<T>>(whole); });
   }
 
   template <class T>

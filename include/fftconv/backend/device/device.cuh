@@ -1,6 +1,7 @@
 #pragma once
-// Device backend: stream-ordered RAII buffers, grid-stride launches of the shared element functors,
-// deterministic block reductions (CUB), and GEMMs on cuBLAS. Every call and launch is checked.
+// Device backend: stream-ordered RAII buffers (the executor's memory resource, or cudaMallocAsync), grid-stride
+// launches of the shared element functors, deterministic block reductions (CUB), and GEMMs on cuBLAS with a
+// workspace of the call's own. Every call and launch is checked.
 
 #if !defined(__CUDACC__)
 #error "fftconv/backend/device/device.cuh holds CUDA kernels: include it from a .cu translation unit"
@@ -18,41 +19,56 @@
 #include "../../error.hpp"
 #include "../../executor.hpp"
 #include "../../detail/kernels/products.hpp"  // spectral_gemm
+#include "../../memory.hpp"
+#include "../accumulator.hpp"
+#include "../allocation.hpp"
 #include "../gemm.hpp"
 #include "../memory_space.hpp"
 #include "../primary.hpp"
 #include "../queue.hpp"
+#include "capture.hpp"
 #include "device_guard.hpp"
 #include "status.hpp"
 
 namespace fftconv::detail {
 
-// Memory allocated and freed in the order of `stream` (cudaMallocAsync / cudaFreeAsync), so a temporary can
-// be released while the work that uses it is still queued. The buffer belongs to the device current at
+// Memory allocated and freed in the order of `stream`, so a temporary can be released while the work that uses
+// it is still queued: from the caller's memory_resource when the executor carries one (deallocated through
+// it, on the same stream, with the same size and alignment), else cudaMallocAsync / cudaFreeAsync. Both are
+// legal while the stream is being captured into a CUDA graph. The buffer belongs to the device current at
 // allocation (the executor's device): the free runs with that device current, because a null or per-thread
-// stream handle means a different stream on every device.
+// stream handle means a different stream on every device, and a resource may keep a pool per device.
 template <class T>
 class device_buffer {
  public:
+  static constexpr std::size_t alignment = device_alignment;
+
   device_buffer() = default;
-  device_buffer(std::size_t count, cudaStream_t stream) : count_(count), stream_(stream) {
+  device_buffer(std::size_t count, cudaStream_t stream, memory_resource* resource = nullptr)
+      : stream_(stream), resource_(resource) {
     if (count == 0) return;
     if (count > std::size_t(-1) / sizeof(T)) throw out_of_memory(std::size_t(-1), "device");
     FFTCONV_CUDA_CHECK(cudaGetDevice(&device_));
     const std::size_t bytes = count * sizeof(T);
     void* pointer = nullptr;
-    const cudaError_t status = cudaMallocAsync(&pointer, bytes, stream);
-    if (status == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
-      throw out_of_memory(bytes, "device");
+    if (resource != nullptr) {
+      pointer = allocate_from(*resource, bytes, alignment, stream, "device");
+    } else {
+      const cudaError_t status = cudaMallocAsync(&pointer, bytes, stream);
+      if (status == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        throw out_of_memory(bytes, "device");
+      }
+      check_cuda(status, "cudaMallocAsync", std::source_location::current());
     }
-    check_cuda(status, "cudaMallocAsync", std::source_location::current());
     data_ = static_cast<T*>(pointer);
+    count_ = count;
   }
   device_buffer(device_buffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)),
         count_(std::exchange(other.count_, 0)),
         stream_(other.stream_),
+        resource_(std::exchange(other.resource_, nullptr)),
         device_(other.device_) {}
   device_buffer& operator=(device_buffer&& other) noexcept {
     if (this != &other) {
@@ -60,6 +76,7 @@ class device_buffer {
       data_ = std::exchange(other.data_, nullptr);
       count_ = std::exchange(other.count_, 0);
       stream_ = other.stream_;
+      resource_ = std::exchange(other.resource_, nullptr);
       device_ = other.device_;
     }
     return *this;
@@ -73,18 +90,28 @@ class device_buffer {
   std::size_t bytes() const noexcept { return count_ * sizeof(T); }
   int device() const noexcept { return device_; }  // the owning device; -1 while empty-constructed
   cudaStream_t stream() const noexcept { return stream_; }
+  // The resource the memory came from; null for cudaMallocAsync.
+  memory_resource* resource() const noexcept { return resource_; }
 
  private:
   void release() noexcept {
     // A destructor never throws: a failed free (or switch) is cleared, so no unrelated launch check reports it.
-    if (data_ != nullptr)
-      (void)release_on_device<cuda_runtime>(device_, [&]() noexcept { return int(cudaFreeAsync(data_, stream_)); });
+    if (data_ != nullptr) {
+      if (resource_ != nullptr)
+        (void)release_on_device<cuda_runtime>(device_, [&]() noexcept {
+          resource_->deallocate(data_, bytes(), alignment, stream_);
+          return 0;
+        });
+      else
+        (void)release_on_device<cuda_runtime>(device_, [&]() noexcept { return int(cudaFreeAsync(data_, stream_)); });
+    }
     data_ = nullptr;
     count_ = 0;
   }
   T* data_ = nullptr;
   std::size_t count_ = 0;
   cudaStream_t stream_ = nullptr;
+  memory_resource* resource_ = nullptr;
   int device_ = host_device;
 };
 
@@ -96,17 +123,19 @@ __global__ void __launch_bounds__(block_threads) for_each_index_kernel(std::int6
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) f(i);
 }
 
-// One block per segment: each thread sums a fixed strided subset in order, then a fixed tree combines them.
+// One block per segment: each thread sums a fixed strided subset in order, then a fixed tree combines them;
+// in accumulator_t<T> (float in double), as the host does.
 template <class T, class F>
 __global__ void __launch_bounds__(block_threads)
     segmented_sum_kernel(std::int64_t segments, std::int64_t length, F term, T* out) {
-  using block_reduce = cub::BlockReduce<T, block_threads>;
+  using accumulator = accumulator_t<T>;
+  using block_reduce = cub::BlockReduce<accumulator, block_threads>;
   __shared__ typename block_reduce::TempStorage storage;
   for (std::int64_t s = blockIdx.x; s < segments; s += gridDim.x) {
-    T partial{};
+    accumulator partial{};
     for (std::int64_t i = threadIdx.x; i < length; i += block_threads) partial += term(s, i);
-    const T total = block_reduce(storage).Sum(partial);
-    if (threadIdx.x == 0) out[s] = total;
+    const accumulator total = block_reduce(storage).Sum(partial);
+    if (threadIdx.x == 0) out[s] = static_cast<T>(total);
     __syncthreads();  // storage is reused by the next segment
   }
 }
@@ -125,27 +154,45 @@ inline unsigned grid_for(std::int64_t work_items) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > max_blocks ? max_blocks : blocks));
 }
 
+// cuBLAS's recommended workspace (cublasSetWorkspace): 32 MiB for Hopper, 4 MiB for older GPUs; newer ones get
+// Hopper's.
+inline std::size_t cublas_workspace_bytes_for(int compute_capability_major) {
+  return compute_capability_major >= 9 ? std::size_t{32} << 20 : std::size_t{4} << 20;
+}
+
 // One cuBLAS handle per (thread, device): creating one costs milliseconds, and handles are not for concurrent
 // use from several threads. Destroyed at thread exit, each with its own device current (cublasDestroy
-// synchronises and frees on the handle's device), never throwing.
-inline cublasHandle_t cublas_handle() {
-  struct handles {
-    std::vector<cublasHandle_t> by_device;
-    ~handles() {
+// synchronises and frees on the handle's device), never throwing. Creating one allocates outside stream order:
+// refused while `stream` (the caller's) is being captured into a CUDA graph.
+struct cublas_context {
+  cublasHandle_t handle = nullptr;
+  std::size_t workspace_bytes = 0;  // what each call's GEMMs get (cublas_workspace_bytes_for)
+};
+
+inline cublas_context cublas_context_for(cudaStream_t stream) {
+  struct contexts {
+    std::vector<cublas_context> by_device;
+    ~contexts() {
       for (std::size_t device_id = 0; device_id < by_device.size(); ++device_id)
-        if (cublasHandle_t h = by_device[device_id]; h != nullptr)
+        if (cublasHandle_t h = by_device[device_id].handle; h != nullptr)
           (void)release_on_device<cuda_runtime>(static_cast<int>(device_id), [h]() noexcept {
             return cublasDestroy(h) == CUBLAS_STATUS_SUCCESS ? 0 : int(cudaErrorUnknown);
           });
     }
   };
-  thread_local handles cache;
+  thread_local contexts cache;
   int device_id = 0;
   FFTCONV_CUDA_CHECK(cudaGetDevice(&device_id));
-  if (cache.by_device.size() <= static_cast<std::size_t>(device_id)) cache.by_device.resize(device_id + 1, nullptr);
-  cublasHandle_t& handle = cache.by_device[device_id];
-  if (handle == nullptr) FFTCONV_CUBLAS_CHECK(cublasCreate(&handle));
-  return handle;
+  if (cache.by_device.size() <= static_cast<std::size_t>(device_id)) cache.by_device.resize(device_id + 1);
+  cublas_context& context = cache.by_device[device_id];
+  if (context.handle == nullptr) {
+    refuse_under_capture_on<cuda_runtime>(stream, "creating a cuBLAS handle");
+    int major = 0;
+    FFTCONV_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_id));
+    FFTCONV_CUBLAS_CHECK(cublasCreate(&context.handle));
+    context.workspace_bytes = cublas_workspace_bytes_for(major);
+  }
+  return context;
 }
 
 inline cublasOperation_t to_cublas(gemm_op op) {
@@ -158,13 +205,16 @@ inline cublasOperation_t to_cublas(gemm_op op) {
 }
 
 // cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the
-// operands swap places and keep their op codes.
+// operands swap places and keep their op codes. The GEMM runs in `workspace` (device memory ordered on
+// `stream`, 256-byte aligned) rather than the handle's default pool, which cuBLAS allocated outside the
+// caller's resource and which the handle's work on other streams would use too.
 template <class Scalar>
-void device_gemm(cudaStream_t stream, const gemm_desc& d, Scalar alpha, const Scalar* a, const Scalar* b,
-                 Scalar beta, Scalar* c) {
+void device_gemm(cudaStream_t stream, cublasHandle_t handle, const gemm_desc& d, Scalar alpha, const Scalar* a,
+                 const Scalar* b, Scalar beta, Scalar* c, void* workspace, std::size_t workspace_bytes) {
   static_assert(is_gemm_scalar_v<Scalar>, "fftconv: gemm scalar must be float, double or their complex");
-  cublasHandle_t handle = cublas_handle();
+  // cublasSetStream resets the handle to its default workspace: the call's own is set after it.
   FFTCONV_CUBLAS_CHECK(cublasSetStream(handle, stream));
+  FFTCONV_CUBLAS_CHECK(cublasSetWorkspace(handle, workspace, workspace_bytes));
   const cublasOperation_t op_a = to_cublas(d.op_a), op_b = to_cublas(d.op_b);
   if constexpr (std::is_same_v<Scalar, float>) {
     FFTCONV_CUBLAS_CHECK(cublasSgemmStridedBatched_64(handle, op_b, op_a, d.n, d.m, d.k, &alpha, b, d.ldb, d.stride_b,
@@ -194,9 +244,11 @@ struct backend<device> {
   template <class T>
   using buffer = device_buffer<T>;
 
+  // Ordered on exec.stream: from exec.resource when the caller attached one, else cudaMallocAsync; 256-byte
+  // aligned.
   template <class T>
   static buffer<T> allocate(const device& exec, std::size_t count) {
-    return buffer<T>(count, exec.stream);
+    return buffer<T>(count, exec.stream, exec.resource);
   }
 
   template <class F>
@@ -233,10 +285,14 @@ struct backend<device> {
                                          cudaMemcpyDeviceToDevice, exec.stream));
   }
 
+  // The GEMMs' workspace is allocated for this call through the executor's resource, ordered on its stream,
+  // and released in that order once they are enqueued (so capturable, and never shared between streams).
   template <class Scalar>
   static void gemm(const device& exec, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b,
                    Scalar beta, Scalar* c) {
-    device_gemm(exec.stream, desc, alpha, a, b, beta, c);
+    const cublas_context context = cublas_context_for(exec.stream);
+    const buffer<unsigned char> workspace = allocate<unsigned char>(exec, context.workspace_bytes);
+    device_gemm(exec.stream, context.handle, desc, alpha, a, b, beta, c, workspace.data(), workspace.bytes());
   }
 
   // A pointer handed to the device executor must be readable by kernels: pageable host memory is refused;
@@ -258,8 +314,21 @@ struct backend<device> {
     return id;
   }
 
-  // The executor's stream on the current device (the device its work is enqueued on).
+  // The executor's stream on the current device (the device its work is enqueued on). Refused (invalid_argument)
+  // while that stream is being captured into a CUDA graph.
   static void synchronize(const device& exec) { detail::synchronize(queue_of(exec)); }
+
+  // Whether exec's stream is being captured into a CUDA graph now (cudaStreamIsCapturing; the legacy stream
+  // counts as capturing while a blocking stream of its device is).
+  static bool is_capturing(const device& exec) { return stream_is_capturing<cuda_runtime>(exec.stream); }
+
+  // Throws invalid_argument naming `action` ("creating a cuFFT plan", "synchronizing a stream", ...) while
+  // exec's stream is being captured: the message asks for a warm-up call with the same shapes before capture.
+  // For a policy about to do something capture does not allow: plan, synchronise, or allocate outside
+  // stream order.
+  static void refuse_under_capture(const device& exec, const char* action) {
+    refuse_under_capture_on<cuda_runtime>(exec.stream, action);
+  }
 };
 
 }  // namespace fftconv::detail

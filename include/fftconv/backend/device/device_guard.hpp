@@ -14,6 +14,9 @@
 //   void Runtime::clear_error() noexcept                 drop the thread's last error (cudaGetLastError)
 //   const char* Runtime::error_name(int status) noexcept
 //   int  Runtime::synchronize_stream(const void* stream) noexcept
+//   int  Runtime::synchronize_device() noexcept
+//   int  Runtime::stream_id(const void* stream, unsigned long long& id) noexcept   cudaStreamGetId
+//   int  Runtime::stream_capturing(const void* stream, bool& capturing) noexcept   cudaStreamIsCapturing
 //
 // Host-compilable. `cuda_runtime` (the real one) exists where the CUDA runtime is linked (FFTCONV_HAS_CUDART,
 // or nvcc); elsewhere `device_runtime` is `no_cuda_runtime`, under which only host queues (device -1) exist.
@@ -122,6 +125,12 @@ struct no_cuda_runtime {
   static void clear_error() noexcept {}
   static const char* error_name(int) noexcept { return "no CUDA runtime in this build"; }
   static int synchronize_stream(const void*) noexcept { return unavailable; }
+  static int synchronize_device() noexcept { return unavailable; }
+  static int stream_id(const void*, unsigned long long&) noexcept { return unavailable; }
+  static int stream_capturing(const void*, bool& capturing) noexcept {
+    capturing = false;
+    return unavailable;
+  }
 };
 
 #if FFTCONV_HAS_CUDART || defined(__CUDACC__)
@@ -140,6 +149,26 @@ struct cuda_runtime {
   static void clear_error() noexcept { (void)cudaGetLastError(); }
   static const char* error_name(int status) noexcept { return cudaGetErrorName(static_cast<cudaError_t>(status)); }
   static int synchronize_stream(const void* stream) noexcept { return cudaStreamSynchronize(to_stream(stream)); }
+  static int synchronize_device() noexcept { return cudaDeviceSynchronize(); }
+  // The stream a handle names now: unique per stream, where the handle cudaStreamPerThread (and the null
+  // handle under --default-stream per-thread) names another stream on every thread.
+  static int stream_id(const void* stream, unsigned long long& id) noexcept {
+    return cudaStreamGetId(to_stream(stream), &id);
+  }
+  // The legacy null stream cannot be captured, but while a blocking stream of its device is being captured,
+  // work on it is refused with cudaErrorStreamCaptureImplicit: for what a call may do, that is capturing too.
+  static int stream_capturing(const void* stream, bool& capturing) noexcept {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    const cudaError_t error = cudaStreamIsCapturing(to_stream(stream), &status);
+    if (error == cudaErrorStreamCaptureImplicit) {
+      (void)cudaGetLastError();
+      capturing = true;
+      return cudaSuccess;
+    }
+    // An invalidated capture still ends in cudaStreamEndCapture: the stream is in capture mode until then.
+    capturing = error == cudaSuccess && status != cudaStreamCaptureStatusNone;
+    return error;
+  }
 
   static int create_event(event& e) noexcept { return cudaEventCreateWithFlags(&e, cudaEventDisableTiming); }
   static int record_event(event e, const void* stream) noexcept { return cudaEventRecord(e, to_stream(stream)); }

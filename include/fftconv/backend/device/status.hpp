@@ -1,5 +1,7 @@
 #pragma once
-// CUDA, cuFFT and cuBLAS statuses turned into library_error: the call's text, the status name, file and line.
+// CUDA, cuFFT and cuBLAS statuses turned into library_error: the call's text, the status name, file and line;
+// a failed allocation (cudaErrorMemoryAllocation, CUFFT_ALLOC_FAILED, CUBLAS_STATUS_ALLOC_FAILED) into
+// out_of_memory. No failure leaves a CUDA error pending.
 // Host-compilable (plain C headers), so host code that queries the runtime can use the same macros.
 
 #include <cublas_v2.h>
@@ -7,6 +9,7 @@
 #include <cufft.h>
 
 #include <source_location>
+#include <string>
 
 #include "../../error.hpp"
 
@@ -36,18 +39,45 @@ inline const char* cufft_status_name(cufftResult status) {
   }
 }
 
+// A library call that failed for want of device memory: an out_of_memory (what callers catch to retry with a
+// smaller batch or after freeing memory) that names the call, since the library does not say how much it asked.
+class library_out_of_memory : public out_of_memory {
+ public:
+  library_out_of_memory(const char* library, const char* call, long long status, const char* status_name,
+                        std::source_location where)
+      : out_of_memory(0, "device"),
+        message_("fftconv: out of device memory: " + std::string(library) + " call `" + call + "` failed with " +
+                 status_name + " (" + std::to_string(status) + ") at " + where.file_name() + ':' +
+                 std::to_string(where.line())) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
 inline void check_cuda(cudaError_t status, const char* call, std::source_location where) {
   if (status == cudaSuccess) return;
   (void)cudaGetLastError();  // clear a non-sticky error so the context stays usable
+  if (status == cudaErrorMemoryAllocation)
+    throw library_out_of_memory("CUDA", call, status, cudaGetErrorName(status), where);
   throw library_error("CUDA", call, status, cudaGetErrorName(status), where);
 }
 
+// cuFFT and cuBLAS run CUDA calls of their own: a failure may leave a CUDA error as the thread's last error,
+// which is cleared so that the next launch check does not report it as its own.
 inline void check_cufft(cufftResult status, const char* call, std::source_location where) {
-  if (status != CUFFT_SUCCESS) throw library_error("cuFFT", call, status, cufft_status_name(status), where);
+  if (status == CUFFT_SUCCESS) return;
+  (void)cudaGetLastError();
+  if (status == CUFFT_ALLOC_FAILED) throw library_out_of_memory("cuFFT", call, status, cufft_status_name(status), where);
+  throw library_error("cuFFT", call, status, cufft_status_name(status), where);
 }
 
 inline void check_cublas(cublasStatus_t status, const char* call, std::source_location where) {
-  if (status != CUBLAS_STATUS_SUCCESS) throw library_error("cuBLAS", call, status, cublasGetStatusName(status), where);
+  if (status == CUBLAS_STATUS_SUCCESS) return;
+  (void)cudaGetLastError();
+  if (status == CUBLAS_STATUS_ALLOC_FAILED)
+    throw library_out_of_memory("cuBLAS", call, status, cublasGetStatusName(status), where);
+  throw library_error("cuBLAS", call, status, cublasGetStatusName(status), where);
 }
 
 }  // namespace fftconv::detail

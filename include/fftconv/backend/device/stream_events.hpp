@@ -7,15 +7,24 @@
 //   int Runtime::create_event(event&), record_event(event, const void* stream), synchronize_event(event),
 //       destroy_event(event)                             0 on success
 //   int Runtime::query_event(event)                      0 when done, Runtime::not_ready while pending
+//   int Runtime::stream_capturing(const void* stream, bool&)   (capture.hpp)
 // so the host tests check it with a fake runtime.
 //
 // The set stays small: before a new stream is added, the entries whose recorded work has completed are
 // dropped (their event is reused), so it holds only streams that may still be running the resource.
+//
+// Work queued while its stream is being captured into a CUDA graph is not recorded: it runs when the graph is
+// launched, which an event recorded now does not follow, and an event recorded during capture may not be
+// queried or waited for (cudaErrorCapturedEvent). The graph's work is the caller's to order: the object that
+// holds the resource (a conv layer) must outlive the graphs captured from it. Nor does a record under capture
+// query the other events (cudaEventQuery is not allowed while a capture is under way), and every event it
+// queries was recorded outside capture.
 
 #include <cstddef>
 #include <utility>
 #include <vector>
 
+#include "capture.hpp"
 #include "device_guard.hpp"
 
 namespace fftconv::detail {
@@ -35,14 +44,17 @@ class stream_events {
       if (Runtime::destroy_event(e) != 0) Runtime::clear_error();
   }
 
-  // After work on `stream` was queued: remember that the resource is in use there until now. Throws
-  // library_error when an event cannot be created or recorded (the caller's call then fails).
+  // After work on `stream` was queued: remember that the resource is in use there until now (unless the
+  // work was captured, see above). Throws library_error when an event cannot be created or recorded, or the
+  // capture status cannot be read (the caller's call then fails).
   void record(const void* stream) {
-    entry* found = find(stream);
+    if (stream_is_capturing<Runtime>(stream)) return;
+    const unsigned long long id = stream_id_of(stream);
+    entry* found = find(id);
     if (found == nullptr) {
       drop_completed();
       pending_.reserve(pending_.size() + 1);  // so that the push below cannot throw and lose the event
-      pending_.push_back({stream, take_event()});
+      pending_.push_back({id, take_event()});
       found = &pending_.back();
     }
     check_runtime<Runtime>(Runtime::record_event(found->done, stream), "cudaEventRecord");
@@ -60,21 +72,31 @@ class stream_events {
     return all;
   }
 
-  // Streams that may still be running the resource (for tests and diagnostics).
+  // Streams that may still be running the resource (for tests and diagnostics); `stream` is the stream the
+  // handle names on the calling thread now.
   std::size_t streams() const noexcept { return pending_.size(); }
-  bool tracks(const void* stream) const noexcept {
+  bool tracks(const void* stream) const {
+    const unsigned long long id = stream_id_of(stream);
     for (const entry& e : pending_)
-      if (e.stream == stream) return true;
+      if (e.stream == id) return true;
     return false;
   }
 
  private:
+  // Entries are streams, not handles: cudaStreamPerThread names another stream on every thread, and each
+  // of them needs its own event.
   struct entry {
-    const void* stream;
+    unsigned long long stream;  // cudaStreamGetId
     event done;
   };
 
-  entry* find(const void* stream) noexcept {
+  static unsigned long long stream_id_of(const void* stream) {
+    unsigned long long id = 0;
+    check_runtime<Runtime>(Runtime::stream_id(stream, id), "cudaStreamGetId");
+    return id;
+  }
+
+  entry* find(unsigned long long stream) noexcept {
     for (entry& e : pending_)
       if (e.stream == stream) return &e;
     return nullptr;

@@ -10,6 +10,7 @@
 #include "../../detail/kernels/direct.hpp"  // bias_gradient_term
 #include "../../error.hpp"
 #include "../../executor.hpp"
+#include "../accumulator.hpp"
 #include "../memory_space.hpp"
 #include "../primary.hpp"
 #include "buffer.hpp"
@@ -19,9 +20,9 @@
 
 namespace fftconv::detail {
 
-// Host loops accumulate float in double: the CPU pays nothing for it and dW sums run long.
+// Host loops accumulate as the device does (accumulator.hpp): float in double.
 template <class T>
-using host_accumulator_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
+using host_accumulator_t = accumulator_t<T>;
 
 template <>
 struct backend<host> {
@@ -30,9 +31,10 @@ struct backend<host> {
   template <class T>
   using buffer = host_buffer<T>;
 
+  // From exec.resource when the caller attached one, else aligned operator new; 64-byte aligned.
   template <class T>
-  static buffer<T> allocate(const host&, std::size_t count) {
-    return buffer<T>(count);
+  static buffer<T> allocate(const host& exec, std::size_t count) {
+    return buffer<T>(count, exec.resource);
   }
 
   // f(i) for i < count; in parallel when count * work_per_index (an item may be a whole row) is worth it
@@ -104,10 +106,18 @@ struct backend<host> {
     host_gemm(desc, alpha, a, b, beta, c);
   }
 
-  // The fft policy's products over natural-layout spectra: the blocked SIMD kernel.
+  // The fft policy's products over natural-layout spectra: the blocked SIMD kernel. Its packing scratch is
+  // the caller's memory when the executor carries a resource (one region per thread, for this call), else
+  // fftconv's per-thread buffers.
   template <class T>
-  static void spectral_products(const host&, const spectral_gemm<T>& products) {
-    host_spectral_gemm(products);
+  static void spectral_products(const host& exec, const spectral_gemm<T>& products) {
+    if (exec.resource == nullptr || products.d.elements() == 0) return host_spectral_gemm(products);
+    int threads = 1;
+#if defined(_OPENMP)
+    threads = omp_get_max_threads();
+#endif
+    const buffer<T> scratch = allocate<T>(exec, std::size_t(threads) * spectral_gemm_scratch_count<T>());
+    host_spectral_gemm(products, host_simd_level(), spectral_scratch<T>{scratch.data(), threads});
   }
 
   // A pointer handed to the host executor must be readable by the CPU: device memory is refused.
@@ -120,6 +130,10 @@ struct backend<host> {
   }
 
   static void synchronize(const host&) {}
+
+  // Host work is never captured into a CUDA graph: nothing is refused.
+  static constexpr bool is_capturing(const host&) { return false; }
+  static void refuse_under_capture(const host&, const char* /*action*/) {}
 
   // Which device the executor's work lands on; the host is -1.
   static int current_device(const host&) { return -1; }

@@ -22,6 +22,17 @@
 
 namespace fftconv::detail {
 
+// The kernel's blocking (see spectral_gemm_kernel.inc): MC rows, KC terms of the sum, NC columns per block.
+inline constexpr std::int64_t spectral_mc = 32, spectral_kc = 64, spectral_nc = 64;
+
+// One thread's packing scratch, in reals, enough for the widest vectors (64 bytes): A, B and C blocks of
+// panels of 2 x lanes reals.
+template <class T>
+constexpr std::size_t spectral_gemm_scratch_count() {
+  return std::size_t(spectral_mc * spectral_kc + spectral_kc * spectral_nc + spectral_mc * spectral_nc) * 2 *
+         (64 / sizeof(T));
+}
+
 // Per-thread packing scratch, kept between calls (no allocation or first-touch page faults per call).
 template <class T>
 T* spectral_gemm_scratch(std::size_t count) {
@@ -29,6 +40,21 @@ T* spectral_gemm_scratch(std::size_t count) {
   if (held.size() < count) held = host_buffer<T>(count);  // a failed allocation throws and keeps the old one
   return held.data();
 }
+
+// Where each thread of a spectral GEMM packs: `threads` consecutive regions of spectral_gemm_scratch_count<T>()
+// reals from `base` (the caller's memory: an executor's memory_resource), or, with a null base, a per-thread
+// buffer of fftconv's own kept between calls.
+template <class T>
+struct spectral_scratch {
+  T* base = nullptr;
+  int threads = 0;
+  T* for_thread(int thread, std::size_t count) const {
+    if (base == nullptr) return spectral_gemm_scratch<T>(count);
+    if (thread >= threads || count > spectral_gemm_scratch_count<T>())
+      fail("spectral gemm: scratch for thread ", thread, " (", count, " reals) was not provided");
+    return base + std::size_t(thread) * spectral_gemm_scratch_count<T>();
+  }
+};
 
 enum class simd_level { portable, avx2, avx512 };
 
@@ -231,8 +257,10 @@ inline simd_level host_simd_level() {
 }
 
 // C = the descriptor's products, on the kernel for `level` (at most host_simd_level(); the tests run each).
+// `scratch` is where each thread packs (fftconv's per-thread buffers by default).
 template <class T>
-void host_spectral_gemm(const spectral_gemm<T>& g, simd_level level = host_simd_level()) {
+void host_spectral_gemm(const spectral_gemm<T>& g, simd_level level = host_simd_level(),
+                        spectral_scratch<T> scratch = {}) {
   if (g.d.elements() == 0) return;
   const T* a = reinterpret_cast<const T*>(g.a);
   const T* b = reinterpret_cast<const T*>(g.b);
@@ -240,12 +268,12 @@ void host_spectral_gemm(const spectral_gemm<T>& g, simd_level level = host_simd_
   switch (level) {
 #if defined(FFTCONV_X86_SIMD)
     case simd_level::avx512:
-      return spectral_avx512::spectral_gemm_run<T>(g.d, a, b, c);
+      return spectral_avx512::spectral_gemm_run<T>(g.d, a, b, c, scratch);
     case simd_level::avx2:
-      return spectral_avx2::spectral_gemm_run<T>(g.d, a, b, c);
+      return spectral_avx2::spectral_gemm_run<T>(g.d, a, b, c, scratch);
 #endif
     default:
-      return spectral_portable::spectral_gemm_run<T>(g.d, a, b, c);
+      return spectral_portable::spectral_gemm_run<T>(g.d, a, b, c, scratch);
   }
 }
 
