@@ -1,19 +1,30 @@
 #pragma once
-// fftconv::conv<N, T, Policy>: one convolution layer's geometry and the algorithm's cached state (plans,
-// spectra, workspace). Calls validate everything before writing anything, then hand the policy a
-// detail::problem<N> and raw pointers.
+// fftconv::conv<N, T, Policy>: one convolution layer's geometry and the algorithm's plans and workspace.
+// Calls validate everything before writing anything, normalise the caller's views (any strided mdspan) to
+// row-major buffers where a policy needs them, hand the policy a detail::problem<N> and raw pointers, and
+// write results back with alpha / beta.
 //
 // Contracts:
-//   - backward_filter overwrites dw and dbias (no accumulation).
+//   - No result depends on a buffer's address: each pass called alone, in any order, with any reuse of
+//     addresses, reads its arguments afresh. Transformed maps cross passes only through a saved state the
+//     caller holds (forward's `saved`, backward's): see saved_bytes.
+//   - Outputs are overwritten unless scaling.beta != 0 (out = alpha * result + beta * out).
 //   - fftconv::device calls are ordered on the executor's stream and return before the work completes.
 //   - One conv object is not for concurrent use; distinct objects may be used from different threads.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "backend/backend.hpp"
+#include "call.hpp"
+#include "detail/kernels/direct.hpp"  // bias_gradient_term
+#include "detail/boundary.hpp"
+#include "detail/saved_header.hpp"
 #include "detail/validate.hpp"
 #include "executor.hpp"
 #include "geometry.hpp"
@@ -26,84 +37,186 @@ template <int N, class T, policy P = fft>
 class conv {
   static_assert(N >= 1 && N <= 3, "fftconv::conv: spatial rank N must be 1, 2 or 3");
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "fftconv::conv: T must be float or double");
+  static constexpr std::size_t R = N + 2;
 
  public:
   using value_type = T;
   using policy_type = P;
+  using scalar_type = scalar_of<T>;
+  using scaling_type = fftconv::scaling<scalar_type>;
   static constexpr int rank = N;
-  using tensor = view<T, N + 2>;
-  using const_tensor = view<const T, N + 2>;
+  using tensor = tensor_ref<T, R>;
+  using const_tensor = tensor_ref<const T, R>;
 
   explicit conv(const geometry<N>& g) : geometry_(validated(g)), impl_(geometry_) {}
 
   const fftconv::geometry<N>& geometry() const noexcept { return geometry_; }
 
   // Extents of y for an input of extents [batch, in_channels, spatial...]; throws when any is < 1.
-  std::array<std::int64_t, N + 2> output_extents(const std::array<std::int64_t, N + 2>& input) const {
-    for (std::size_t r = 0; r < N + 2; ++r)
+  std::array<std::int64_t, R> output_extents(const std::array<std::int64_t, R>& input) const {
+    for (std::size_t r = 0; r < R; ++r)
       if (input[r] < 1)
         detail::fail("output_extents: input extents ", detail::format_extents(input), " must all be >= 1");
     return detail::checked_output_extents(geometry_, input, "output_extents", "input");
   }
 
-  // y = conv(x, w) + bias. bias has out_channels elements or is null.
-  template <executor Exec>
-  void forward(Exec exec, const_tensor x, const_tensor w, const T* bias, tensor y) {
-    detail::check_forward<N, T>(geometry_, x, w, bias, y);
-    check_pointers(exec, {{x.data_handle(), "x"}, {w.data_handle(), "w"}, {bias, "bias"}, {y.data_handle(), "y"}});
-    impl_.forward(exec, problem_for(x), x.data_handle(), w.data_handle(), bias, y.data_handle());
+  // Bytes of caller memory forward may save for backward on an input of these extents: a pure function of
+  // the shapes, the type, the executor kind and the declared settings (tile extents, products, workspace
+  // limit). keep::spectra holds the FFT policy's X̂ and Ŵ, so that backward transforms dy only; keep::none,
+  // and every other policy, a header only.
+  std::size_t saved_bytes(const std::array<std::int64_t, R>& x_extents, keep kept = keep::spectra,
+                          bool on_device = false) const {
+    const detail::problem<N> p = problem_of(x_extents);
+    std::size_t payload = 0;
+    if constexpr (requires { impl_.saved_payload_bytes(p, kept, on_device); })
+      payload = impl_.saved_payload_bytes(p, kept, on_device);
+    return detail::saved_header_bytes + payload;
   }
 
-  // dx = gradient of sum(y * dy) with respect to x.
+  // y = alpha * conv(x, w) + bias + beta * y. bias: null, a rank-1 view of out_channels, or a pointer to them.
+  // saved (empty, or saved_bytes(x extents, keep) bytes aligned to 64 on the host, 256 on the device):
+  // receives what backward reuses.
   template <executor Exec>
-  void backward_data(Exec exec, const_tensor dy, const_tensor w, tensor dx) {
-    detail::check_backward_data<N, T>(geometry_, dy, w, dx);
-    check_pointers(exec, {{dy.data_handle(), "dy"}, {w.data_handle(), "w"}, {dx.data_handle(), "dx"}});
-    impl_.backward_data(exec, problem_for(dx), dy.data_handle(), w.data_handle(), dx.data_handle());
+  void forward(Exec exec, const_tensor x, const_tensor w, optional_vector<const T> bias, tensor y,
+               saved_state saved = {}, scaling_type scale = {}) {
+    constexpr const char* pass = "forward";
+    check_input(x, pass, "x");
+    check_input(w, pass, "w");
+    check_output(y, pass, "y");
+    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
+    detail::check_extents(pass, "y", y.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
+                          "the output of x is");
+    const tensor_ref<const T, 1> b = checked_vector(bias, pass, "bias");
+    const std::optional<keep> kept = check_saved(saved, x.extents(), pass, on_device_v<Exec>);
+    detail::check_no_overlap(pass, {region("y", y), bytes_region("saved", saved)},
+                             {region("x", x), region("w", w), region("bias", b)});
+    check_pointers(exec, {{x.data(), "x"}, {w.data(), "w"}, {b.data(), "bias"}, {y.data(), "y"},
+                          {saved.data(), "saved"}});
+
+    const detail::problem<N> p = problem_of(x.extents());
+    detail::boundary<Exec, T> io(exec);
+    const T* bias_data = io.input(b);
+    const bool y_direct = y.contiguous() && scale.plain();
+    T* y_data = io.output(y, scale, y_direct ? nullptr : bias_data);
+    const T* x_data = io.input(x);
+    const T* w_data = io.input(w);
+    std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
+    if constexpr (requires { impl_.forward(exec, p, x_data, w_data, bias_data, y_data, payload, keep::none); })
+      impl_.forward(exec, p, x_data, w_data, y_direct ? bias_data : nullptr, y_data, payload, kept.value_or(keep::none));
+    else
+      impl_.forward(exec, p, x_data, w_data, y_direct ? bias_data : nullptr, y_data);
+    io.finish();
+    if (kept) write_header(exec, saved, header_for(p, *kept, on_device_v<Exec>, written_algorithm(p)));
   }
 
-  // dw (and db when dbias is not null) = gradients of sum(y * dy); overwritten, not accumulated.
+  // The gradients of sum(y * dy) that `out` asks for (dx, dw, dbias; null: skipped), each
+  // out = alpha * gradient + beta * out. x and w must hold what forward saw. saved: forward's state for this
+  // x, or empty (then what backward needs is transformed again). dy is transformed once for dx and dw.
   template <executor Exec>
-  void backward_filter(Exec exec, const_tensor x, const_tensor dy, tensor dw, T* dbias) {
-    detail::check_backward_filter<N, T>(geometry_, x, dy, dw, dbias);
-    check_pointers(exec, {{x.data_handle(), "x"}, {dy.data_handle(), "dy"}, {dw.data_handle(), "dw"}, {dbias, "dbias"}});
-    impl_.backward_filter(exec, problem_for(x), x.data_handle(), dy.data_handle(), dw.data_handle(), dbias);
+  void backward(Exec exec, const_tensor x, const_tensor w, const_tensor dy, const_saved_state saved,
+                gradients<T, R> out, scaling_type scale = {}) {
+    constexpr const char* pass = "backward";
+    check_input(x, pass, "x");
+    check_input(w, pass, "w");
+    check_input(dy, pass, "dy");
+    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
+    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
+                          "the output of x is");
+    if (out.dx.data() != nullptr) {
+      check_output(out.dx, pass, "dx");
+      detail::check_extents(pass, "dx", out.dx.extents(), x.extents(), "x has");
+    }
+    if (out.dw.data() != nullptr) {
+      check_output(out.dw, pass, "dw");
+      detail::check_extents(pass, "dw", out.dw.extents(), detail::expected_weight_extents(geometry_),
+                            "the geometry expects");
+    }
+    const tensor_ref<T, 1> db = checked_vector(out.dbias, pass, "dbias");
+    const std::optional<keep> kept = check_saved(saved, x.extents(), pass, on_device_v<Exec>);
+    detail::check_no_overlap(pass, {region("dx", out.dx), region("dw", out.dw), region("dbias", db)},
+                             {region("x", x), region("w", w), region("dy", dy), bytes_region("saved", saved)});
+    check_pointers(exec, {{x.data(), "x"}, {w.data(), "w"}, {dy.data(), "dy"}, {out.dx.data(), "dx"},
+                          {out.dw.data(), "dw"}, {db.data(), "dbias"}, {saved.data(), "saved"}});
+    const detail::problem<N> p = problem_of(x.extents());
+    std::optional<algorithm> producer;
+    if (kept) producer = check_header(exec, saved, p, *kept);
+
+    detail::boundary<Exec, T> io(exec);
+    T* dx = out.dx.data() != nullptr ? io.output(out.dx, scale) : nullptr;
+    T* dw = out.dw.data() != nullptr ? io.output(out.dw, scale) : nullptr;
+    T* dbias = db.data() != nullptr ? io.output(db, scale) : nullptr;
+    const std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
+    run_backward(exec, p, io, x, w, dy, payload, kept.value_or(keep::none), producer, dx, dw, dbias);
+    io.finish();
   }
 
-  // Drop whatever the policy cached from the weights (the FFT policy's kernel spectra).
+  // dx = alpha * (gradient of sum(y * dy) with respect to x) + beta * dx, alone.
+  template <executor Exec>
+  void backward_data(Exec exec, const_tensor dy, const_tensor w, tensor dx, scaling_type scale = {}) {
+    constexpr const char* pass = "backward_data";
+    check_input(dy, pass, "dy");
+    check_input(w, pass, "w");
+    check_output(dx, pass, "dx");
+    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
+    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, dx.extents(), pass, "dx"),
+                          "the output of dx is");
+    detail::check_no_overlap(pass, {region("dx", dx)}, {region("dy", dy), region("w", w)});
+    check_pointers(exec, {{dy.data(), "dy"}, {w.data(), "w"}, {dx.data(), "dx"}});
+    const detail::problem<N> p = problem_of(dx.extents());
+    detail::boundary<Exec, T> io(exec);
+    T* dx_data = io.output(dx, scale);
+    run_backward(exec, p, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx_data, nullptr, nullptr);
+    io.finish();
+  }
+
+  // dw (and db when dbias is given) = alpha * gradients of sum(y * dy) + beta * previous, alone.
+  template <executor Exec>
+  void backward_filter(Exec exec, const_tensor x, const_tensor dy, tensor dw, optional_vector<T> dbias,
+                       scaling_type scale = {}) {
+    constexpr const char* pass = "backward_filter";
+    check_input(x, pass, "x");
+    check_input(dy, pass, "dy");
+    check_output(dw, pass, "dw");
+    detail::check_extents(pass, "dw", dw.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
+    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
+                          "the output of x is");
+    const tensor_ref<T, 1> db = checked_vector(dbias, pass, "dbias");
+    detail::check_no_overlap(pass, {region("dw", dw), region("dbias", db)}, {region("x", x), region("dy", dy)});
+    check_pointers(exec, {{x.data(), "x"}, {dy.data(), "dy"}, {dw.data(), "dw"}, {db.data(), "dbias"}});
+    const detail::problem<N> p = problem_of(x.extents());
+    detail::boundary<Exec, T> io(exec);
+    T* dw_data = io.output(dw, scale);
+    T* db_data = db.data() != nullptr ? io.output(db, scale) : nullptr;
+    run_backward(exec, p, io, x, const_tensor(), dy, nullptr, keep::none, std::nullopt, nullptr, dw_data, db_data);
+    io.finish();
+  }
+
+  // Drop whatever the policy cached from the weights (the FFT policy's kernel spectra when declared constant).
   void weights_changed() { impl_.weights_changed(); }
 
   // Declare that w does not change between calls (inference): the FFT policy then keeps its kernel spectra
-  // until weights_changed(). By default (false) every forward re-reads w.
+  // until weights_changed(). By default (false) every forward transforms w afresh.
   void set_weights_constant(bool constant) {
     if constexpr (requires { impl_.set_weights_constant(constant); }) impl_.set_weights_constant(constant);
   }
 
-  // Forget every transformed map cached from call arguments (the FFT policy's X̂, dŶ, and Ŵ unless the weights
-  // were declared constant), so the next call transforms its arguments afresh even at the same addresses.
-  void discard_cached_maps() {
-    if constexpr (requires { impl_.discard_cached_maps(); }) impl_.discard_cached_maps();
-  }
-
-  // Bytes of workspace the policy holds or last used (spectra, plans' work areas, column buffers).
+  // Bytes of workspace the policy holds now (plans' buffers, spectra it owns, column buffers).
   std::size_t workspace_bytes() const { return impl_.workspace_bytes(); }
 
-  // Bytes a full step (forward, backward_data, backward_filter) on an input of these extents would hold,
-  // predicted without running or allocating anything (0 for a policy that keeps no workspace).
-  std::size_t workspace_bytes(const std::array<std::int64_t, N + 2>& input) const {
-    const auto output = output_extents(input);  // validates
-    (void)output;
-    std::array<std::int64_t, N> spatial{};
-    for (int d = 0; d < N; ++d) spatial[d] = input[d + 2];
-    const detail::problem<N> p = detail::make_problem<N>(geometry_, input[0], spatial);
+  // Bytes of workspace a step of these passes on an input of these extents would hold, predicted without
+  // running or allocating anything (0 for a policy that keeps no workspace). Row-major views and plain
+  // scaling; a strided view or beta != 0 adds a row-major copy of that tensor for the call.
+  std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training()) const {
+    const detail::problem<N> p = problem_of(input);
+    (void)which;
     if constexpr (requires { impl_.predicted_workspace_bytes(p); })
       return impl_.predicted_workspace_bytes(p);
     else
       return 0;
   }
 
-  // Upper bound on the temporary memory one call may use, where the policy can trade memory for passes
-  // (im2col's column buffer is chunked over the batch to stay under it).
+  // Upper bound on the memory one step holds (workspace, and for the FFT policy the spectra it keeps, saved
+  // state included): each policy chunks its work to stay under it or throws workspace_limit_exceeded.
   void set_workspace_limit(std::size_t bytes) {
     if constexpr (requires { impl_.set_workspace_limit(bytes); }) impl_.set_workspace_limit(bytes);
   }
@@ -133,6 +246,9 @@ class conv {
   detail::conv_impl<P, N, T>& implementation() noexcept { return impl_; }
 
  private:
+  template <class Exec>
+  static constexpr bool on_device_v = detail::backend<Exec>::on_device;
+
   struct named_pointer {
     const void* pointer;
     const char* name;
@@ -144,11 +260,121 @@ class conv {
       if (p.pointer != nullptr) detail::backend<Exec>::check_pointer(exec, p.pointer, p.name);
   }
 
-  template <class V>
-  detail::problem<N> problem_for(const V& input) const {
+  static void check_input(const const_tensor& v, const char* pass, const char* name) {
+    detail::check_tensor(v, pass, name, false);
+  }
+  static void check_output(const tensor& v, const char* pass, const char* name) {
+    detail::check_tensor(v, pass, name, true);
+  }
+
+  template <class U>
+  tensor_ref<U, 1> checked_vector(const optional_vector<U>& v, const char* pass, const char* name) const {
+    if (!v.has_value()) return tensor_ref<U, 1>(nullptr, {0}, {1});
+    const tensor_ref<U, 1> resolved = v.resolved(geometry_.out_channels);
+    if (resolved.extent(0) != geometry_.out_channels)
+      detail::fail(pass, ": ", name, " has ", resolved.extent(0), " elements but geometry.out_channels = ",
+                   geometry_.out_channels);
+    detail::check_tensor(resolved, pass, name, !std::is_const_v<U>);
+    return resolved;
+  }
+
+  template <class U, std::size_t Rank>
+  static detail::named_region region(const char* name, const tensor_ref<U, Rank>& v) {
+    return detail::named_region::of(name, v);
+  }
+  template <class Byte>
+  static detail::named_region bytes_region(const char* name, std::span<Byte> bytes) {
+    return detail::named_region::of(
+        name, tensor_ref<const std::byte, 1>(bytes.data(), {static_cast<std::int64_t>(bytes.size())}, {1}));
+  }
+
+  // Which keep `saved` was sized for (nullopt: empty); refuses a size or alignment no keep gives.
+  template <class Byte>
+  std::optional<keep> check_saved(std::span<Byte> saved, const std::array<std::int64_t, R>& x_extents, const char* pass,
+                                  bool on_device) const {
+    if (saved.empty()) return std::nullopt;
+    if (saved.data() == nullptr) detail::fail(pass, ": saved has ", saved.size(), " bytes but a null data pointer");
+    const std::size_t alignment = on_device ? detail::saved_alignment_device : detail::saved_alignment_host;
+    if (reinterpret_cast<std::uintptr_t>(saved.data()) % alignment != 0)
+      detail::fail(pass, ": saved must be aligned to ", alignment, " bytes (its data is at ",
+                   static_cast<const void*>(saved.data()), ")");
+    const std::size_t spectra = saved_bytes(x_extents, keep::spectra, on_device);
+    const std::size_t none = saved_bytes(x_extents, keep::none, on_device);
+    if (saved.size() == spectra) return keep::spectra;
+    if (saved.size() == none) return keep::none;
+    detail::fail(pass, ": saved has ", saved.size(), " bytes, but x of extents ", detail::format_extents(x_extents),
+                 " takes saved_bytes(x, keep::spectra) = ", spectra, " or saved_bytes(x, keep::none) = ", none);
+  }
+
+  // The algorithm a forward just ran (automatic: its choice for p).
+  algorithm written_algorithm(const detail::problem<N>& p) const {
+    if constexpr (requires { impl_.algorithm_for(p); })
+      return impl_.algorithm_for(p);
+    else
+      return algorithm_of<P>;
+  }
+
+  detail::saved_header header_for(const detail::problem<N>& p, keep kept, bool on_device, algorithm a) const {
+    if (a != algorithm::fft) kept = keep::none;  // naive and im2col save a header either way
+    detail::saved_header h = detail::make_saved_header<N>(p, sizeof(T), on_device, a, kept);
+    if constexpr (requires { impl_.describe_saved(h, p, kept, on_device, a); }) impl_.describe_saved(h, p, kept, on_device, a);
+    return h;
+  }
+
+  template <class Exec>
+  void write_header(const Exec& exec, saved_state saved, const detail::saved_header& h) {
+    detail::backend<Exec>::for_each_index(
+        exec, static_cast<std::int64_t>(sizeof(h)),
+        detail::write_bytes<detail::saved_header>{h, reinterpret_cast<unsigned char*>(saved.data())});
+  }
+
+  // Reads the header backward was given and refuses it unless this layer would have written it; returns the
+  // algorithm that wrote it. On the device the header is read with the stream synchronised, except under
+  // graph capture, where synchronising is not allowed: the layer's own expectation then stands.
+  template <class Exec>
+  algorithm check_header(const Exec& exec, const_saved_state saved, const detail::problem<N>& p, keep kept) const {
+    detail::saved_header found{};
+    if (!detail::read_to_host(exec, &found, saved.data(), sizeof(found))) return written_algorithm(p);
+    algorithm producer = algorithm_of<P>;
+    if constexpr (std::is_same_v<P, automatic>) {
+      if (found.magic == detail::saved_magic && found.algorithm <= static_cast<std::uint32_t>(algorithm::fft))
+        producer = static_cast<algorithm>(found.algorithm);
+    }
+    detail::check_saved_header(found, header_for(p, kept, on_device_v<Exec>, producer), false);
+    return producer;
+  }
+
+  // The gradients asked for: in one call where the policy has a combined backward (the FFT policy transforms dy
+  // once for dx and dw, and takes X̂ and Ŵ from the saved spectra), else pass by pass. Inputs are gathered only
+  // where they will be read.
+  template <class Exec>
+  void run_backward(const Exec& exec, const detail::problem<N>& p, detail::boundary<Exec, T>& io,
+                    const const_tensor& x, const const_tensor& w, const const_tensor& dy, const std::byte* payload,
+                    keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
+    const T* dy_data = io.input(dy);
+    if constexpr (requires { impl_.backward(exec, p, dy_data, dy_data, dy_data, payload, kept, producer, dx, dw, dbias); }) {
+      const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
+      const bool needs_w = dx != nullptr && !spectra;
+      const bool needs_x = dw != nullptr && !spectra;
+      const T* x_data = needs_x ? io.input(x) : nullptr;
+      const T* w_data = needs_w ? io.input(w) : nullptr;
+      impl_.backward(exec, p, x_data, w_data, dy_data, payload, kept, producer, dx, dw, dbias);
+    } else {
+      if (dx != nullptr) impl_.backward_data(exec, p, dy_data, io.input(w), dx);
+      if (dw != nullptr)
+        impl_.backward_filter(exec, p, io.input(x), dy_data, dw, dbias);
+      else if (dbias != nullptr)
+        detail::backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
+                                             detail::bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy_data},
+                                             dbias);
+    }
+  }
+
+  detail::problem<N> problem_of(const std::array<std::int64_t, R>& input) const {
+    (void)output_extents(input);  // validates
     std::array<std::int64_t, N> spatial{};
-    for (int d = 0; d < N; ++d) spatial[d] = input.extent(d + 2);
-    return detail::make_problem<N>(geometry_, input.extent(0), spatial);
+    for (int d = 0; d < N; ++d) spatial[d] = input[d + 2];
+    return detail::make_problem<N>(geometry_, input[0], spatial);
   }
 
   static const fftconv::geometry<N>& validated(const fftconv::geometry<N>& g) {

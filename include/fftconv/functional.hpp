@@ -1,11 +1,11 @@
 #pragma once
 // One-off calls without a conv object: fftconv::forward<Policy>(exec, geometry, x, w, bias, y) and the two
 // backward passes. Each thread keeps a small cache of conv objects keyed by geometry, element type and policy,
-// so repeated calls reuse plans and workspace. Nothing computed from one call's data is reused by the next:
-// weights are never declared constant, and cached input maps are discarded before each backward pass.
+// so repeated calls reuse plans and workspace. Nothing computed from one call's data is reused by the next
+// (weights are never declared constant).
 // fftconv::automatic chooses for each pass on its own (each call declares just its pass).
 //
-// Views are taken as any cuda::std::mdspan with layout_right (a view<T> or a view<const T>).
+// Views are taken as any cuda::std::mdspan with a strided mapping, as conv's calls take them.
 
 #include <array>
 #include <cstddef>
@@ -76,23 +76,24 @@ conv<N, T, P>& cached_conv(const Exec& exec, const geometry<N>& g) {
   return *cache.front().layer;
 }
 
+// Runs `call` on the calling thread's cached layer for (N, T, P, g) on exec's queue, declaring `declared` passes.
+// A call on a caller's memory resource runs on a layer of its own instead: the cache may outlive the
+// resource, so it holds none of its memory.
+template <int N, class T, class P, class Exec, class Call>
+void with_layer(const Exec& exec, const geometry<N>& g, const passes& declared, Call&& call) {
+  if (exec.resource != nullptr) {
+    conv<N, T, P> layer(g);
+    layer.set_passes(declared);
+    call(layer);
+    return;
+  }
+  conv<N, T, P>& layer = cached_conv<N, T, P>(exec, g);
+  layer.set_passes(declared);  // automatic: chooses per pass
+  call(layer);
+}
+
 template <class View>
 using element_of = std::remove_const_t<typename View::element_type>;
-
-template <class View>
-view<const element_of<View>, View::rank()> as_const_view(const View& v) {
-  static_assert(std::is_same_v<typename View::layout_type, cuda::std::layout_right>,
-                "fftconv: views must be row-major (layout_right)");
-  return make_view<const element_of<View>, View::rank()>(v.data_handle(), extents_of(v));
-}
-
-template <class View>
-view<element_of<View>, View::rank()> as_mutable_view(const View& v) {
-  static_assert(!std::is_const_v<typename View::element_type>, "fftconv: an output view must not be const");
-  static_assert(std::is_same_v<typename View::layout_type, cuda::std::layout_right>,
-                "fftconv: views must be row-major (layout_right)");
-  return make_view<element_of<View>, View::rank()>(v.data_handle(), extents_of(v));
-}
 
 }  // namespace detail
 
@@ -102,36 +103,33 @@ inline void clear_functional_cache() {
   for (auto clear : detail::functional_cache_clearers()) clear();
 }
 
+// The calls below take any strided views (see tensor_ref); bias / dbias and scaling as conv's.
 template <policy P = fft, int N, executor Exec, class X, class W, class Y>
-void forward(Exec exec, const geometry<N>& g, const X& x, const W& w, const detail::element_of<Y>* bias, const Y& y) {
+void forward(Exec exec, const geometry<N>& g, const X& x, const W& w,
+             optional_vector<const detail::element_of<Y>> bias, const Y& y,
+             scaling<scalar_of<detail::element_of<Y>>> scale = {}) {
   using T = detail::element_of<Y>;
   static_assert(X::rank() == N + 2 && W::rank() == N + 2 && Y::rank() == N + 2, "fftconv: views must have rank N + 2");
-  auto& layer = detail::cached_conv<N, T, P>(exec, g);
-  layer.set_passes({.forward = true, .backward_data = false, .backward_filter = false});  // automatic: per pass
-  layer.forward(exec, detail::as_const_view(x), detail::as_const_view(w), bias, detail::as_mutable_view(y));
+  detail::with_layer<N, T, P>(exec, g, {.forward = true, .backward_data = false, .backward_filter = false},
+                              [&](auto& layer) { layer.forward(exec, x, w, bias, y, {}, scale); });
 }
 
 template <policy P = fft, int N, executor Exec, class DY, class W, class DX>
-void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, const DX& dx) {
+void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, const DX& dx,
+                   scaling<scalar_of<detail::element_of<DX>>> scale = {}) {
   using T = detail::element_of<DX>;
   static_assert(DY::rank() == N + 2 && W::rank() == N + 2 && DX::rank() == N + 2, "fftconv: views must have rank N + 2");
-  auto& layer = detail::cached_conv<N, T, P>(exec, g);
-  layer.set_passes({.forward = false, .backward_data = true, .backward_filter = false});
-  layer.discard_cached_maps();
-  layer.backward_data(exec, detail::as_const_view(dy), detail::as_const_view(w),
-                                                detail::as_mutable_view(dx));
+  detail::with_layer<N, T, P>(exec, g, {.forward = false, .backward_data = true, .backward_filter = false},
+                              [&](auto& layer) { layer.backward_data(exec, dy, w, dx, scale); });
 }
 
 template <policy P = fft, int N, executor Exec, class X, class DY, class DW>
 void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, const DW& dw,
-                     detail::element_of<DW>* dbias) {
+                     optional_vector<detail::element_of<DW>> dbias, scaling<scalar_of<detail::element_of<DW>>> scale = {}) {
   using T = detail::element_of<DW>;
   static_assert(X::rank() == N + 2 && DY::rank() == N + 2 && DW::rank() == N + 2, "fftconv: views must have rank N + 2");
-  auto& layer = detail::cached_conv<N, T, P>(exec, g);
-  layer.set_passes({.forward = false, .backward_data = false, .backward_filter = true});
-  layer.discard_cached_maps();
-  layer.backward_filter(exec, detail::as_const_view(x), detail::as_const_view(dy),
-                                                  detail::as_mutable_view(dw), dbias);
+  detail::with_layer<N, T, P>(exec, g, {.forward = false, .backward_data = false, .backward_filter = true},
+                              [&](auto& layer) { layer.backward_filter(exec, x, dy, dw, dbias, scale); });
 }
 
 }  // namespace fftconv

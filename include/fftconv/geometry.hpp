@@ -157,6 +157,13 @@ inline std::int64_t checked_multiply(std::int64_t a, std::int64_t b, const char*
   return product;
 }
 
+// a + b, or fail naming `what` when the sum leaves int64.
+inline std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* what) {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) fail(what, ": offset overflows std::int64_t (", a, " + ", b, ")");
+  return sum;
+}
+
 template <class Range>
 std::int64_t checked_product(const Range& extents, const char* what) {
   std::int64_t product = 1;

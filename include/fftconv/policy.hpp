@@ -17,6 +17,23 @@ inline constexpr bool is_policy_v = std::is_same_v<P, naive> || std::is_same_v<P
 template <class P>
 concept policy = is_policy_v<P>;
 
+// The algorithms as values: what fftconv::automatic chose, what wrote a saved state.
+enum class algorithm : unsigned char { naive, im2col, fft };
+
+constexpr const char* to_string(algorithm a) noexcept {
+  switch (a) {
+    case algorithm::naive: return "naive";
+    case algorithm::im2col: return "im2col";
+    case algorithm::fft: return "fft";
+  }
+  return "unknown";
+}
+
+template <class P>
+inline constexpr algorithm algorithm_of = std::is_same_v<P, naive> ? algorithm::naive
+                                          : std::is_same_v<P, im2col> ? algorithm::im2col
+                                                                      : algorithm::fft;
+
 // The passes a layer runs, which is what fftconv::automatic optimises for (the sum of their times). Other
 // policies ignore it, and a layer may still run an undeclared pass: the choice was merely not made for it.
 struct passes {

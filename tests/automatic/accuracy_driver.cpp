@@ -1,6 +1,6 @@
 // How well fftconv::automatic chooses, over the bench's case list (bench/src/cases.hpp), on the host:
-//   - every fixed policy's training step (forward + backward_data + backward_filter), minimum of 3 after a
-//     warm-up, per pass too (the cost model's calibration data);
+//   - every fixed policy's training step (forward saving its state + one combined backward for dx, dw, db),
+//     minimum of 3 after a warm-up, per call too (the cost model's calibration data);
 //   - the heuristic's pick and its step time over the measured best (target: within 1.1x on 80 % of cases);
 //   - the measure-mode automatic layer: its first step (timing included) and its later steps (minimum of 5)
 //     over the best fixed policy (the lower of its first figure and a re-timing right after; target 1.25x).
@@ -12,10 +12,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -52,9 +55,20 @@ struct tensors {
   std::vector<float> x, w, bias, dy, y, dx, dw, db;
 };
 
+// A saved state: saved_bytes of the layer, aligned as forward asks on the host.
+struct saved_memory {
+  struct release {
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<std::byte, release> data;
+  std::size_t bytes;
+  explicit saved_memory(std::size_t n)
+      : data(static_cast<std::byte*>(::operator new(n, std::align_val_t{64}))), bytes(n) {}
+};
+
 struct step_times {
-  double pass[3] = {0, 0, 0};
-  double total() const { return pass[0] + pass[1] + pass[2]; }
+  double call[2] = {0, 0};  // forward, backward
+  double total() const { return call[0] + call[1]; }
 };
 
 template <int N, class Layer>
@@ -62,25 +76,24 @@ step_times run_step(Layer& layer, tensors& t, const std::array<std::int64_t, N +
                     const std::array<std::int64_t, N + 2>& we, const std::array<std::int64_t, N + 2>& ye) {
   step_times s;
   const fftconv::host exec{};
+  saved_memory saved(layer.saved_bytes(xe));
   auto start = clock_type::now();
   layer.forward(exec, fftconv::make_view<const float, N + 2>(t.x.data(), xe),
                 fftconv::make_view<const float, N + 2>(t.w.data(), we), t.bias.data(),
-                fftconv::make_view<float, N + 2>(t.y.data(), ye));
-  s.pass[0] = seconds_since(start);
+                fftconv::make_view<float, N + 2>(t.y.data(), ye), fftconv::saved_state(saved.data.get(), saved.bytes));
+  s.call[0] = seconds_since(start);
   start = clock_type::now();
-  layer.backward_data(exec, fftconv::make_view<const float, N + 2>(t.dy.data(), ye),
-                      fftconv::make_view<const float, N + 2>(t.w.data(), we),
-                      fftconv::make_view<float, N + 2>(t.dx.data(), xe));
-  s.pass[1] = seconds_since(start);
-  start = clock_type::now();
-  layer.backward_filter(exec, fftconv::make_view<const float, N + 2>(t.x.data(), xe),
-                        fftconv::make_view<const float, N + 2>(t.dy.data(), ye),
-                        fftconv::make_view<float, N + 2>(t.dw.data(), we), t.db.data());
-  s.pass[2] = seconds_since(start);
+  layer.backward(exec, fftconv::make_view<const float, N + 2>(t.x.data(), xe),
+                 fftconv::make_view<const float, N + 2>(t.w.data(), we),
+                 fftconv::make_view<const float, N + 2>(t.dy.data(), ye),
+                 fftconv::const_saved_state(saved.data.get(), saved.bytes),
+                 {.dx = fftconv::make_view<float, N + 2>(t.dx.data(), xe),
+                  .dw = fftconv::make_view<float, N + 2>(t.dw.data(), we), .dbias = t.db.data()});
+  s.call[1] = seconds_since(start);
   return s;
 }
 
-// Warm-up, then per pass the minimum over `repeats` steps.
+// Warm-up, then per call the minimum over `repeats` steps.
 template <int N, class Layer>
 step_times best_step(Layer& layer, tensors& t, const std::array<std::int64_t, N + 2>& xe,
                      const std::array<std::int64_t, N + 2>& we, const std::array<std::int64_t, N + 2>& ye,
@@ -88,10 +101,10 @@ step_times best_step(Layer& layer, tensors& t, const std::array<std::int64_t, N 
   const step_times first = run_step<N>(layer, t, xe, we, ye);
   if (first_seconds != nullptr) *first_seconds = first.total();
   step_times best;
-  for (double& p : best.pass) p = std::numeric_limits<double>::infinity();
+  for (double& c : best.call) c = std::numeric_limits<double>::infinity();
   for (int r = 0; r < repeats; ++r) {
     const step_times s = run_step<N>(layer, t, xe, we, ye);
-    for (int p = 0; p < 3; ++p) best.pass[p] = std::min(best.pass[p], s.pass[p]);
+    for (int c = 0; c < 2; ++c) best.call[c] = std::min(best.call[c], s.call[c]);
   }
   return best;
 }
@@ -211,10 +224,11 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
   std::fflush(stdout);
   if (csv != nullptr)
     for (int i = 0; i < 3; ++i)
-      if (ran[i])
-        for (int pass = 0; pass < 3; ++pass)
-          std::fprintf(csv, "%s,%s,%d,%g,%g\n", c.label.c_str(), names[i], pass, measured[i].pass[pass],
-                       model.seconds[i][pass]);
+      if (ran[i]) {
+        const auto policy = static_cast<fftconv::detail::candidate>(i);
+        std::fprintf(csv, "%s,%s,forward,%g,%g\n", c.label.c_str(), names[i], measured[i].call[0], model.forward(policy));
+        std::fprintf(csv, "%s,%s,backward,%g,%g\n", c.label.c_str(), names[i], measured[i].call[1], model.backward(policy));
+      }
 }
 
 }  // namespace
@@ -244,7 +258,7 @@ int main(int argc, char** argv) {
     }
   }
   std::FILE* csv = csv_path.empty() ? nullptr : std::fopen(csv_path.c_str(), "w");
-  if (csv != nullptr) std::fprintf(csv, "case,policy,pass,measured_s,model_s\n");
+  if (csv != nullptr) std::fprintf(csv, "case,policy,call,measured_s,model_s\n");
   summary total;
   std::printf("per policy: measured step ms / modelled ms (%s)\n", fftconv::detail::host_identity().c_str());
   const std::vector<bench::bench_case> cases = extra.empty() ? bench::make_cases(quick) : extra;

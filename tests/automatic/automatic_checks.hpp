@@ -1,20 +1,28 @@
 #pragma once
 // fftconv::automatic, on any executor: the pick on layers where one policy is clearly best (both modes), the
 // result of the call that triggered the timing, the process cache (hits do not re-time; clear, save, load),
-// threads asking for one key at once, a candidate that runs out of memory, and the scratch-pointer trap.
+// threads asking for one key at once, a candidate that runs out of memory, results that do not depend on
+// where the timing's scratch was, and saved states: backward runs the algorithm that wrote the state.
 // Included by test_automatic_host.cpp and test_automatic_device.cu.
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <new>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <fftconv/fftconv.hpp>
+#if defined(__CUDACC__)
+#include "../support/device_buffer.cuh"
+#endif
 
 #include "../support/layer_views.hpp"
 #include "../support/random_layer.hpp"
@@ -46,6 +54,85 @@ inline reference::layer tiny_image_layer() {  // 3x3 on 8x8, 64 channels: fft wo
                            .padding = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}});
 }
 
+// Caller memory for a saved state (conv::saved_bytes bytes, aligned as forward asks), and its header read back.
+template <class Exec>
+class saved_memory;
+
+template <>
+class saved_memory<fftconv::host> {
+ public:
+  saved_memory(fftconv::host, std::size_t bytes)
+      : bytes_(bytes), data_(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}))) {}
+  saved_memory(const saved_memory&) = delete;
+  saved_memory& operator=(const saved_memory&) = delete;
+  ~saved_memory() { ::operator delete(data_, std::align_val_t{64}); }
+  fftconv::saved_state state() { return {data_, bytes_}; }
+  fftconv::const_saved_state const_state() const { return {data_, bytes_}; }
+  fftconv::detail::saved_header header() const {
+    fftconv::detail::saved_header h{};
+    std::memcpy(&h, data_, sizeof h);
+    return h;
+  }
+
+ private:
+  std::size_t bytes_;
+  std::byte* data_;
+};
+
+#if defined(__CUDACC__)
+template <>
+class saved_memory<fftconv::device> {
+ public:
+  saved_memory(fftconv::device exec, std::size_t bytes) : exec_(exec), bytes_(bytes) {
+    testing_support::expect_cuda(cudaMalloc(&data_, bytes), "cudaMalloc (saved state)");  // 256-byte aligned
+  }
+  saved_memory(const saved_memory&) = delete;
+  saved_memory& operator=(const saved_memory&) = delete;
+  ~saved_memory() {
+    (void)cudaStreamSynchronize(exec_.stream);
+    (void)cudaFree(data_);
+    (void)cudaGetLastError();
+  }
+  fftconv::saved_state state() { return {static_cast<std::byte*>(data_), bytes_}; }
+  fftconv::const_saved_state const_state() const { return {static_cast<const std::byte*>(data_), bytes_}; }
+  fftconv::detail::saved_header header() const {
+    fftconv::detail::saved_header h{};
+    testing_support::expect_cuda(cudaMemcpyAsync(&h, data_, sizeof h, cudaMemcpyDeviceToHost, exec_.stream), "header");
+    testing_support::expect_cuda(cudaStreamSynchronize(exec_.stream), "synchronize");
+    return h;
+  }
+
+ private:
+  fftconv::device exec_;
+  std::size_t bytes_;
+  void* data_ = nullptr;
+};
+#endif
+
+// The algorithm a saved state's header names ("naive", "im2col", "fft").
+template <class Exec>
+std::string written_algorithm(const saved_memory<Exec>& saved) {
+  return fftconv::to_string(static_cast<fftconv::algorithm>(saved.header().algorithm));
+}
+
+// Whether the automatic layer holds candidate `policy` now (created by a call that ran it).
+template <class Layer>
+bool holds_candidate(const Layer& layer, const std::string& policy) {
+  const auto& impl = layer.implementation();
+  if (policy == "naive") return impl.template candidate_state<fftconv::naive>() != nullptr;
+  if (policy == "im2col") return impl.template candidate_state<fftconv::im2col>() != nullptr;
+  return impl.template candidate_state<fftconv::fft>() != nullptr;
+}
+
+// Which gradients a backward call asks for.
+struct wanted {
+  bool dx = true, dw = true, db = true;
+};
+
+inline std::string describe(const wanted& want) {
+  return std::string(want.dx ? "dx " : "") + (want.dw ? "dw " : "") + (want.db ? "db" : "");
+}
+
 // One layer's tensors in Exec's memory, filled with seeded values; outputs start as sentinels.
 template <int N, class T, class Exec>
 struct layer_data {
@@ -67,10 +154,21 @@ struct layer_data {
   auto w_extents() const { return extents<N>(L.out_channels, L.in_channels / L.groups, L.kernel); }
 
   template <class Layer>
-  void forward(Layer& layer, Exec exec) {
+  void forward(Layer& layer, Exec exec, fftconv::saved_state saved = {}) {
     layer.forward(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents()),
                   fftconv::make_view<const T, N + 2>(w.data(), w_extents()), bias.data(),
-                  fftconv::make_view<T, N + 2>(y.data(), y_extents()));
+                  fftconv::make_view<T, N + 2>(y.data(), y_extents()), saved);
+  }
+  // The combined backward (conv::backward) for the gradients `want` names.
+  template <class Layer>
+  void backward(Layer& layer, Exec exec, fftconv::const_saved_state saved, wanted want = {}) {
+    fftconv::gradients<T, N + 2> out;
+    if (want.dx) out.dx = fftconv::make_view<T, N + 2>(dx.data(), x_extents());
+    if (want.dw) out.dw = fftconv::make_view<T, N + 2>(dw.data(), w_extents());
+    if (want.db) out.dbias = db.data();
+    layer.backward(exec, fftconv::make_view<const T, N + 2>(x.data(), x_extents()),
+                   fftconv::make_view<const T, N + 2>(w.data(), w_extents()),
+                   fftconv::make_view<const T, N + 2>(dy.data(), y_extents()), saved, out);
   }
   template <class Layer>
   void backward_data(Layer& layer, Exec exec) {
@@ -95,6 +193,27 @@ struct layer_data {
     CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
     CHECK(relative_l2(db.read(), reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
   }
+  // The gradients `want` names are right; the others were never written (still the sentinel).
+  void check_backward(wanted want) {
+    INFO("wanted: ", describe(want));
+    const auto untouched = [](const std::vector<double>& values) {
+      for (double v : values)
+        if (v != testing_support::sentinel) return false;
+      return true;
+    };
+    if (want.dx)
+      CHECK(relative_l2(dx.read(), reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
+    else
+      CHECK(untouched(dx.read()));
+    if (want.dw)
+      CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+    else
+      CHECK(untouched(dw.read()));
+    if (want.db)
+      CHECK(relative_l2(db.read(), reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
+    else
+      CHECK(untouched(db.read()));
+  }
 };
 
 inline std::string describe(const fftconv::automatic_choice& choice) {
@@ -112,8 +231,9 @@ inline void start_clean(fftconv::automatic_mode mode) {
   fftconv::set_default_automatic_mode(mode);
 }
 
-// The layer's pick is one of `allowed`, and a full training step through the automatic layer is right
-// (the first forward is the call that triggers the timing: its y is the caller's result).
+// The layer's pick is one of `allowed`, and a training step through the automatic layer (forward saving its
+// state, one combined backward reading it) is right. The first forward is the call that triggers the timing:
+// its y is the caller's result, and its saved state names the pick.
 template <class T, class Exec>
 void check_pick(Exec exec, const reference::layer& L, fftconv::automatic_mode mode,
                 std::initializer_list<const char*> allowed) {
@@ -121,11 +241,13 @@ void check_pick(Exec exec, const reference::layer& L, fftconv::automatic_mode mo
   layer_data<2, T, Exec> data(exec, L, 11);
   fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
   CHECK(layer.choice().policy.empty());
-  data.forward(layer, exec);
-  data.backward_data(layer, exec);
-  data.backward_filter(layer, exec);
+  saved_memory<Exec> saved(exec, layer.saved_bytes(data.x_extents(), fftconv::keep::spectra,
+                                                   fftconv::detail::backend<Exec>::on_device));
+  data.forward(layer, exec, saved.state());
+  data.backward(layer, exec, saved.const_state());
   const fftconv::automatic_choice& choice = layer.choice();
   INFO(testing_support::describe(L), " -> ", describe(choice));
+  CHECK(written_algorithm(saved) == choice.policy);
   bool expected = false;
   for (const char* policy : allowed) expected = expected || choice.policy == policy;
   CHECK(expected);
@@ -289,7 +411,8 @@ void check_candidate_out_of_memory(Exec exec) {
 
 // A workspace limit the FFT policy cannot run under (1 byte) on a layer that is otherwise fft's: measure mode
 // skips fft with workspace_limit_exceeded's message kept (then times what the model had ruled out), the
-// heuristic rules it out or falls back at run time; every call succeeds and is right.
+// heuristic rules it out or falls back at run time; every call succeeds and is right, with a saved state too
+// (header only: fft, the one policy that saves spectra, cannot run under the limit).
 template <class T, class Exec>
 void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
   start_clean(mode);
@@ -300,12 +423,16 @@ void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
   INFO("unlimited: ", describe(unlimited.choice()));
   CHECK(unlimited.choice().policy == "fft");
   limited.set_workspace_limit(1);
-  data.forward(limited, exec);
-  data.backward_data(limited, exec);
-  data.backward_filter(limited, exec);
+  const bool on_device = fftconv::detail::backend<Exec>::on_device;
+  const std::size_t saved_bytes = limited.saved_bytes(data.x_extents(), fftconv::keep::spectra, on_device);
+  CHECK(saved_bytes == fftconv::detail::saved_header_bytes);
+  saved_memory<Exec> saved(exec, saved_bytes);
+  data.forward(limited, exec, saved.state());
+  data.backward(limited, exec, saved.const_state());
   const fftconv::automatic_choice& choice = limited.choice();
   INFO("limited: ", describe(choice));
   CHECK(choice.policy != "fft");
+  CHECK(written_algorithm(saved) == choice.policy);
   if (mode != fftconv::automatic_mode::heuristic) {
     REQUIRE(choice.candidates.size() == 3);
     CHECK(choice.candidates[2].skipped.find("workspace") != std::string::npos);
@@ -315,13 +442,13 @@ void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
   data.check_backward_filter();
 }
 
-// The scratch-pointer trap. The first call of a training layer is backward_data, so the timing runs its
-// forward and backward_filter on a synthetic x: fft's X̂ is then tagged with the synthetic buffer's address.
-// That buffer is freed before the call returns, and the caller's x, allocated next with the same size, may
-// well get the same address; a surviving X̂ would then pass for the caller's and dw would be wrong. The layer
-// (1->1, 150², k=51) is fft's, so the winner is the policy with cached maps.
+// No result depends on where the timing's scratch was. The first call of a training layer is backward_data, so
+// the timing runs forward and backward on a synthetic x (and scratch saved state) that is freed before the call
+// returns; the caller's x, allocated next with the same size, may well get the same address. backward_filter on
+// it must read the caller's x. The layer (1->1, 150², k=51) is fft's, the policy that once tagged its spectra
+// with data pointers.
 template <class T, class Exec>
-void check_scratch_pointer_trap(Exec exec) {
+void check_no_address_dependence(Exec exec) {
   start_clean(fftconv::automatic_mode::measure);
   const reference::layer L = large_kernel_layer();
   fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
@@ -339,15 +466,136 @@ void check_scratch_pointer_trap(Exec exec) {
   // Now the caller's x (allocated after the scratch was freed) and backward_filter.
   const auto x_values = random_values(L.x_size(), 43);
   test_buffer<T, Exec> x(exec, x_values), dw(exec, L.w_size());
-  const auto* fft_state = layer.implementation().template candidate_state<fftconv::fft>();
-  REQUIRE(fft_state != nullptr);
-  const auto before = fft_state->transform_counts();
   layer.backward_filter(exec, fftconv::make_view<const T, 4>(x.data(), x_extents),
                         fftconv::make_view<const T, 4>(dy.data(), y_extents), fftconv::make_view<T, 4>(dw.data(), w_extents),
                         nullptr);
-  const auto after = fft_state->transform_counts();
-  CHECK(after.forward - before.forward == 1);  // X̂ of the caller's x; dŶ reused from backward_data
   CHECK(relative_l2(dw.read(), reference::backward_filter(L, x_values, dy_values)) <= tolerance<T>::filter);
+}
+
+// Weights declared constant: the FFT policy keeps Ŵ until weights_changed(). The layer's first call is
+// backward_filter, which carries no w, so the timing's forward runs on synthetic weights; the winner (fft on
+// this layer) must not keep their Ŵ for the caller's forward.
+template <class T, class Exec>
+void check_constant_weights_after_timing(Exec exec) {
+  start_clean(fftconv::automatic_mode::measure);
+  const reference::layer L = large_kernel_layer();
+  layer_data<2, T, Exec> data(exec, L, 60);
+  fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
+  layer.set_weights_constant(true);
+  data.backward_filter(layer, exec);
+  INFO(describe(layer.choice()));
+  CHECK(layer.choice().policy == "fft");
+  data.check_backward_filter();
+  data.forward(layer, exec);
+  data.check_forward();
+}
+
+// A saved state names the algorithm that wrote it, and backward runs that algorithm whatever the reading layer
+// would choose itself. A writer layer (heuristic) picks one of `model_picks` and saves its state; a reader
+// layer of the same shape is pinned to another algorithm through a loaded choices file (as a user would pin
+// one). The reader's backward with the writer's state runs the writer's algorithm (only that candidate
+// exists in the reader afterwards) and is right; without a state it runs its own pinned choice and is right.
+// Both keeps: spectra (fft's X̂ and Ŵ in the payload) and none (a header only).
+template <class T, class Exec>
+void check_saved_state_read_by_its_producer(Exec exec, const reference::layer& L,
+                                            std::initializer_list<const char*> model_picks, const std::string& path) {
+  const bool on_device = fftconv::detail::backend<Exec>::on_device;
+  // keep::none first: backward gets x and w then, so a reader that ignored the state would fail the checks
+  // rather than read null inputs.
+  for (fftconv::keep kept : {fftconv::keep::none, fftconv::keep::spectra}) {
+    INFO(testing_support::describe(L), ", keep ", kept == fftconv::keep::spectra ? "spectra" : "none");
+    start_clean(fftconv::automatic_mode::heuristic);
+    layer_data<2, T, Exec> written(exec, L, 80);
+    fftconv::conv<2, T, fftconv::automatic> writer(geometry_of<2>(L));
+    saved_memory<Exec> saved(exec, writer.saved_bytes(written.x_extents(), kept, on_device));
+    written.forward(writer, exec, saved.state());
+    const std::string producer = writer.choice().policy;
+    INFO("writer: ", describe(writer.choice()));
+    bool expected = false;
+    for (const char* policy : model_picks) expected = expected || producer == policy;
+    REQUIRE(expected);
+    CHECK(written_algorithm(saved) == producer);
+    written.check_forward();
+
+    // Pin the reader's own choice for this key to another algorithm.
+    const std::string pinned = producer == "fft" ? "im2col" : "fft";
+    REQUIRE(fftconv::save_automatic_choices(path) == 1);
+    std::stringstream lines;
+    {
+      std::ifstream in(path);
+      lines << in.rdbuf();
+    }
+    std::string text = lines.str();
+    const std::string from = " | " + producer + " | ", to = " | " + pinned + " | ";
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    {
+      std::ofstream out(path, std::ios::trunc);
+      out << text;
+    }
+    fftconv::clear_automatic_choices();
+    REQUIRE(fftconv::load_automatic_choices(path) == 1);
+    std::remove(path.c_str());
+
+    fftconv::conv<2, T, fftconv::automatic> reader(geometry_of<2>(L));
+    layer_data<2, T, Exec> read(exec, L, 80);  // the same seeded tensors, fresh outputs
+    read.backward(reader, exec, saved.const_state());
+    CHECK(holds_candidate(reader, producer));
+    CHECK_FALSE(holds_candidate(reader, pinned));
+    read.check_backward({});
+
+    layer_data<2, T, Exec> again(exec, L, 80);
+    again.backward(reader, exec, {});
+    INFO("reader: ", describe(reader.choice()));
+    CHECK(reader.choice().policy == pinned);
+    CHECK(holds_candidate(reader, pinned));
+    again.check_backward({});
+  }
+  fftconv::clear_automatic_choices();
+}
+
+// Without a saved state the combined backward chooses for the layer's passes (here it is the layer's first
+// call, so it triggers the choice, timed or modelled) and computes exactly the gradients asked for; standalone
+// backward_data and backward_filter agree.
+template <class T, class Exec>
+void check_backward_without_saved_state(Exec exec, const reference::layer& L, fftconv::automatic_mode mode) {
+  for (wanted want : {wanted{true, true, true}, wanted{true, false, false}, wanted{false, true, false},
+                      wanted{false, true, true}, wanted{false, false, true}, wanted{true, false, true}}) {
+    start_clean(mode);
+    layer_data<2, T, Exec> data(exec, L, 90);
+    fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
+    data.backward(layer, exec, {}, want);
+    INFO(testing_support::describe(L), " -> ", describe(layer.choice()));
+    data.check_backward(want);
+  }
+  start_clean(mode);
+  layer_data<2, T, Exec> data(exec, L, 91);
+  fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
+  data.backward_filter(layer, exec);
+  data.backward_data(layer, exec);
+  data.check_backward_data();
+  data.check_backward_filter();
+}
+
+// saved_bytes is the FFT policy's wherever fft is a candidate (which candidate writes is known only at the
+// call), for both keeps, and depends on nothing but the shape and the declared settings.
+template <class T, class Exec>
+void check_saved_bytes(Exec exec, const reference::layer& L) {
+  (void)exec;
+  const bool on_device = fftconv::detail::backend<Exec>::on_device;
+  fftconv::conv<2, T, fftconv::automatic> automatic(geometry_of<2>(L));
+  fftconv::conv<2, T, fftconv::fft> fixed(geometry_of<2>(L));
+  const auto x_extents = extents<2>(L.batch, L.in_channels, L.input);
+  for (fftconv::keep kept : {fftconv::keep::spectra, fftconv::keep::none})
+    CHECK(automatic.saved_bytes(x_extents, kept, on_device) == fixed.saved_bytes(x_extents, kept, on_device));
+  CHECK(automatic.saved_bytes(x_extents, fftconv::keep::spectra, on_device) > fftconv::detail::saved_header_bytes);
+  CHECK(automatic.saved_bytes(x_extents, fftconv::keep::none, on_device) == fftconv::detail::saved_header_bytes);
+  // A declared limit is a setting of both.
+  automatic.set_workspace_limit(std::size_t{1} << 30);
+  fixed.set_workspace_limit(std::size_t{1} << 30);
+  CHECK(automatic.saved_bytes(x_extents, fftconv::keep::spectra, on_device) ==
+        fixed.saved_bytes(x_extents, fftconv::keep::spectra, on_device));
 }
 
 // The functional form decides per pass: each of its calls declares its one pass, so three keys are decided.

@@ -22,13 +22,25 @@ TEST_CASE("automatic device: cache hits, save and load, threads with their own s
   automatic_checks::check_concurrent_first_calls<float, fftconv::device>([] { return test_stream{}; }, 4);
 }
 
-TEST_CASE("automatic device: a candidate out of memory or over the workspace limit, the scratch-pointer trap, the functional form") {
+TEST_CASE("automatic device: a candidate out of memory or over the workspace limit, no dependence on scratch addresses, the functional form") {
   test_stream s;
   automatic_checks::check_candidate_out_of_memory<float>(s.executor());
   automatic_checks::check_workspace_limit<float>(s.executor(), automatic_mode::measure);
   automatic_checks::check_workspace_limit<float>(s.executor(), automatic_mode::heuristic);
-  automatic_checks::check_scratch_pointer_trap<float>(s.executor());
+  automatic_checks::check_no_address_dependence<float>(s.executor());
   automatic_checks::check_functional_per_pass<float>(s.executor());
+}
+
+TEST_CASE("automatic device: saved states read by the algorithm that wrote them, backward without one, saved_bytes") {
+  test_stream s;
+  automatic_checks::check_saved_state_read_by_its_producer<float>(s.executor(), automatic_checks::large_kernel_layer(),
+                                                                  {"fft"}, "automatic_saved_state_device_test.txt");
+  automatic_checks::check_saved_state_read_by_its_producer<double>(s.executor(), automatic_checks::tiny_image_layer(),
+                                                                   {"naive", "im2col"}, "automatic_saved_state_device_test.txt");
+  for (automatic_mode mode : {automatic_mode::heuristic, automatic_mode::measure})
+    automatic_checks::check_backward_without_saved_state<float>(s.executor(), automatic_checks::tiny_image_layer(), mode);
+  automatic_checks::check_saved_bytes<float>(s.executor(), automatic_checks::large_kernel_layer());
+  automatic_checks::check_constant_weights_after_timing<float>(s.executor());
 }
 
 TEST_CASE("automatic device: under stream capture the heuristic picks and nothing is timed") {

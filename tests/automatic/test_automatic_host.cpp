@@ -1,5 +1,6 @@
 // fftconv::automatic on the host: picks on clear-cut layers in both modes, the process cache, threads, a
-// candidate out of memory, the scratch-pointer trap, the functional form, and the cost model as arithmetic.
+// candidate out of memory, no dependence on the timing's scratch addresses, saved states read by the algorithm
+// that wrote them, backward without a saved state, the functional form, and the cost model as arithmetic.
 #include <string>
 
 #include "automatic_checks.hpp"
@@ -53,8 +54,32 @@ TEST_CASE("automatic host: fft over the workspace limit is skipped (measure) or 
     automatic_checks::check_workspace_limit<float>(fftconv::host{}, mode);
 }
 
-TEST_CASE("automatic host: no spectrum tagged by a scratch pointer survives the timing") {
-  automatic_checks::check_scratch_pointer_trap<float>(fftconv::host{});
+TEST_CASE("automatic host: no result depends on the address of the timing's scratch") {
+  automatic_checks::check_no_address_dependence<float>(fftconv::host{});
+}
+
+TEST_CASE("automatic host: weights declared constant keep no Ŵ of the timing's synthetic weights") {
+  automatic_checks::check_constant_weights_after_timing<float>(fftconv::host{});
+}
+
+TEST_CASE_TEMPLATE("automatic host: backward runs the algorithm that wrote the saved state, fft or not", T, float, double) {
+  automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::large_kernel_layer(),
+                                                              {"fft"}, "automatic_saved_state_host_test.txt");
+  automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::tiny_image_layer(),
+                                                              {"naive", "im2col"}, "automatic_saved_state_host_test.txt");
+}
+
+TEST_CASE("automatic host: backward without a saved state, each set of gradients, modelled and measured") {
+  for (automatic_mode mode : {automatic_mode::heuristic, automatic_mode::measure}) {
+    INFO("mode ", fftconv::mode_name(mode));
+    automatic_checks::check_backward_without_saved_state<float>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode);
+    automatic_checks::check_backward_without_saved_state<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode);
+  }
+}
+
+TEST_CASE("automatic host: saved_bytes is the FFT policy's, for both keeps") {
+  automatic_checks::check_saved_bytes<float>(fftconv::host{}, automatic_checks::large_kernel_layer());
+  automatic_checks::check_saved_bytes<double>(fftconv::host{}, automatic_checks::tiny_image_layer());
 }
 
 TEST_CASE("automatic host: the functional form decides per pass") {
@@ -99,6 +124,14 @@ TEST_CASE("automatic host: the cost model is deterministic and ranks the clear c
     CHECK(inference.seconds[c][0] > 0);
     CHECK(inference.seconds[c][1] == 0);
     CHECK(inference.seconds[c][2] == 0);
+  }
+  // A step is a forward and one combined backward: its data and filter parts.
+  for (candidate c : {candidate::naive, candidate::im2col, candidate::fft}) {
+    const auto& s = large.seconds[static_cast<int>(c)];
+    CHECK(large.forward(c) == s[0]);
+    CHECK(large.backward(c) == s[1] + s[2]);
+    CHECK(large.total(c) == large.forward(c) + large.backward(c));
+    CHECK(inference.backward(c) == 0);
   }
   CHECK(fftconv::detail::smallest_7_smooth_at_least(150) == 150);
   CHECK(fftconv::detail::smallest_7_smooth_at_least(151) == 160);

@@ -1,8 +1,9 @@
 #pragma once
 // Executor-generic checks of the FFT policy, run on the host and (with a GPU) on the device: the transform
-// counts of a training step (reuse of X̂, Ŵ, dŶ), the paths that must recompute a spectrum (weights changed in
-// place, other x / dy), the stale-weights contract of set_weights_constant, shape changes, workspace
-// accounting, and several threads sharing the process-wide plan cache.
+// counts of a training step (X̂ and Ŵ reused from the saved state, dŶ transformed once for dx and dw), passes
+// that read their own arguments whatever came before (weights changed in place, other x / dy), the
+// stale-weights contract of set_weights_constant, shape changes, workspace accounting, and several threads
+// sharing the process-wide plan cache.
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,7 @@ struct session {
   fftconv::conv<N, T, fftconv::fft> layer;
   std::vector<double> x_values, w_values, bias_values, dy_values;
   test_buffer<T, Exec> x, w, bias, dy, y, dx, dw, db;
+  typename fftconv::detail::backend<Exec>::template buffer<unsigned char> saved;
 
   session(Exec e, const reference::layer& l, std::uint64_t seed)
       : exec(e), L(l), layer(geometry_of<N>(l)),
@@ -72,6 +75,24 @@ struct session {
   void backward_data(T* dy_data = nullptr) {
     layer.backward_data(exec, const_view(dy_data ? dy_data : dy.data(), y_extents()),
                         const_view(w.data(), w_extents()), fftconv::make_view<T, N + 2>(dx.data(), x_extents()));
+  }
+  // A training step's passes: forward saves X̂ and Ŵ, backward reuses them and transforms dy once.
+  // Sized at the call: the layer's settings (tile extents, workspace limit) decide the saved bytes.
+  std::span<std::byte> saved_state() {
+    const std::size_t bytes =
+        layer.saved_bytes(x_extents(), fftconv::keep::spectra, fftconv::detail::backend<Exec>::on_device);
+    if (saved.size() != bytes) saved = fftconv::detail::backend<Exec>::template allocate<unsigned char>(exec, bytes);
+    return {reinterpret_cast<std::byte*>(saved.data()), saved.size()};
+  }
+  void forward_saved() {
+    layer.forward(exec, const_view(x.data(), x_extents()), const_view(w.data(), w_extents()), bias.data(),
+                  fftconv::make_view<T, N + 2>(y.data(), y_extents()), saved_state());
+  }
+  void backward_saved() {
+    layer.backward(exec, const_view(x.data(), x_extents()), const_view(w.data(), w_extents()),
+                   const_view(dy.data(), y_extents()), saved_state(),
+                   {.dx = fftconv::make_view<T, N + 2>(dx.data(), x_extents()),
+                    .dw = fftconv::make_view<T, N + 2>(dw.data(), w_extents()), .dbias = db.data()});
   }
   void backward_filter(T* x_data = nullptr, T* dy_data = nullptr) {
     layer.backward_filter(exec, const_view(x_data ? x_data : x.data(), x_extents()),
@@ -107,36 +128,32 @@ inline fftconv::detail::transform_counts counts(std::int64_t forward, std::int64
   return {forward, inverse};
 }
 
-// A training step is 3 forward + 3 inverse transforms, whichever backward pass comes first, and each pass
-// is right.
+// A training step (forward saving its spectra, one combined backward) is 3 forward + 3 inverse transforms, and
+// each result is right; the separate passes, without a saved state, transform what each needs.
 template <int N, class T, class Exec>
 void check_step_counts(Exec exec) {
-  for (const bool data_first : {true, false}) {
-    CAPTURE(data_first);
-    session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 10 + N);
-    CHECK(s.counts() == counts(0, 0));
-    s.forward();
-    CHECK(s.counts() == counts(2, 1));  // X̂, Ŵ; y
-    CHECK(s.forward_error(s.x_values, s.w_values) <= tolerance<T>::forward);
-    if (data_first) {
-      s.backward_data();
-      CHECK(s.counts() == counts(3, 2));  // + dŶ; dx (Ŵ reused)
-      s.backward_filter();
-    } else {
-      s.backward_filter();
-      CHECK(s.counts() == counts(3, 2));  // + dŶ; dw (X̂ reused)
-      s.backward_data();
-    }
-    CHECK(s.counts() == counts(3, 3));
-    CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
-    CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>::filter);
-    CHECK(s.bias_error(s.dy_values) <= tolerance<T>::filter);
-    // The next step transforms x, w and dy again: weights and gradients changed in between.
-    s.forward();
-    s.backward_data();
-    s.backward_filter();
-    CHECK(s.counts() == counts(6, 6));
-  }
+  session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 10 + N);
+  CHECK(s.counts() == counts(0, 0));
+  s.forward_saved();
+  CHECK(s.counts() == counts(2, 1));  // X̂, Ŵ; y
+  CHECK(s.forward_error(s.x_values, s.w_values) <= tolerance<T>::forward);
+  s.backward_saved();
+  CHECK(s.counts() == counts(3, 3));  // + dŶ; dx, dw (X̂ and Ŵ from the saved state)
+  CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
+  CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>::filter);
+  CHECK(s.bias_error(s.dy_values) <= tolerance<T>::filter);
+  // The next step transforms x, w and dy again: weights and gradients changed in between.
+  s.forward_saved();
+  s.backward_saved();
+  CHECK(s.counts() == counts(6, 6));
+  // Separate passes, no saved state: forward X̂, Ŵ; backward_data Ŵ, dŶ; backward_filter X̂, dŶ.
+  s.layer.implementation().reset_transform_counts();
+  s.forward();
+  s.backward_data();
+  s.backward_filter();
+  CHECK(s.counts() == counts(6, 3));
+  CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
+  CHECK(s.filter_error(s.x_values, s.dy_values) <= tolerance<T>::filter);
 }
 
 // Correct by default: weights changed in place between forwards give the new answer with no extra call.
@@ -180,30 +197,35 @@ void check_constant_weights(Exec exec) {
   CHECK(s.counts() == counts(8, 5));  // every forward recomputes Ŵ again
 }
 
-// A backward call whose x or dy is not what the cached spectrum came from recomputes it.
+// Each pass reads its own arguments, whatever the passes before it saw: other x and dy at other addresses, and
+// new contents at the same ones.
 template <int N, class T, class Exec>
 void check_mismatched_inputs(Exec exec) {
   session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 40 + N);
   const auto other_x_values = testing_support::random_values(s.L.x_size(), 41);
   const auto other_dy_values = testing_support::random_values(s.L.y_size(), 42);
   test_buffer<T, Exec> other_x(exec, other_x_values), other_dy(exec, other_dy_values);
-  s.forward();                                     // X̂ of x
-  s.backward_data();                               // dŶ of dy
-  s.backward_filter(other_x.data(), nullptr);      // another x: X̂ recomputed, dŶ reused
-  CHECK(s.counts() == counts(4, 3));
+  s.forward();
+  s.backward_data();
+  s.backward_filter(other_x.data(), nullptr);
   CHECK(s.filter_error(other_x_values, s.dy_values) <= tolerance<T>::filter);
-  s.backward_filter(other_x.data(), other_dy.data());  // X̂ now of other_x; another dy: dŶ recomputed
-  CHECK(s.counts() == counts(5, 4));
+  s.backward_filter(other_x.data(), other_dy.data());
   CHECK(s.filter_error(other_x_values, other_dy_values) <= tolerance<T>::filter);
   CHECK(s.bias_error(other_dy_values) <= tolerance<T>::filter);
-  s.backward_data();  // back to dy: recomputed, since dŶ is of other_dy
-  CHECK(s.counts() == counts(6, 5));
+  s.backward_data();
   CHECK(s.data_error(s.dy_values, s.w_values) <= tolerance<T>::data);
+  // New dy contents at the same address after a backward_data: the next backward_filter reads them.
+  write_in_place(exec, s.dy, other_dy_values);
+  s.backward_filter();
+  CHECK(s.filter_error(s.x_values, other_dy_values) <= tolerance<T>::filter);
+  write_in_place(exec, s.x, other_x_values);
+  s.backward_filter();
+  CHECK(s.filter_error(other_x_values, other_dy_values) <= tolerance<T>::filter);
   // backward passes without any forward: everything from scratch, and right.
   session<N, T, Exec> fresh(exec, strided_grouped_layer(N, 1), 50 + N);
   fresh.backward_filter();
   fresh.backward_data();
-  CHECK(fresh.counts() == counts(3, 2));  // X̂, dŶ; dw; Ŵ; dx
+  CHECK(fresh.counts() == counts(4, 2));  // X̂, dŶ; dw; Ŵ, dŶ; dx
   CHECK(fresh.filter_error(fresh.x_values, fresh.dy_values) <= tolerance<T>::filter);
   CHECK(fresh.data_error(fresh.dy_values, fresh.w_values) <= tolerance<T>::data);
 }

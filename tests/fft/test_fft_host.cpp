@@ -307,25 +307,32 @@ TEST_CASE_TEMPLATE("fft host: workspace_bytes covers the spectra", T, float, dou
 }
 
 TEST_CASE("fft host: an allocation failure names the bytes and leaves the layer usable") {
-  // A 65536^3 input: X̂ alone holds 2^48 frequencies (2^51 bytes), beyond any address space, so the
-  // allocation fails even where the kernel overcommits. The views are never read (the failure comes first),
-  // so they may claim extents far beyond their storage; x and y are placed far apart so they do not overlap.
+  // backward_filter on a 65536^3 input: X̂ over all rows holds about 2^48 frequencies (2^51 bytes), beyond any
+  // address space, so its allocation fails even where the kernel overcommits. The expected size comes from the
+  // plan's own layout. The views are never read (the failure comes first), so they may claim extents far
+  // beyond their storage; x and dy are placed far apart from dw.
   fftconv::conv<3, float, fftconv::fft> layer({.in_channels = 1, .out_channels = 1, .kernel = {1, 1, 1}});
   const std::int64_t n = 65536;
   const auto* x = reinterpret_cast<const float*>(std::uintptr_t{1} << 52);
-  auto* y = reinterpret_cast<float*>(std::uintptr_t{1} << 54);
+  const auto* dy = reinterpret_cast<const float*>(std::uintptr_t{1} << 54);
+  float dw[1] = {0.0f};
   const float w[1] = {2.0f};
-  const std::size_t expected_bytes = std::size_t{1} << 51;  // X̂: 2^48 complex<float>
+  const auto p = fftconv::detail::make_problem<3>(layer.geometry(), 1, {n, n, n});
+  const auto choice = layer.implementation().plan_choice(p);
+  const auto layout =
+      fftconv::detail::saved_layout_of<3, float>(choice, fftconv::detail::sizes_of<3>(p, choice.layout, sizeof(float)));
+  const std::size_t expected_bytes = layout.input_bytes;
+  CHECK(expected_bytes >= (std::size_t{1} << 50));
   try {
-    layer.forward(fftconv::host{}, fftconv::make_view<const float, 5>(x, {1, 1, n, n, n}),
-                  fftconv::make_view<const float, 5>(w, {1, 1, 1, 1, 1}), nullptr,
-                  fftconv::make_view<float, 5>(y, {1, 1, n, n, n}));
+    layer.backward_filter(fftconv::host{}, fftconv::make_view<const float, 5>(x, {1, 1, n, n, n}),
+                          fftconv::make_view<const float, 5>(dy, {1, 1, n, n, n}),
+                          fftconv::make_view<float, 5>(dw, {1, 1, 1, 1, 1}), nullptr);
     FAIL_CHECK("expected fftconv::out_of_memory");
   } catch (const fftconv::out_of_memory& error) {
     CHECK(error.bytes() == expected_bytes);
     CHECK(std::string(error.what()).find(std::to_string(expected_bytes)) != std::string::npos);
   }
-  CHECK(layer.workspace_bytes() == 0);
+  CHECK(layer.workspace_bytes() < expected_bytes);
   // The same object, a small input: planned afresh and right (a 1x1x1 kernel scales x by w).
   const auto values = testing_support::random_values(2 * 3 * 4, 8);
   std::vector<float> small_x(values.begin(), values.end()), small_y(values.size(), 0.0f);

@@ -36,15 +36,16 @@
 
 namespace fftconv {
 
-// One candidate's figures in a choice: measured seconds per pass (measure mode) or modelled seconds
-// (heuristic mode); a negative entry is a pass that was not run.
+// One candidate's figures in a choice: the measured seconds of a step's two calls (measure mode) or their
+// modelled seconds (heuristic mode); a negative figure is a call the declared passes do not make.
 struct automatic_candidate {
   std::string policy;
-  bool considered = false;  // timed (measure) or modelled (heuristic)
-  double seconds[3] = {-1, -1, -1};  // forward, backward_data, backward_filter
-  double total_seconds = -1;         // over the declared passes
-  double first_call_seconds = -1;    // measure mode: the untimed warm-up step (plans, workspace)
-  std::string skipped;               // why it was not considered or not eligible, empty if it was
+  bool considered = false;         // timed (measure) or modelled (heuristic)
+  double forward_seconds = -1;     // forward, writing the saved state when a backward is declared
+  double backward_seconds = -1;    // one combined backward: dx and/or dw (and db) as declared, from that state
+  double total_seconds = -1;       // their sum
+  double first_call_seconds = -1;  // measure mode: the untimed warm-up step (plans, workspace)
+  std::string skipped;             // why it was not considered or not eligible, empty if it was
 };
 
 // What fftconv::automatic picked for one key, and why.

@@ -8,10 +8,12 @@
 //           a rate that falls off with the smallest GEMM dimension d (rate · d/(d + half)).
 //   fft     per map, a real transform of the frame (2.5 V log2 V flops) plus staging and cropping bytes; the
 //           per-frequency complex products (8 flops per MAC) at the GEMM rate for their (small) dimensions,
-//           plus one read and one write of the spectra involved. Transforms reused inside a step (X̂ from
-//           forward in backward_filter, Ŵ from forward in backward_data, dŶ from backward_data in
-//           backward_filter) are charged once, to the first declared pass that needs them.
+//           plus one read and one write of the spectra involved.
 // Every pass also pays a fixed overhead per library call or kernel launch.
+//
+// A step is a forward and one combined backward (conv::backward), whose figure is the sum of its data and
+// filter parts. fft's X̂ and Ŵ reach backward through the saved state and dŶ is transformed once for dx and dw,
+// so each transform is charged once, to the first declared pass that needs it.
 //
 // The constants were fitted on the project's hosts (2-core x86-64, OpenBLAS generic kernels, FFTW3) and on the
 // design's H100 figures; they only need to rank policies, not predict times exactly (README: "Picking a policy"
@@ -44,15 +46,6 @@ inline constexpr const char* candidate_name(candidate c) {
 enum class pass_kind : int { forward = 0, backward_data = 1, backward_filter = 2 };
 inline constexpr int pass_count = 3;
 
-inline constexpr const char* pass_name(pass_kind pass) {
-  switch (pass) {
-    case pass_kind::forward: return "forward";
-    case pass_kind::backward_data: return "backward_data";
-    case pass_kind::backward_filter: return "backward_filter";
-  }
-  return "?";
-}
-
 inline constexpr bool declares(const passes& declared, pass_kind pass) {
   switch (pass) {
     case pass_kind::forward: return declared.forward;
@@ -80,9 +73,12 @@ inline constexpr backend_rates device_rates{4.0e11, 2.5e13, 32.0, 2.0e12, 2.0e12
 struct modelled_costs {
   std::array<std::array<double, pass_count>, candidate_count> seconds{};
 
-  double total(candidate c) const {
+  double total(candidate c) const { return forward(c) + backward(c); }
+  double forward(candidate c) const { return seconds[static_cast<int>(c)][0]; }
+  // The combined backward: its data and filter parts.
+  double backward(candidate c) const {
     const auto& s = seconds[static_cast<int>(c)];
-    return s[0] + s[1] + s[2];
+    return s[1] + s[2];
   }
 };
 
@@ -184,8 +180,8 @@ modelled_costs model_costs(const problem<N>& p, const passes& declared, std::siz
              2.0 * operand_maps * complex_volume * 2 * bytes / rates.memory_bytes + 6 * rates.call_seconds;
     };
     const bool fwd = declared.forward, data = declared.backward_data, filter = declared.backward_filter;
-    // Who transforms what: X̂ by forward (else backward_filter), Ŵ by forward (else backward_data), dŶ by
-    // backward_data (else backward_filter).
+    // Who transforms what: X̂ by forward (else backward's filter part), Ŵ by forward (else backward's data
+    // part), dŶ by backward's data part (else its filter part).
     const double x_maps_forward = fwd ? maps_x : 0, x_maps_filter = fwd ? 0 : maps_x;
     const double w_maps_forward = fwd ? maps_w : 0, w_maps_data = fwd ? 0 : maps_w;
     const double dy_maps_data = data ? maps_y : 0, dy_maps_filter = data ? 0 : maps_y;

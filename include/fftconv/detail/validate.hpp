@@ -1,9 +1,10 @@
 #pragma once
-// Argument checks for the three passes, run before anything is written. Each failure names the argument,
-// its extents and what the geometry expects.
+// Argument checks for the passes, run before anything is written. Each failure names the argument, its
+// extents (and strides where they are at fault) and what the geometry expects.
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 
 #include "../error.hpp"
 #include "../geometry.hpp"
@@ -11,14 +12,28 @@
 
 namespace fftconv::detail {
 
-template <class View>
-std::int64_t check_view(const View& v, const char* pass, const char* name) {
-  const auto extents = extents_of(v);
-  for (std::size_t r = 0; r < extents.size(); ++r)
+// Extents >= 1, an element count and a reach that fit int64, non-null data, strides >= 0; an output also needs
+// distinct elements (no stride 0 over an extent > 1, a unique mapping).
+template <class T, std::size_t R>
+std::int64_t check_tensor(const tensor_ref<T, R>& v, const char* pass, const char* name, bool output) {
+  const auto& extents = v.extents();
+  for (std::size_t r = 0; r < R; ++r)
     if (extents[r] < 1)
       fail(pass, ": ", name, " has extents ", format_extents(extents), "; every extent must be >= 1");
   const std::int64_t count = checked_product(extents, name);
-  if (v.data_handle() == nullptr) fail(pass, ": ", name, " is null (extents ", format_extents(extents), ")");
+  if (v.data() == nullptr) fail(pass, ": ", name, " is null (extents ", format_extents(extents), ")");
+  std::int64_t reach = 0;
+  for (std::size_t r = 0; r < R; ++r) {
+    if (v.stride(r) < 0)
+      fail(pass, ": ", name, " has strides ", format_extents(v.strides()), "; strides must be >= 0");
+    if (output && extents[r] > 1 && v.stride(r) == 0)
+      fail(pass, ": output ", name, " has stride 0 in dim ", r, " (strides ", format_extents(v.strides()),
+           ", extents ", format_extents(extents), "); every output element needs its own memory");
+    reach = checked_add(reach, checked_multiply(extents[r] - 1, v.stride(r), name), name);
+  }
+  if (output && !v.unique())
+    fail(pass, ": output ", name, " has a mapping that is not unique (extents ", format_extents(extents),
+         "); every output element needs its own memory");
   return count;
 }
 
@@ -55,57 +70,71 @@ void check_extents(const char* pass, const char* name, const std::array<A, R>& a
       fail(pass, ": ", name, " has extents ", format_extents(actual), " but ", why, " ", format_extents(expected));
 }
 
-template <class A, class B>
-void check_no_overlap(const char* pass, const char* output_name, const A* output, std::int64_t output_count,
-                      const char* input_name, const B* input, std::int64_t input_count) {
-  if (overlaps(output, output_count, input, input_count))
-    fail(pass, ": ", output_name, " overlaps ", input_name, "; outputs must not alias inputs");
+// A tensor of any rank and type, by name, for the overlap checks.
+struct named_region {
+  const char* name;
+  const void* data;
+  std::int64_t rank;
+  std::int64_t element_bytes;
+  std::array<std::int64_t, 5> extents;
+  std::array<std::int64_t, 5> strides;
+
+  template <class T, std::size_t R>
+  static named_region of(const char* name, const tensor_ref<T, R>& v) {
+    named_region region{name, v.data(), static_cast<std::int64_t>(R), static_cast<std::int64_t>(sizeof(T)), {}, {}};
+    for (std::size_t r = 0; r < R; ++r) region.extents[r] = v.extent(r), region.strides[r] = v.stride(r);
+    return region;
+  }
+
+  template <std::size_t R>
+  tensor_ref<const unsigned char, R> as_bytes_view() const {  // strides in bytes, over a byte element
+    std::array<std::int64_t, R> e{}, s{};
+    for (std::size_t r = 0; r < R; ++r) e[r] = extents[r], s[r] = strides[r] * element_bytes;
+    return tensor_ref<const unsigned char, R>(static_cast<const unsigned char*>(data), e, s);
+  }
+};
+
+// May a and b share a byte? Exact for tensors of one rank, element size and strides; otherwise by address range.
+inline bool regions_may_overlap(const named_region& a, const named_region& b) {
+  if (a.data == nullptr || b.data == nullptr) return false;
+  const auto range = [](const named_region& r) {
+    std::int64_t last = 0;
+    for (std::int64_t d = 0; d < r.rank; ++d) last += (r.extents[d] - 1) * r.strides[d];
+    return (last + 1) * r.element_bytes;
+  };
+  if (!overlaps(static_cast<const unsigned char*>(a.data), range(a), static_cast<const unsigned char*>(b.data),
+                range(b)))
+    return false;
+  if (a.rank != b.rank || a.element_bytes != b.element_bytes || a.strides != b.strides) return true;
+  const auto same_rank = [&]<std::size_t R>() {
+    // Element-wise: a byte of element i of a meets one of element j of b only if their starts differ by less
+    // than the element size, so compare element starts at byte strides, widened by the element size.
+    const auto av = a.as_bytes_view<R>();
+    const auto bv = b.as_bytes_view<R>();
+    const auto delta = reinterpret_cast<std::intptr_t>(b.data) - reinterpret_cast<std::intptr_t>(a.data);
+    if (delta % a.element_bytes != 0) return true;
+    std::array<std::int64_t, R> s{};
+    for (std::size_t r = 0; r < R; ++r) s[r] = av.stride(r) / a.element_bytes;
+    return strided_offsets_meet<R>(static_cast<std::int64_t>(delta / a.element_bytes), s, av.extents(), bv.extents());
+  };
+  switch (a.rank) {
+    case 1: return same_rank.template operator()<1>();
+    case 3: return same_rank.template operator()<3>();
+    case 4: return same_rank.template operator()<4>();
+    case 5: return same_rank.template operator()<5>();
+    default: return true;
+  }
 }
 
-template <int N, class T>
-void check_forward(const geometry<N>& g, const view<const T, N + 2>& x, const view<const T, N + 2>& w,
-                   const T* bias, const view<T, N + 2>& y) {
-  constexpr const char* pass = "forward";
-  const std::int64_t x_count = check_view(x, pass, "x");
-  const std::int64_t w_count = check_view(w, pass, "w");
-  const std::int64_t y_count = check_view(y, pass, "y");
-  check_extents(pass, "w", extents_of(w), expected_weight_extents(g), "the geometry expects");
-  const auto output = checked_output_extents(g, extents_of(x), pass, "x");
-  check_extents(pass, "y", extents_of(y), output, "the output of x is");
-  check_no_overlap(pass, "y", y.data_handle(), y_count, "x", x.data_handle(), x_count);
-  check_no_overlap(pass, "y", y.data_handle(), y_count, "w", w.data_handle(), w_count);
-  check_no_overlap(pass, "y", y.data_handle(), y_count, "bias", bias, g.out_channels);
-}
-
-template <int N, class T>
-void check_backward_data(const geometry<N>& g, const view<const T, N + 2>& dy, const view<const T, N + 2>& w,
-                         const view<T, N + 2>& dx) {
-  constexpr const char* pass = "backward_data";
-  const std::int64_t dy_count = check_view(dy, pass, "dy");
-  const std::int64_t w_count = check_view(w, pass, "w");
-  const std::int64_t dx_count = check_view(dx, pass, "dx");
-  check_extents(pass, "w", extents_of(w), expected_weight_extents(g), "the geometry expects");
-  const auto output = checked_output_extents(g, extents_of(dx), pass, "dx");
-  check_extents(pass, "dy", extents_of(dy), output, "the output of dx is");
-  check_no_overlap(pass, "dx", dx.data_handle(), dx_count, "dy", dy.data_handle(), dy_count);
-  check_no_overlap(pass, "dx", dx.data_handle(), dx_count, "w", w.data_handle(), w_count);
-}
-
-template <int N, class T>
-void check_backward_filter(const geometry<N>& g, const view<const T, N + 2>& x, const view<const T, N + 2>& dy,
-                           const view<T, N + 2>& dw, const T* dbias) {
-  constexpr const char* pass = "backward_filter";
-  const std::int64_t x_count = check_view(x, pass, "x");
-  const std::int64_t dy_count = check_view(dy, pass, "dy");
-  const std::int64_t dw_count = check_view(dw, pass, "dw");
-  check_extents(pass, "dw", extents_of(dw), expected_weight_extents(g), "the geometry expects");
-  const auto output = checked_output_extents(g, extents_of(x), pass, "x");
-  check_extents(pass, "dy", extents_of(dy), output, "the output of x is");
-  check_no_overlap(pass, "dw", dw.data_handle(), dw_count, "x", x.data_handle(), x_count);
-  check_no_overlap(pass, "dw", dw.data_handle(), dw_count, "dy", dy.data_handle(), dy_count);
-  check_no_overlap(pass, "dw", dw.data_handle(), dw_count, "dbias", dbias, g.out_channels);
-  check_no_overlap(pass, "dbias", dbias, g.out_channels, "x", x.data_handle(), x_count);
-  check_no_overlap(pass, "dbias", dbias, g.out_channels, "dy", dy.data_handle(), dy_count);
+// Every output against every input and every other output.
+inline void check_no_overlap(const char* pass, std::initializer_list<named_region> outputs,
+                             std::initializer_list<named_region> inputs) {
+  for (auto o = outputs.begin(); o != outputs.end(); ++o) {
+    for (const named_region& i : inputs)
+      if (regions_may_overlap(*o, i)) fail(pass, ": ", o->name, " overlaps ", i.name, "; outputs must not alias inputs");
+    for (auto other = o + 1; other != outputs.end(); ++other)
+      if (regions_may_overlap(*o, *other)) fail(pass, ": ", o->name, " overlaps ", other->name, "; outputs must not alias each other");
+  }
 }
 
 }  // namespace fftconv::detail

@@ -1,6 +1,6 @@
 #pragma once
 // The frequency-domain plan of one problem shape on one executor: the tiling (plan/tiling.hpp), the FFT plans,
-// the workspace, and the cached spectra X̂, Ŵ, dŶ with the tags that say which data they came from.
+// the workspace, and the spectra X̂, Ŵ, dŶ where the caller's saved state does not hold them.
 //
 // A pass runs over chunks of rows (batch x tiles), so that the scratch stays under the workspace limit:
 //   stage (tiles, phases, zero fill) -> R2C -> [to frequency-major] -> products -> [to natural] -> C2R ->
@@ -47,8 +47,7 @@ class frequency_plan_base {
  public:
   virtual ~frequency_plan_base() = default;
   virtual std::size_t workspace_bytes() const = 0;
-  virtual void forget_kernel_spectrum() = 0;
-  virtual void forget_data_spectra() = 0;  // X̂ and dŶ
+  virtual void forget_kept_kernel() = 0;  // declared-constant weights changed
 };
 
 template <int N>
@@ -84,6 +83,41 @@ bool windows_reach_input(const problem<N>& p) {
   return true;
 }
 
+// Where a spectrum of rows lives: `rows_held` rows starting at row `first_row` (all rows: 0 and sizes.rows; one
+// chunk's: its first row and its row count). Natural layout: maps of row r at (r - first_row) * maps per row;
+// frequency-major (GEMM): [frequency x group][rows_held][columns].
+template <class T>
+struct spectrum_rows {
+  complex<T>* data = nullptr;
+  std::int64_t rows_held = 0;
+  std::int64_t first_row = 0;
+};
+
+// The saved payload of the FFT policy: X̂ over all rows, then Ŵ, at byte offsets that keep the FFT library's
+// alignment (the payload itself starts 512 bytes into the caller's 64- or 256-byte aligned state).
+struct saved_spectra_layout {
+  std::size_t input_offset = 0;
+  std::size_t input_bytes = 0;
+  std::size_t kernel_offset = 0;
+  std::size_t kernel_bytes = 0;
+  std::size_t total() const noexcept { return kernel_offset + kernel_bytes; }
+};
+
+template <int N, class T>
+saved_spectra_layout saved_layout_of(const tiling_choice<N>& choice, const tiling_sizes<N>& sizes) {
+  const bool elementwise = choice.layout.products == spectral_products::elementwise;
+  const std::int64_t per_map = elementwise ? sizes.spectrum_distance : sizes.frequencies;
+  const auto bytes = [&](std::int64_t maps) {
+    return static_cast<std::size_t>(checked_multiply(checked_multiply(maps, per_map, "fft saved spectra"),
+                                                     static_cast<std::int64_t>(sizeof(complex<T>)), "fft saved spectra"));
+  };
+  saved_spectra_layout l;
+  l.input_bytes = bytes(checked_multiply(sizes.rows, sizes.row_inputs, "fft saved spectra"));
+  l.kernel_offset = (l.input_bytes + 255) / 256 * 256;
+  l.kernel_bytes = bytes(sizes.kernel_maps);
+  return l;
+}
+
 template <int N, class T, class Exec>
 class frequency_plan final : public frequency_plan_base {
   using transforms = fft_backend<Exec>;
@@ -93,9 +127,10 @@ class frequency_plan final : public frequency_plan_base {
   using buffer = typename ops::template buffer<U>;
 
  public:
-  // Chooses the tiling, allocates everything (an out_of_memory leaves nothing behind); plans come on first use.
+  // Chooses the tiling and allocates the scratch (an out_of_memory leaves nothing behind); spectra the plan
+  // holds itself are allocated on first use, FFT plans before the first pass that needs them.
   frequency_plan(const Exec& exec, const problem<N>& p, const tiling_request<N>& request)
-      : queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
+      : exec_(exec), queue_(queue_of(exec)), problem_(p), request_(request), reaches_input_(windows_reach_input(p)) {
     choice_ = choose_tiling<N>(p, on_executor(request, ops::on_device), sizeof(T));
     const tiling<N>& t = choice_.layout;
     sizes_ = sizes_of<N>(p, t, sizeof(T));
@@ -108,18 +143,12 @@ class frequency_plan final : public frequency_plan_base {
     real_ = ops::template allocate<T>(exec, count(scratch_maps, sizes_.real_distance));
     if (elementwise()) {
       product_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
-      input_spectrum_ = ops::template allocate<complex<T>>(exec, count(input_maps(), sizes_.spectrum_distance));
-      kernel_spectrum_ = ops::template allocate<complex<T>>(exec, count(sizes_.kernel_maps, sizes_.spectrum_distance));
-      output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps(), sizes_.spectrum_distance));
     } else {
       natural_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
       const std::int64_t og = p.out_channels_per_group(), k = kernel_columns();
       const std::int64_t matrices = checked_multiply(sizes_.frequencies, p.groups, "fft products");
       const std::int64_t per_matrix = std::max(choice_.chunk_rows * std::max(og, k), og * k);
       product_ = ops::template allocate<complex<T>>(exec, count(matrices, per_matrix));
-      input_spectrum_ = ops::template allocate<complex<T>>(exec, count(input_maps(), sizes_.frequencies));
-      kernel_spectrum_ = ops::template allocate<complex<T>>(exec, count(sizes_.kernel_maps, sizes_.frequencies));
-      output_spectrum_ = ops::template allocate<complex<T>>(exec, count(output_maps(), sizes_.frequencies));
     }
   }
 
@@ -128,62 +157,80 @@ class frequency_plan final : public frequency_plan_base {
            request.products == request_.products && request.workspace_limit == request_.workspace_limit;
   }
 
-  // The queue the workspace was allocated for: on the GPU its buffers and spectra are ordered on that
-  // stream, so a call on another stream must not use them (the policy waits for it and rebuilds).
+  // The queue the workspace was allocated for: on the GPU its buffers are ordered on that stream, so a call on
+  // another stream must not use them (the policy frees them on their stream and builds afresh on the new one).
   const execution_queue& queue() const noexcept { return queue_; }
   bool same_queue(const Exec& exec) const { return queue_of(exec) == queue_; }
 
   bool reaches_input() const noexcept { return reaches_input_; }
   const spectral_frame<N>& frame() const noexcept { return frame_; }
   const tiling_choice<N>& choice() const noexcept { return choice_; }
+  saved_spectra_layout saved_layout() const { return saved_layout_of<N, T>(choice_, sizes_); }
 
   std::size_t workspace_bytes() const override {
     return real_.bytes() + natural_.bytes() + product_.bytes() + input_spectrum_.bytes() + kernel_spectrum_.bytes() +
            output_spectrum_.bytes() + work_area_.bytes();
   }
 
-  // ---- the cached spectra and their tags (data pointer; the extents are this plan's problem) ----
-  bool has_input_spectrum(const T* x) const { return input_source_ == x && x != nullptr; }
-  bool has_kernel_spectrum(const T* w) const { return kernel_source_ == w && w != nullptr; }
-  bool has_output_spectrum(const T* dy) const { return output_source_ == dy && dy != nullptr; }
-  void forget_kernel_spectrum() override { kernel_source_ = nullptr; }
-  void forget_output_spectrum() { output_source_ = nullptr; }
-  void forget_data_spectra() override {
-    input_source_ = nullptr;
-    output_source_ = nullptr;
-  }
+  memory_resource* resource() const noexcept { return exec_.resource; }
 
-  // Ŵ <- FFT(phases of the dilated w): one execution.
-  void transform_kernel(const Exec& exec, const T* w, transform_counts& counts) {
-    kernel_source_ = nullptr;  // stays unset if anything below throws
+  // Ŵ kept for weights the caller declared constant (conv::set_weights_constant), until weights_changed().
+  bool kept_kernel_valid() const noexcept { return kept_kernel_valid_; }
+  void keep_kernel() noexcept { kept_kernel_valid_ = true; }
+  void forget_kept_kernel() override { kept_kernel_valid_ = false; }
+
+  // ---- spectra: in the caller's saved state, or in buffers of this plan ----
+  spectrum_rows<T> all_rows(complex<T>* data) const { return {data, sizes_.rows, 0}; }
+  // The plan's own X̂ over all rows (backward without saved spectra) or over one chunk (forward without).
+  complex<T>* held_input_spectrum(bool all) { return grow(input_spectrum_, all ? sizes_.rows : choice_.chunk_rows, sizes_.row_inputs); }
+  complex<T>* held_output_spectrum(bool all) { return grow(output_spectrum_, all ? sizes_.rows : choice_.chunk_rows, sizes_.row_outputs); }
+  complex<T>* held_kernel_spectrum() {
+    if (kernel_spectrum_.data() == nullptr)
+      kernel_spectrum_ = ops::template allocate<complex<T>>(exec_, count(sizes_.kernel_maps, per_map()));
+    return kernel_spectrum_.data();
+  }
+  std::size_t kernel_spectrum_elements() const { return count(sizes_.kernel_maps, per_map()); }
+
+  // ---- the passes ----
+
+  // Ŵ <- FFT(phases of the dilated w) into `kernel` (kernel_spectrum_elements()): one execution.
+  void transform_kernel(const Exec& exec, const T* w, complex<T>* kernel, transform_counts& counts) {
     launch(exec, sizes_.kernel_maps * frame_.real_volume, frame_.real[N - 1],
            stage_kernel_phases<N, T>{problem_, layout(), sizes_.real_distance, w, real_.data()});
     to_spectrum(exec, sizes_.kernel_maps, {1, problem_.groups, problem_.out_channels_per_group(), kernel_columns()}, 1, 0,
-                kernel_spectrum_.data(), live_taps(), counts);
-    kernel_source_ = w;
+                kernel, live_taps(), counts);
   }
 
-  // y = crop(IFFT(X̂ · Ŵ^H)) + bias, chunk by chunk; X̂ is kept (transformed here, one execution per chunk).
-  void forward(const Exec& exec, const T* x, const T* bias, T* y, transform_counts& counts) {
-    input_source_ = nullptr;
+  // X̂ <- FFT(tiles of x) over all rows, into `input` (backward without saved spectra).
+  void transform_input(const Exec& exec, const T* x, spectrum_rows<T> input, transform_counts& counts) {
+    for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_input_rows(exec, x, first, rows, input, counts); });
+  }
+
+  // y = crop(IFFT(X̂ · Ŵ^H)) + bias, chunk by chunk; X̂ is transformed into `input` (all rows: the saved
+  // spectra; or one chunk's rows: a buffer of this plan), one execution per chunk.
+  void forward(const Exec& exec, const T* x, const complex<T>* kernel, spectrum_rows<T> input, const T* bias, T* y,
+               transform_counts& counts) {
+    prepare(exec, sizes_.row_inputs, fft_direction::real_to_complex, live_window());
+    prepare(exec, sizes_.row_outputs, fft_direction::complex_to_real, live_tile());
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
-      transform_input_rows(exec, x, first, rows, counts);
+      const spectrum_rows<T> in = at_chunk(input, first);
+      transform_input_rows(exec, x, first, rows, in, counts);
+      const std::int64_t local = first - in.first_row;
       if (elementwise()) {
         ops::spectral_products(exec, spectral_gemm<T>(forward_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
                                                                             problem_.groups, kernel_columns(),
                                                                             problem_.out_channels_per_group(), rows),
-                                                      input_spectrum_.data() + first * sizes_.row_inputs * sizes_.spectrum_distance,
-                                                      kernel_spectrum_.data(), product_.data()));
+                                                      in.data + local * sizes_.row_inputs * sizes_.spectrum_distance,
+                                                      kernel, product_.data()));
       } else {
         const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
         gemm_desc desc;
         desc.op_b = gemm_op::conjugate_transpose;
         desc.m = rows, desc.n = og, desc.k = k;
         desc.lda = k, desc.ldb = k, desc.ldc = og;
-        desc.stride_a = sizes_.rows * k, desc.stride_b = og * k, desc.stride_c = rows * og;
+        desc.stride_a = in.rows_held * k, desc.stride_b = og * k, desc.stride_c = rows * og;
         desc.batch = sizes_.frequencies * problem_.groups;
-        ops::gemm(exec, desc, complex<T>(1), input_spectrum_.data() + first * k, kernel_spectrum_.data(), complex<T>(0),
-                  product_.data());
+        ops::gemm(exec, desc, complex<T>(1), in.data + local * k, kernel, complex<T>(0), product_.data());
       }
       from_products(exec, rows * sizes_.row_outputs, {rows, problem_.groups, 1, problem_.out_channels_per_group()},
                     live_tile(), counts);
@@ -195,49 +242,40 @@ class frequency_plan final : public frequency_plan_base {
                   crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
                                           tile_divisors<N>(t, problem_.out_channels, std::max(elements, sizes_.rows))});
     });
-    input_source_ = x;
   }
 
-  // X̂ <- FFT(tiles of x), all chunks (backward_filter without the forward that would have made it).
-  void transform_input(const Exec& exec, const T* x, transform_counts& counts) {
-    input_source_ = nullptr;
-    for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_input_rows(exec, x, first, rows, counts); });
-    input_source_ = x;
-  }
-
-  // dŶ <- FFT(tiles of dy), all chunks (backward_filter before any backward_data).
-  void transform_output_gradient(const Exec& exec, const T* dy, transform_counts& counts) {
-    output_source_ = nullptr;
-    for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_output_rows(exec, dy, first, rows, counts); });
-    output_source_ = dy;
-  }
-
-  // dx = overlap-add(IFFT(dŶ · Ŵ)), chunk by chunk; dŶ is transformed here unless it is already held for dy.
-  void backward_data(const Exec& exec, const T* dy, T* dx, transform_counts& counts) {
-    const bool transform = !has_output_spectrum(dy);
-    if (transform) output_source_ = nullptr;
+  // dŶ <- FFT(tiles of dy) chunk by chunk into `output` (all rows when dw is wanted, else one chunk's);
+  // dx = overlap-add(IFFT(dŶ · Ŵ)) per chunk (needs `kernel`); dw = IFFT(dŶ^H · X̂) at the kernel's taps over
+  // all rows (needs `input`, all rows). Either output may be null.
+  void backward(const Exec& exec, const T* dy, const complex<T>* kernel, const complex<T>* input,
+                spectrum_rows<T> output, T* dx, T* dw, transform_counts& counts) {
     const tiling<N>& t = layout();
     // Rows of one image split over chunks add into dx, which then starts from zero.
     const bool split_images = choice_.chunks > 1 && choice_.chunk_rows % t.tile_count != 0;
-    if (split_images) ops::fill(exec, dx, problem_.input_size(), T(0));
+    prepare(exec, sizes_.row_outputs, fft_direction::real_to_complex, live_tile());
+    if (dx != nullptr) prepare(exec, sizes_.row_inputs, fft_direction::complex_to_real, live_window());
+    if (dw != nullptr) plan_for(exec, sizes_.kernel_maps, fft_direction::complex_to_real, live_taps());
+    if (dx != nullptr && split_images) ops::fill(exec, dx, problem_.input_size(), T(0));
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
-      if (transform) transform_output_rows(exec, dy, first, rows, counts);
+      const spectrum_rows<T> out = at_chunk(output, first);
+      transform_output_rows(exec, dy, first, rows, out, counts);
+      if (dx == nullptr) return;
+      const std::int64_t local = first - out.first_row;
       const std::int64_t k = kernel_columns();
       if (elementwise()) {
         ops::spectral_products(exec, spectral_gemm<T>(data_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
                                                                          problem_.groups, k,
                                                                          problem_.out_channels_per_group(), rows),
-                                                      output_spectrum_.data() + first * sizes_.row_outputs * sizes_.spectrum_distance,
-                                                      kernel_spectrum_.data(), product_.data()));
+                                                      out.data + local * sizes_.row_outputs * sizes_.spectrum_distance,
+                                                      kernel, product_.data()));
       } else {
         const std::int64_t og = problem_.out_channels_per_group();
         gemm_desc desc;
         desc.m = rows, desc.n = k, desc.k = og;
         desc.lda = og, desc.ldb = k, desc.ldc = k;
-        desc.stride_a = sizes_.rows * og, desc.stride_b = og * k, desc.stride_c = rows * k;
+        desc.stride_a = out.rows_held * og, desc.stride_b = og * k, desc.stride_c = rows * k;
         desc.batch = sizes_.frequencies * problem_.groups;
-        ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data() + first * og, kernel_spectrum_.data(),
-                  complex<T>(0), product_.data());
+        ops::gemm(exec, desc, complex<T>(1), out.data + local * og, kernel, complex<T>(0), product_.data());
       }
       from_products(exec, rows * sizes_.row_inputs, {rows, problem_.groups, 1, k}, live_window(), counts);
       const std::int64_t first_image = first / t.tile_count, last_image = (first + rows - 1) / t.tile_count;
@@ -246,32 +284,10 @@ class frequency_plan final : public frequency_plan_base {
              overlap_add_input<N, T>{problem_, t, sizes_.real_distance, first_image, first, first + rows, scale(),
                                      split_images, real_.data(), dx});
     });
-    if (transform) output_source_ = dy;
+    if (dw != nullptr) filter_gradient(exec, output.data, input, dw, counts);
   }
 
-  // dw = IFFT(dŶ^H · X̂) at the kernel's taps: one product over all rows, one inverse execution.
-  void backward_filter(const Exec& exec, T* dw, transform_counts& counts) {
-    const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
-    if (elementwise()) {
-      ops::spectral_products(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
-                                                                         problem_.groups, k, og, sizes_.rows),
-                                                    output_spectrum_.data(), input_spectrum_.data(), product_.data()));
-    } else {
-      gemm_desc desc;
-      desc.op_a = gemm_op::conjugate_transpose;
-      desc.m = og, desc.n = k, desc.k = sizes_.rows;
-      desc.lda = og, desc.ldb = k, desc.ldc = k;
-      desc.stride_a = sizes_.rows * og, desc.stride_b = sizes_.rows * k, desc.stride_c = og * k;
-      desc.batch = sizes_.frequencies * problem_.groups;
-      ops::gemm(exec, desc, complex<T>(1), output_spectrum_.data(), input_spectrum_.data(), complex<T>(0),
-                product_.data());
-    }
-    from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, live_taps(), counts);
-    launch(exec, problem_.weight_size(), problem_.kernel[N - 1],
-           gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
-  }
-
- private:
+  private:
   const tiling<N>& layout() const noexcept { return choice_.layout; }
   bool elementwise() const noexcept { return layout().products == spectral_products::elementwise; }
   std::int64_t kernel_columns() const { return problem_.in_channels_per_group() * layout().phases; }
@@ -297,28 +313,64 @@ class frequency_plan final : public frequency_plan_base {
       body(first, std::min(choice_.chunk_rows, sizes_.rows - first));
   }
 
+  // Makes the FFT plans of a chunked pass before it writes anything: a full chunk's and a smaller last one's.
+  void prepare(const Exec& exec, std::int64_t maps_per_row, fft_direction direction, const box& live) {
+    const std::int64_t full = std::min(choice_.chunk_rows, sizes_.rows);
+    const std::int64_t last = sizes_.rows - (sizes_.rows - 1) / full * full;
+    plan_for(exec, full * maps_per_row, direction, live);
+    if (last != full) plan_for(exec, last * maps_per_row, direction, live);
+  }
+
+  // The rows of `s` that hold chunk `first`: all-rows spectra as they are, a chunk buffer from that chunk on.
+  spectrum_rows<T> at_chunk(spectrum_rows<T> s, std::int64_t first) const {
+    if (s.rows_held == sizes_.rows) return s;
+    return {s.data, s.rows_held, first};
+  }
+
+  // dw = IFFT(dŶ^H · X̂) at the kernel's taps: one product over all rows, one inverse execution.
+  void filter_gradient(const Exec& exec, const complex<T>* output, const complex<T>* input, T* dw,
+                       transform_counts& counts) {
+    const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
+    if (elementwise()) {
+      ops::spectral_products(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                         problem_.groups, k, og, sizes_.rows),
+                                                    output, input, product_.data()));
+    } else {
+      gemm_desc desc;
+      desc.op_a = gemm_op::conjugate_transpose;
+      desc.m = og, desc.n = k, desc.k = sizes_.rows;
+      desc.lda = og, desc.ldb = k, desc.ldc = k;
+      desc.stride_a = sizes_.rows * og, desc.stride_b = sizes_.rows * k, desc.stride_c = og * k;
+      desc.batch = sizes_.frequencies * problem_.groups;
+      ops::gemm(exec, desc, complex<T>(1), output, input, complex<T>(0), product_.data());
+    }
+    from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, live_taps(), counts);
+    launch(exec, problem_.weight_size(), problem_.kernel[N - 1],
+           gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
+  }
+
   void transform_input_rows(const Exec& exec, const T* x, std::int64_t first, std::int64_t rows,
-                            transform_counts& counts) {
+                            spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_inputs;
     const std::int64_t elements = maps * frame_.real_volume;
     launch_maps(exec, elements, frame_.real_volume,
                 stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
                                    tile_divisors<N>(layout(), problem_.in_channels,
                                                     std::max(elements, input_maps()))});
-    to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, sizes_.rows, first, input_spectrum_.data(),
-                live_window(), counts);
+    to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, target.rows_held, first - target.first_row,
+                target.data, live_window(), counts);
   }
 
   void transform_output_rows(const Exec& exec, const T* dy, std::int64_t first, std::int64_t rows,
-                             transform_counts& counts) {
+                             spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_outputs;
     const std::int64_t elements = maps * frame_.real_volume;
     launch_maps(exec, elements, frame_.real_volume,
                 stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
                                     real_.data(),
                                     tile_divisors<N>(layout(), problem_.out_channels, std::max(elements, output_maps()))});
-    to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, sizes_.rows, first,
-                output_spectrum_.data(), live_tile(), counts);
+    to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, target.rows_held,
+                first - target.first_row, target.data, live_tile(), counts);
   }
 
   // real_ (staged `maps` maps, of rows [first, first + chunk.outer) of `total_rows`) -> R2C -> the spectrum:
@@ -367,8 +419,9 @@ class frequency_plan final : public frequency_plan_base {
     std::shared_ptr<fft_plan> made = transforms::template make_plan<T>(exec, desc, real_.data(), spectrum_scratch);
     const std::size_t needed = transforms::template work_area_bytes<T>(*made);
     if (needed > work_area_.bytes()) {
-      work_area_ = buffer<unsigned char>();  // release before growing
-      work_area_ = ops::template allocate<unsigned char>(exec, needed);
+      // Allocate, then swap: a failed allocation leaves the old work area, so the layer stays usable.
+      buffer<unsigned char> grown = ops::template allocate<unsigned char>(exec, needed);
+      work_area_ = std::move(grown);
     }
     plans_.emplace_back(desc, std::move(made));
     return *plans_.back().second;
@@ -409,10 +462,23 @@ class frequency_plan final : public frequency_plan_base {
     launch_units(exec, elements, f.tiles(), f, [](const F& g, std::int64_t t) { g.tile(t); });
   }
 
+  std::int64_t per_map() const noexcept { return elementwise() ? sizes_.spectrum_distance : sizes_.frequencies; }
+
+  // `held`, grown to `rows` rows of `maps_per_row` maps (allocate, then swap); its data.
+  complex<T>* grow(buffer<complex<T>>& held, std::int64_t rows, std::int64_t maps_per_row) {
+    const std::size_t needed = count(checked_multiply(rows, maps_per_row, "fft maps"), per_map());
+    if (held.size() < needed) {
+      buffer<complex<T>> grown = ops::template allocate<complex<T>>(exec_, needed);
+      held = std::move(grown);
+    }
+    return held.data();
+  }
+
   static std::size_t count(std::int64_t maps, std::int64_t volume) {
     return static_cast<std::size_t>(checked_multiply(maps, volume, "fft workspace"));
   }
 
+  Exec exec_;  // the executor (stream, memory resource) this plan allocates for
   execution_queue queue_;
   problem<N> problem_;
   tiling_request<N> request_;
@@ -423,14 +489,12 @@ class frequency_plan final : public frequency_plan_base {
   buffer<T> real_;                      // staged maps, and the inverse transforms' output
   buffer<complex<T>> natural_;          // GEMM path: R2C output / C2R input, natural layout
   buffer<complex<T>> product_;          // products of one chunk (natural layout, or frequency-major for GEMM)
-  buffer<complex<T>> input_spectrum_;   // X̂
-  buffer<complex<T>> kernel_spectrum_;  // Ŵ
-  buffer<complex<T>> output_spectrum_;  // dŶ
+  buffer<complex<T>> input_spectrum_;   // X̂ when not saved: one chunk's rows (forward) or all (backward)
+  buffer<complex<T>> kernel_spectrum_;  // Ŵ when not saved
+  buffer<complex<T>> output_spectrum_;  // dŶ: one chunk's rows (dx only) or all (dw)
   buffer<unsigned char> work_area_;     // the FFT library's work area (cuFFT; none for FFTW)
   std::vector<std::pair<fft_desc, std::shared_ptr<fft_plan>>> plans_;  // by the descriptor asked for
-  const T* input_source_ = nullptr;
-  const T* kernel_source_ = nullptr;
-  const T* output_source_ = nullptr;
+  bool kept_kernel_valid_ = false;
 };
 
 }  // namespace fftconv::detail

@@ -3,9 +3,16 @@
 // passes (set_passes; default all three), chosen once per key and shared process-wide
 // (automatic/choice_cache.hpp).
 //
-// Measure mode (the default): the first call for a key times every eligible candidate over the declared passes,
-// in the order of a training step, on the caller's x and w (synthetic where the triggering call lacks them), a
-// seeded synthetic dy, and scratch y, dx, dw, db:
+// A training step is a forward and one combined backward (dx and dw as the declared passes ask, dŶ shared).
+// Forward writes the algorithm it ran into the caller's saved state (conv.hpp writes the header from
+// algorithm_for), and fft's X̂ and Ŵ into its payload; a backward given that state runs that algorithm, whatever
+// this layer would choose now, so a state is always read by the algorithm that wrote it. A backward without
+// saved state chooses as forward does.
+//
+// Measure mode (the default): the first call for a key times every eligible candidate over a step of the
+// declared passes, on the caller's x and w (synthetic where the triggering call lacks them), a seeded synthetic
+// dy, and scratch y, dx, dw, db and saved state (the candidate's forward writes it, its backward reads it, as a
+// caller's step does); never on the caller's outputs:
 //   - naive is timed only where the cost model predicts it within reach of the best (≤ 4x, or under 2 ms),
 //     and no candidate modelled over 20x the best is timed (exhaustive mode times every candidate);
 //   - one warm-up step (plans, workspace; reported as first_call_seconds), then the minimum of 2..10 timed
@@ -15,9 +22,8 @@
 //     agreement_tolerance is reported and cannot win;
 //   - out_of_memory and workspace_limit_exceeded skip a candidate (the message is kept in choice()); any
 //     other error propagates;
-//   - afterwards every candidate forgets its cached maps and kernel spectra (they were tagged with scratch
-//     addresses, and a freed scratch address can come back as the caller's dy), the losers are destroyed
-//     (their workspace freed), and the winner runs the triggering call on the caller's arguments last.
+//   - afterwards the losers are destroyed (their workspace freed), and the winner runs the triggering call on
+//     the caller's arguments last.
 // Under CUDA stream capture nothing is timed: the call uses a choice already measured for its key, else the
 // heuristic's pick, which is not remembered, so the first uncaptured call for that shape still measures.
 //
@@ -46,6 +52,9 @@
 #include "../automatic/hardware.hpp"
 #include "../automatic/measurement.hpp"
 #include "../backend/backend.hpp"
+#include "../call.hpp"                   // keep
+#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/saved_header.hpp"
 #include "../error.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
@@ -55,10 +64,10 @@
 
 namespace fftconv::detail {
 
-// The arguments of one call, whichever pass it is; pointers a pass does not take are null.
+// The arguments of one call, forward or combined backward; pointers the call does not take are null.
 template <class T>
 struct call_arguments {
-  pass_kind pass;
+  bool backward = false;  // else forward
   const T* x = nullptr;
   const T* w = nullptr;
   const T* bias = nullptr;
@@ -67,32 +76,110 @@ struct call_arguments {
   T* dx = nullptr;
   T* dw = nullptr;
   T* dbias = nullptr;
+  std::byte* payload_out = nullptr;       // forward: the saved state's payload (fft writes X̂, Ŵ there)
+  const std::byte* payload_in = nullptr;  // backward: the saved state's payload
+  keep kept = keep::none;
+  std::optional<algorithm> producer;      // backward: the algorithm that wrote the saved state
 };
+
+inline constexpr algorithm algorithm_of_candidate(candidate c) {
+  return c == candidate::naive ? algorithm::naive : c == candidate::im2col ? algorithm::im2col : algorithm::fft;
+}
+inline constexpr candidate candidate_of_algorithm(algorithm a) {
+  return a == algorithm::naive ? candidate::naive : a == algorithm::im2col ? candidate::im2col : candidate::fft;
+}
 
 template <int N, class T>
 class conv_impl<automatic, N, T> {
  public:
   explicit conv_impl(const geometry<N>& g) : geometry_(g) {}
 
+  // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
+  // keep::spectra; naive and im2col leave it alone. algorithm_for(p) then names the candidate that ran.
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
-    call_arguments<T> call{pass_kind::forward};
-    call.x = x, call.w = w, call.bias = bias, call.y = y;
+  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y,
+               std::byte* payload = nullptr, keep kept = keep::none) {
+    call_arguments<T> call;
+    call.x = x, call.w = w, call.bias = bias, call.y = y, call.payload_out = payload, call.kept = kept;
+    execute(exec, p, call);
+    record_forward(p, last_forward_);
+  }
+
+  // The gradients whose pointers are not null. With saved state (producer set) the candidate that wrote it
+  // runs, reading its payload (the FFT policy: X̂ and Ŵ, so x and w may be null); without, the layer chooses
+  // for its declared passes. No fallback to another candidate with saved state: the caller may have left out
+  // the x and w that one would need.
+  template <class Exec>
+  void backward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
+                keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
+    if (dx == nullptr && dw == nullptr) {
+      // db alone is the same fixed-order sum over dy in every candidate: nothing to choose, nothing saved to read.
+      if (dbias != nullptr) bias_gradient(exec, p, dy, dbias);
+      return;
+    }
+    call_arguments<T> call;
+    call.backward = true;
+    call.x = x, call.w = w, call.dy = dy, call.dx = dx, call.dw = dw, call.dbias = dbias;
+    call.payload_in = payload, call.kept = kept, call.producer = producer;
+    if (producer) return run(candidate_of_algorithm(*producer), exec, p, call);
     execute(exec, p, call);
   }
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    call_arguments<T> call{pass_kind::backward_data};
-    call.dy = dy, call.w = w, call.dx = dx;
-    execute(exec, p, call);
+    backward(exec, p, nullptr, w, dy, nullptr, keep::none, std::nullopt, dx, nullptr, nullptr);
   }
 
   template <class Exec>
   void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
-    call_arguments<T> call{pass_kind::backward_filter};
-    call.x = x, call.dy = dy, call.dw = dw, call.dbias = dbias;
-    execute(exec, p, call);
+    backward(exec, p, x, nullptr, dy, nullptr, keep::none, std::nullopt, nullptr, dw, dbias);
+  }
+
+  // Payload bytes of a saved state for p: the FFT policy's (X̂ and Ŵ under keep::spectra) wherever fft may be
+  // chosen (on the device always; on the host where FFTW is linked), since which candidate runs is known only
+  // at the call. A pure function of the shape and the declared settings (the workspace limit), like the FFT
+  // policy's. 0 where the FFT policy cannot size its spectra under the limit: it cannot run there either, so it
+  // never writes the payload.
+  std::size_t saved_payload_bytes(const problem<N>& p, keep kept, bool on_device) const {
+    if (!on_device && !fft_backend<host>::available) return 0;
+    for (const payload_size& known : payload_sizes_)
+      if (known.kept == kept && known.on_device == on_device && std::memcmp(&known.shape, &p, sizeof p) == 0)
+        return known.bytes;
+    std::size_t bytes = 0;
+    if constexpr (requires(const conv_impl<fft, N, T>& f) {
+                    { f.saved_payload_bytes(p, kept, on_device) } -> std::convertible_to<std::size_t>;
+                  }) {
+      try {
+        bytes = with_fft_settings([&](const conv_impl<fft, N, T>& f) { return f.saved_payload_bytes(p, kept, on_device); });
+      } catch (const workspace_limit_exceeded&) {
+        bytes = 0;
+      }
+    }
+    if (payload_sizes_.size() == 2 * memo_capacity) payload_sizes_.erase(payload_sizes_.begin());
+    payload_sizes_.push_back({p, kept, on_device, bytes});
+    return bytes;
+  }
+
+  // The header's policy-specific fields for a state written by algorithm a: the FFT policy's layout and payload
+  // size for fft; none (zero layout, no payload) for naive and im2col, which save nothing but the header.
+  void describe_saved(saved_header& h, const problem<N>& p, keep kept, bool on_device, algorithm a) const {
+    if (a != algorithm::fft) {
+      for (auto& v : h.layout) v = 0;
+      h.payload_bytes = 0;
+      return;
+    }
+    if constexpr (requires(const conv_impl<fft, N, T>& f) { f.describe_saved(h, p, kept, on_device, a); })
+      with_fft_settings([&](const conv_impl<fft, N, T>& f) { f.describe_saved(h, p, kept, on_device, a); });
+  }
+
+  // The algorithm the last forward for p ran (its fallback, if the choice did not fit). For a shape this layer
+  // has not run forward on (a state written by another layer, read under graph capture, where the header cannot
+  // be read), the choice the layer holds, else im2col.
+  algorithm algorithm_for(const problem<N>& p) const {
+    for (const auto& [shape, ran] : forward_algorithms_)
+      if (std::memcmp(&shape, &p, sizeof p) == 0) return ran;
+    if (last_choice_ && !last_choice_->policy.empty()) return algorithm_of_candidate(candidate_named(last_choice_->policy));
+    return algorithm::im2col;
   }
 
   // Which passes the choice optimises (their summed time). Throws when none is declared.
@@ -106,7 +193,8 @@ class conv_impl<automatic, N, T> {
   void set_mode(automatic_mode mode) { mode_ = mode; }
   automatic_mode mode() const { return mode_ ? *mode_ : default_automatic_mode(); }
 
-  // The choice behind the most recent call (policy empty before the first call).
+  // The choice behind the most recent call (policy empty before the first call). A backward that read a saved
+  // state ran the state's algorithm and leaves this as it was.
   const automatic_choice& choice() const {
     static const automatic_choice none{"", automatic_mode::measure, "no call yet", {}, ""};
     return last_choice_ ? *last_choice_ : none;
@@ -114,12 +202,6 @@ class conv_impl<automatic, N, T> {
 
   void weights_changed() {
     for_each_live([](auto& impl) { impl.weights_changed(); });
-  }
-
-  void discard_cached_maps() {
-    for_each_live([](auto& impl) {
-      if constexpr (requires { impl.discard_cached_maps(); }) impl.discard_cached_maps();
-    });
   }
 
   void set_weights_constant(bool constant) {
@@ -132,6 +214,7 @@ class conv_impl<automatic, N, T> {
   // Part of the choice's key: a different limit may change the winner.
   void set_workspace_limit(std::size_t bytes) {
     workspace_limit_ = bytes;
+    payload_sizes_.clear();  // the FFT policy sizes its spectra under the limit
     for_each_live([&](auto& impl) {
       if constexpr (requires { impl.set_workspace_limit(bytes); }) impl.set_workspace_limit(bytes);
     });
@@ -229,7 +312,6 @@ class conv_impl<automatic, N, T> {
   }
 
   void remember(const std::string& key, std::shared_ptr<const automatic_choice> choice) {
-    constexpr std::size_t memo_capacity = 8;  // shapes one layer alternates between (e.g. a short last batch)
     for (auto& [known, held] : memo_)
       if (known == key) {
         held = choice;
@@ -347,8 +429,8 @@ class conv_impl<automatic, N, T> {
     for (int c = 0; c < candidate_count; ++c) {
       automatic_candidate& report = choice->candidates[c];
       report.policy = candidate_name(static_cast<candidate>(c));
-      for (int pass = 0; pass < pass_count; ++pass)
-        report.seconds[pass] = declares(declared, static_cast<pass_kind>(pass)) ? model.seconds[c][pass] : -1;
+      report.forward_seconds = declared.forward ? model.forward(static_cast<candidate>(c)) : -1;
+      report.backward_seconds = backward_declared(declared) ? model.backward(static_cast<candidate>(c)) : -1;
       report.total_seconds = model.total(static_cast<candidate>(c));
       if (!report.considered && report.skipped.empty()) report.skipped = "no FFT library for this executor";
     }
@@ -404,8 +486,13 @@ class conv_impl<automatic, N, T> {
     std::optional<candidate> winner;
     std::exception_ptr first_skip;
     {
-      // Scratch, in the executor's memory space. If it does not fit, decide by the model instead.
+      // Scratch, in the executor's memory space. If it does not fit, decide by the model instead. A layer that
+      // runs a backward after its forward gets a saved state: the candidate's forward writes it (fft: X̂ and Ŵ
+      // under keep::spectra, saved_bytes' default) and its backward reads it, as the caller's step will.
+      const bool saves = declared.forward && backward_declared(declared);
+      constexpr keep timing_kept = keep::spectra;
       std::optional<typename be::template buffer<T>> synthetic_x, synthetic_w, dy, y, dx, dw, db, reference[4];
+      std::optional<typename be::template buffer<std::byte>> saved;
       try {
         const auto make = [&](auto& holder, std::int64_t n) { holder.emplace(be::template allocate<T>(exec, static_cast<std::size_t>(n))); };
         if (call.x == nullptr) make(synthetic_x, p.input_size());
@@ -419,6 +506,9 @@ class conv_impl<automatic, N, T> {
         make(reference[1], p.input_size());
         make(reference[2], p.weight_size());
         make(reference[3], p.out_channels);
+        if (saves)
+          saved.emplace(be::template allocate<std::byte>(
+              exec, std::max<std::size_t>(1, saved_payload_bytes(p, timing_kept, be::on_device))));
       } catch (const out_of_memory& e) {
         return model_choice<Exec>(p, declared, key, std::string("the timing's scratch did not fit: ") + e.what());
       }
@@ -427,24 +517,41 @@ class conv_impl<automatic, N, T> {
       if (synthetic_w) be::for_each_index(exec, p.weight_size(), synthetic_values<T>{synthetic_w->data(), seed + 2});
       be::for_each_index(exec, p.output_size(), synthetic_values<T>{dy->data(), seed + 3});
 
-      call_arguments<T> step[pass_count];
       const T* x = call.x ? call.x : synthetic_x->data();
       const T* w = call.w ? call.w : synthetic_w->data();
-      step[0] = {pass_kind::forward, x, w, call.pass == pass_kind::forward ? call.bias : nullptr, nullptr, y->data()};
-      step[1] = {pass_kind::backward_data, nullptr, w, nullptr, dy->data(), nullptr, dx->data()};
-      step[2] = {pass_kind::backward_filter, x, nullptr, nullptr, dy->data(), nullptr, nullptr, dw->data(), db->data()};
-      // Outputs per pass, for the agreement check: {candidate's, reference's, count}.
+      call_arguments<T> forward_step;
+      forward_step.x = x, forward_step.w = w, forward_step.y = y->data();
+      forward_step.bias = call.backward ? nullptr : call.bias;
+      if (saves) forward_step.payload_out = saved->data(), forward_step.kept = timing_kept;
+      // The backward of candidate c: what conv::backward hands it (x and w left out where fft's saved spectra
+      // replace them).
+      const auto backward_step = [&](candidate c) {
+        call_arguments<T> step;
+        step.backward = true;
+        step.dy = dy->data();
+        if (declared.backward_data) step.dx = dx->data();
+        if (declared.backward_filter) step.dw = dw->data(), step.dbias = db->data();
+        if (saves) {
+          step.payload_in = saved->data(), step.kept = timing_kept, step.producer = algorithm_of_candidate(c);
+        }
+        const bool spectra = saves && timing_kept == keep::spectra && c == candidate::fft;
+        if (step.dw != nullptr && !spectra) step.x = x;
+        if (step.dx != nullptr && !spectra) step.w = w;
+        return step;
+      };
+      // Outputs, for the agreement check: {candidate's, reference's, count}.
       struct output {
         T* mine;
         T* reference;
         std::int64_t count;
         const char* name;
+        bool declared;
       };
-      const output outputs[4] = {{y->data(), reference[0]->data(), p.output_size(), "y"},
-                                 {dx->data(), reference[1]->data(), p.input_size(), "dx"},
-                                 {dw->data(), reference[2]->data(), p.weight_size(), "dw"},
-                                 {db->data(), reference[3]->data(), p.out_channels, "db"}};
-      const auto output_declared = [&](int o) { return declares(declared, static_cast<pass_kind>(o < 3 ? o : 2)); };
+      const output outputs[4] = {
+          {y->data(), reference[0]->data(), p.output_size(), "y", declared.forward},
+          {dx->data(), reference[1]->data(), p.input_size(), "dx", declared.backward_data},
+          {dw->data(), reference[2]->data(), p.weight_size(), "dw", declared.backward_filter},
+          {db->data(), reference[3]->data(), p.out_channels, "db", declared.backward_filter}};
 
       std::optional<candidate> reference_candidate;
       double best_total = std::numeric_limits<double>::infinity();
@@ -455,27 +562,24 @@ class conv_impl<automatic, N, T> {
           automatic_candidate& report = choice->candidates[static_cast<int>(c)];
           if (worth_timing(c) != (round == 0)) continue;
           report.skipped.clear();
-          double pass_seconds[pass_count];
+          const call_arguments<T> backward_call = backward_step(c);
+          double call_seconds[2];  // forward, backward
           const auto run_step = [&] {
-            if (!declared.forward) discard_cached_maps_of(c);  // as a functional backward call: transforms included
-            for (int pass = 0; pass < pass_count; ++pass) {
-              pass_seconds[pass] = 0;
-              if (declares(declared, static_cast<pass_kind>(pass)))
-                pass_seconds[pass] = timed_seconds(exec, [&] { run(c, exec, p, step[pass]); });
-            }
-            return pass_seconds[0] + pass_seconds[1] + pass_seconds[2];
+            call_seconds[0] = declared.forward ? timed_seconds(exec, [&] { run(c, exec, p, forward_step); }) : 0;
+            call_seconds[1] = backward_declared(declared) ? timed_seconds(exec, [&] { run(c, exec, p, backward_call); }) : 0;
+            return call_seconds[0] + call_seconds[1];
           };
           try {
             report.first_call_seconds = run_step();
-            double minimum[pass_count] = {pass_seconds[0], pass_seconds[1], pass_seconds[2]};
+            double minimum[2] = {call_seconds[0], call_seconds[1]};
             // A warm-up over 10x the best so far stands as the figure: planning and first allocations are small
             // next to such a step, so repeats would not bring it within reach.
             if (!(report.first_call_seconds > warm_up_cut_factor * best_total)) {
-              for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::numeric_limits<double>::infinity();
+              minimum[0] = minimum[1] = std::numeric_limits<double>::infinity();
               double spent = 0;
               for (int repeat = 1;; ++repeat) {
                 const double total = run_step();
-                for (int pass = 0; pass < pass_count; ++pass) minimum[pass] = std::min(minimum[pass], pass_seconds[pass]);
+                for (int part = 0; part < 2; ++part) minimum[part] = std::min(minimum[part], call_seconds[part]);
                 spent += total;
                 if (repeat >= max_repeats) break;
                 if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
@@ -484,12 +588,9 @@ class conv_impl<automatic, N, T> {
               }
             }
             report.considered = true;
-            report.total_seconds = 0;
-            for (int pass = 0; pass < pass_count; ++pass) {
-              const bool on = declares(declared, static_cast<pass_kind>(pass));
-              report.seconds[pass] = on ? minimum[pass] : -1;
-              if (on) report.total_seconds += minimum[pass];
-            }
+            report.forward_seconds = declared.forward ? minimum[0] : -1;
+            report.backward_seconds = backward_declared(declared) ? minimum[1] : -1;
+            report.total_seconds = minimum[0] + minimum[1];
           } catch (const out_of_memory& e) {
             report.skipped = std::string("out of memory: ") + e.what();
             if (!first_skip) first_skip = std::current_exception();
@@ -502,16 +603,16 @@ class conv_impl<automatic, N, T> {
             continue;
           }
           if (!reference_candidate) {
-            for (int o = 0; o < 4; ++o)
-              if (output_declared(o)) be::copy(exec, outputs[o].reference, outputs[o].mine, outputs[o].count);
+            for (const output& o : outputs)
+              if (o.declared) be::copy(exec, o.reference, o.mine, o.count);
             reference_candidate = c;
           } else {
-            for (int o = 0; o < 4 && report.skipped.empty(); ++o) {
-              if (!output_declared(o)) continue;
-              const double difference = relative_difference(exec, outputs[o].mine, outputs[o].reference, outputs[o].count);
+            for (const output& o : outputs) {
+              if (!o.declared || !report.skipped.empty()) continue;
+              const double difference = relative_difference(exec, o.mine, o.reference, o.count);
               if (!(difference <= agreement_tolerance<T>)) {
                 std::ostringstream why;
-                why << "disagrees with " << candidate_name(*reference_candidate) << " on " << outputs[o].name
+                why << "disagrees with " << candidate_name(*reference_candidate) << " on " << o.name
                     << " (relative L2 " << difference << ")";
                 report.skipped = why.str();
               }
@@ -529,15 +630,10 @@ class conv_impl<automatic, N, T> {
       if (first_skip) std::rethrow_exception(first_skip);
       fail("automatic: no candidate produced agreeing results for this layer (see the candidates' reasons)");
     }
-    // The candidates' cached maps and kernel spectra are tagged with scratch addresses: forget them all.
-    for (candidate c : {candidate::naive, candidate::im2col, candidate::fft}) {
-      if (c != *winner) {
-        release(c);
-        continue;
-      }
-      discard_cached_maps_of(c);
-      weights_changed_of(c);
-    }
+    for (candidate c : {candidate::naive, candidate::im2col, candidate::fft})
+      if (c != *winner) release(c);
+    // The timing may have run on synthetic weights: a layer declared weights-constant would keep their Ŵ.
+    weights_changed_of(*winner);
     choice->policy = candidate_name(*winner);
     choice->reason = describe_measurement(*choice, declared);
     run(*winner, exec, p, call);
@@ -551,14 +647,7 @@ class conv_impl<automatic, N, T> {
     std::stable_sort(timed.begin(), timed.end(),
                      [](const automatic_candidate* a, const automatic_candidate* b) { return a->total_seconds < b->total_seconds; });
     std::ostringstream reason;
-    reason << "measured (";
-    bool first = true;
-    for (int pass = 0; pass < pass_count; ++pass)
-      if (declares(declared, static_cast<pass_kind>(pass))) {
-        reason << (first ? "" : " + ") << pass_name(static_cast<pass_kind>(pass));
-        first = false;
-      }
-    reason << ", minimum of repeats):";
+    reason << "measured " << step_name(declared) << ", minimum of repeats:";
     for (std::size_t i = 0; i < timed.size(); ++i)
       reason << (i ? " < " : " ") << timed[i]->policy << ' ' << milliseconds(timed[i]->total_seconds);
     for (const auto* c : other)
@@ -566,24 +655,90 @@ class conv_impl<automatic, N, T> {
     return reason.str();
   }
 
+  // "forward + backward (dx, dw)": the calls a step of the declared passes makes.
+  static std::string step_name(const passes& declared) {
+    std::string name = declared.forward ? "forward" : "";
+    if (backward_declared(declared)) {
+      name += declared.forward ? " + backward (" : "backward (";
+      name += declared.backward_data ? (declared.backward_filter ? "dx, dw, db" : "dx") : "dw, db";
+      name += ")";
+    }
+    return name;
+  }
+
+  static constexpr bool backward_declared(const passes& declared) {
+    return declared.backward_data || declared.backward_filter;
+  }
+
   template <class Exec>
   void run(candidate c, Exec exec, const problem<N>& p, const call_arguments<T>& call) {
     switch (c) {
-      case candidate::naive: return run_on(obtain<naive>(), exec, p, call);
-      case candidate::im2col: return run_on(obtain<im2col>(), exec, p, call);
+      case candidate::naive: run_on(obtain<naive>(), exec, p, call); break;
+      case candidate::im2col: run_on(obtain<im2col>(), exec, p, call); break;
       case candidate::fft:
-        if constexpr (fft_usable<Exec>) return run_on(obtain<fft>(), exec, p, call);
-        fail("automatic: fft chosen, but this executor has no FFT library");
+        if constexpr (fft_usable<Exec>) {
+          run_on(obtain<fft>(), exec, p, call);
+          break;
+        } else {
+          fail("automatic: fft ", call.producer ? "wrote the saved state" : "chosen",
+               ", but this executor has no FFT library");
+        }
+    }
+    if (!call.backward) last_forward_ = algorithm_of_candidate(c);
+  }
+
+  // One call on a candidate: its combined backward where it has one (the FFT policy), else pass by pass as
+  // conv::backward does for a fixed policy.
+  template <class Impl, class Exec>
+  static void run_on(Impl& impl, Exec exec, const problem<N>& p, const call_arguments<T>& call) {
+    if (!call.backward) {
+      if constexpr (requires { impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept); })
+        impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept);
+      else
+        impl.forward(exec, p, call.x, call.w, call.bias, call.y);
+      return;
+    }
+    if constexpr (requires {
+                    impl.backward(exec, p, call.x, call.w, call.dy, call.payload_in, call.kept, call.producer, call.dx,
+                                  call.dw, call.dbias);
+                  }) {
+      impl.backward(exec, p, call.x, call.w, call.dy, call.payload_in, call.kept, call.producer, call.dx, call.dw,
+                    call.dbias);
+    } else {
+      if (call.dx != nullptr) impl.backward_data(exec, p, call.dy, call.w, call.dx);
+      if (call.dw != nullptr)
+        impl.backward_filter(exec, p, call.x, call.dy, call.dw, call.dbias);
+      else if (call.dbias != nullptr)
+        bias_gradient(exec, p, call.dy, call.dbias);
     }
   }
 
-  template <class Impl, class Exec>
-  static void run_on(Impl& impl, Exec exec, const problem<N>& p, const call_arguments<T>& call) {
-    switch (call.pass) {
-      case pass_kind::forward: return impl.forward(exec, p, call.x, call.w, call.bias, call.y);
-      case pass_kind::backward_data: return impl.backward_data(exec, p, call.dy, call.w, call.dx);
-      case pass_kind::backward_filter: return impl.backward_filter(exec, p, call.x, call.dy, call.dw, call.dbias);
-    }
+  template <class Exec>
+  static void bias_gradient(Exec exec, const problem<N>& p, const T* dy, T* dbias) {
+    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
+                                 bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+  }
+
+  // Which candidate forward ran for p, for algorithm_for (a few shapes, as memo_).
+  void record_forward(const problem<N>& p, algorithm ran) {
+    for (auto& [shape, held] : forward_algorithms_)
+      if (std::memcmp(&shape, &p, sizeof p) == 0) {
+        held = ran;
+        return;
+      }
+    if (forward_algorithms_.size() == memo_capacity) forward_algorithms_.erase(forward_algorithms_.begin());
+    forward_algorithms_.emplace_back(p, ran);
+  }
+
+  // f(the FFT policy with this layer's settings): the live candidate, or a probe made with the same settings
+  // (its sizes depend on those settings only, so either answers the same).
+  template <class F>
+  decltype(auto) with_fft_settings(F&& f) const {
+    if (fft_) return f(*fft_);
+    conv_impl<fft, N, T> probe(geometry_);
+    if constexpr (requires { probe.set_workspace_limit(std::size_t{}); })
+      if (workspace_limit_) probe.set_workspace_limit(*workspace_limit_);
+    return f(static_cast<const conv_impl<fft, N, T>&>(probe));
   }
 
   // A candidate, created on first use with the layer's settings.
@@ -632,11 +787,6 @@ class conv_impl<automatic, N, T> {
     }
   }
 
-  void discard_cached_maps_of(candidate c) {
-    with_candidate(c, [](auto& impl) {
-      if constexpr (requires { impl.discard_cached_maps(); }) impl.discard_cached_maps();
-    });
-  }
   void weights_changed_of(candidate c) {
     with_candidate(c, [](auto& impl) { impl.weights_changed(); });
   }
@@ -650,6 +800,7 @@ class conv_impl<automatic, N, T> {
     }
   }
 
+  static constexpr std::size_t memo_capacity = 8;  // shapes one layer alternates between (e.g. a short last batch)
   static constexpr int min_repeats = 3;
   static constexpr int max_repeats = 10;
   static constexpr double slow_factor = 4.0;
@@ -669,6 +820,18 @@ class conv_impl<automatic, N, T> {
   std::shared_ptr<const automatic_choice> last_choice_;
   std::optional<call_signature> last_signature_;  // of the call last_choice_ was found for
   std::string last_key_;
+  algorithm last_forward_ = algorithm::naive;  // the candidate the latest forward ran (run() sets it)
+  std::vector<std::pair<problem<N>, algorithm>> forward_algorithms_;
+  // saved_payload_bytes per shape, computed once: the FFT policy sizes its spectra by choosing its tiling (tens
+  // of microseconds), and conv asks on every call with a saved state, whichever candidate runs. Keyed by what
+  // the size depends on; the limit is the one setting, and set_workspace_limit clears it.
+  struct payload_size {
+    problem<N> shape;
+    keep kept;
+    bool on_device;
+    std::size_t bytes;
+  };
+  mutable std::vector<payload_size> payload_sizes_;
 };
 
 }  // namespace fftconv::detail

@@ -2,18 +2,15 @@
 // fft: convolution as pointwise products in the Fourier domain (Mathieu, Henaff & LeCun, ICLR 2014).
 //
 // Every pass is a set of per-frequency complex matrix products over channels; each transformed map is
-// computed once and reused across the passes of a training step:
-//   forward          transforms x (X̂) and w (Ŵ), one inverse (y)
-//   backward_data    transforms dy (dŶ), reuses Ŵ, one inverse (dx)
-//   backward_filter  reuses X̂ and dŶ, one inverse (dw)
-// so a full step runs 3 forward and 3 inverse transforms (implementation().transform_counts()).
+// computed once per training step when the step is forward + backward with a saved state:
+//   forward   transforms w (Ŵ) and x (X̂) into the caller's saved state, one inverse (y)
+//   backward  transforms dy (dŶ) once, reuses Ŵ for dx and X̂ for dw from the saved state, one inverse each
+// so a step with c chunks runs (2c + 1) forward and (2c + 1) inverse executions
+// (implementation().transform_counts()).
 //
-// Reuse is correct by default:
-//   - Ŵ is recomputed by every forward (weights change in place between steps) unless
-//     set_weights_constant(true), which keeps Ŵ until weights_changed() (or w's pointer or the shape changes).
-//   - X̂ and dŶ are tagged with their data pointer and the problem's extents; a backward call whose x / dy do
-//     not match recomputes them. A forward starts a new step and drops dŶ.
-//   Contract: x and dy are not modified between the calls of one step (as design.md §3 states).
+// Nothing is reused through hidden state: without a saved state each pass transforms what it needs from its
+// own arguments, whatever their addresses. The one kept map is Ŵ for weights the caller declared constant
+// (set_weights_constant(true)), until weights_changed().
 //
 // Tiles, phases and frames: plan/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
 // set_tile_extents). The plan and its passes: plan/frequency_plan.hpp. Element math: detail/kernels/
@@ -24,7 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <algorithm>
+#include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "../backend/backend.hpp"
 #include "../backend/host/fftw.hpp"  // FFTW3 (fftw_*/fftwf_* plan-many)
@@ -34,6 +34,8 @@
 #include "../plan/frequency_plan.hpp"
 #include "../plan/tiling.hpp"
 #include "../plan/plan_cache.hpp"  // fftconv::clear_plan_cache
+#include "../call.hpp"                // keep
+#include "../detail/saved_header.hpp"
 #include "../policy.hpp"
 #if defined(__CUDACC__)
 #include "../backend/device/cufft.cuh"  // cuFFT plan-many
@@ -48,38 +50,63 @@ class conv_impl<fft, N, T> {
 
   // Each pass compiles its body only where the executor has an FFT library, so a missing one is reported by
   // the single static_assert in usable() rather than by a cascade of errors.
+
+  // y = conv(x, w) + bias. payload: the saved state's spectra area (null: none saved); with keep::spectra X̂
+  // over all rows and Ŵ are written there for backward, else X̂ lives one chunk at a time in the plan.
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
-    if constexpr (usable<Exec>()) forward_pass(exec, p, x, w, bias, y);
+  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y, std::byte* payload = nullptr,
+               keep kept = keep::none) {
+    if constexpr (usable<Exec>()) forward_pass(exec, p, x, w, bias, y, kept == keep::spectra ? payload : nullptr);
+  }
+
+  // The gradients asked for (null: skipped). With saved spectra (payload, keep::spectra, written by this
+  // policy) X̂ and Ŵ come from them; otherwise they are transformed from x and w here. dŶ is transformed once
+  // for both dx and dw.
+  template <class Exec>
+  void backward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
+                keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
+    const bool saved = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm::fft) == algorithm::fft;
+    if constexpr (usable<Exec>()) backward_pass(exec, p, x, w, dy, saved ? payload : nullptr, dx, dw, dbias);
   }
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    if constexpr (usable<Exec>()) backward_data_pass(exec, p, dy, w, dx);
+    backward(exec, p, nullptr, w, dy, nullptr, keep::none, std::nullopt, dx, nullptr, nullptr);
   }
 
   template <class Exec>
   void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
-    if constexpr (usable<Exec>()) backward_filter_pass(exec, p, x, dy, dw, dbias);
+    backward(exec, p, x, nullptr, dy, nullptr, keep::none, std::nullopt, nullptr, dw, dbias);
   }
 
-  // Drop the cached kernel spectra: the next pass that needs Ŵ recomputes it.
+  // Bytes of saved spectra after the header for problem p: X̂ over all rows and Ŵ with keep::spectra, none
+  // with keep::none. A pure function of the shape, the executor kind and the declared settings.
+  std::size_t saved_payload_bytes(const problem<N>& p, keep kept, bool on_device) const {
+    if (kept == keep::none || !windows_reach_input(p)) return 0;
+    return saved_layout(p, on_device).total();
+  }
+
+  // The tiling in the saved header: a state is read only by a plan that lays its spectra out the same way.
+  void describe_saved(saved_header& h, const problem<N>& p, keep kept, bool on_device, algorithm) const {
+    const tiling_choice<N>& c = tiling_for(p, on_device);
+    for (int d = 0; d < N; ++d) h.layout[d] = c.layout.tile[d], h.layout[3 + d] = c.layout.frame[d];
+    h.layout[6] = c.layout.phases;
+    h.layout[7] = static_cast<std::int64_t>(c.layout.products);
+    h.payload_bytes = saved_payload_bytes(p, kept, on_device);
+  }
+
+  // Drop the kernel spectra kept for constant weights: the next pass that needs Ŵ transforms w.
   void weights_changed() {
-    for (auto& plan : plans_)
-      if (plan) plan->forget_kernel_spectrum();
+    for (auto& held : plans_)
+      for (auto& plan : held) plan->forget_kept_kernel();
   }
 
-  // Forget X̂ and dŶ, and Ŵ unless the weights are constant: the next calls transform their arguments afresh.
-  void discard_cached_maps() {
-    for (auto& plan : plans_)
-      if (plan) {
-        plan->forget_data_spectra();
-        if (!weights_constant_) plan->forget_kernel_spectrum();
-      }
+  // true: w is constant (inference); Ŵ is kept across calls until weights_changed(), a declaration by the
+  // caller, not a guess from addresses. Default false: every pass that needs Ŵ transforms w.
+  void set_weights_constant(bool constant) {
+    weights_constant_ = constant;
+    weights_changed();
   }
-
-  // true: w is constant (inference); Ŵ is kept across forwards until weights_changed(). Default false.
-  void set_weights_constant(bool constant) { weights_constant_ = constant; }
   bool weights_constant() const noexcept { return weights_constant_; }
 
   // Upper bound on the bytes a step holds: the spectra kept across the passes (X̂, Ŵ, dŶ) count against it,
@@ -117,11 +144,12 @@ class conv_impl<fft, N, T> {
     return static_cast<std::size_t>(plan_choice(p).predicted_bytes);
   }
 
-  // Spectra (X̂, Ŵ, dŶ), staging and product buffers and the FFT work area, over both executors.
+  // Spectra the plans hold (X̂, Ŵ, dŶ when not saved), staging and product buffers and FFT work areas, over
+  // every shape held and both executors.
   std::size_t workspace_bytes() const {
     std::size_t bytes = 0;
-    for (const auto& plan : plans_)
-      if (plan) bytes += plan->workspace_bytes();
+    for (const auto& held : plans_)
+      for (const auto& plan : held) bytes += plan->workspace_bytes();
     return bytes;
   }
 
@@ -129,11 +157,17 @@ class conv_impl<fft, N, T> {
   detail::transform_counts transform_counts() const noexcept { return counts_; }
   void reset_transform_counts() noexcept { counts_ = {}; }
 
-  // The frequency-domain plan in use on executor Exec (null before its first call), e.g. for its frame().
+  // The frequency-domain plan of the most recent call on executor Exec (null before the first), e.g. for its
+  // frame().
   template <class Exec>
   const frequency_plan<N, T, Exec>* current_plan() const {
-    return static_cast<const frequency_plan<N, T, Exec>*>(plans_[slot<Exec>()].get());
+    const auto& held = plans_[slot<Exec>()];
+    return held.empty() ? nullptr : static_cast<const frequency_plan<N, T, Exec>*>(held.front().get());
   }
+
+  // How many shapes' plans a layer keeps per executor (a layer alternating batch sizes neither rebuilds nor
+  // reallocates); the least recently used beyond it is released.
+  static constexpr std::size_t plans_per_executor = 4;
 
  private:
   template <class Exec>
@@ -145,43 +179,90 @@ class conv_impl<fft, N, T> {
   }
 
   template <class Exec>
-  void forward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+  void forward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y, std::byte* payload) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
       backend<Exec>::for_each_index(exec, p.output_size(),
                                     broadcast_bias<T>{p.out_channels, p.output_spatial(), bias, y});
       return;
     }
-    plan.forget_output_spectrum();  // a new step: a dy seen before belongs to the previous one
-    if (!weights_constant_ || !plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.forward(exec, x, bias, y, counts_);
+    const saved_spectra_layout l = plan.saved_layout();
+    complex<T>* saved_input = payload ? reinterpret_cast<complex<T>*>(payload + l.input_offset) : nullptr;
+    complex<T>* saved_kernel = payload ? reinterpret_cast<complex<T>*>(payload + l.kernel_offset) : nullptr;
+    const complex<T>* kernel = kernel_spectrum(exec, plan, w, saved_kernel);
+    const spectrum_rows<T> input = saved_input ? plan.all_rows(saved_input)
+                                               : spectrum_rows<T>{plan.held_input_spectrum(false), plan.choice().chunk_rows, 0};
+    plan.forward(exec, x, kernel, input, bias, y, counts_);
   }
 
   template <class Exec>
-  void backward_data_pass(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
-    if (!plan.reaches_input()) return backend<Exec>::fill(exec, dx, p.input_size(), T(0));
-    if (!plan.has_kernel_spectrum(w)) plan.transform_kernel(exec, w, counts_);
-    plan.backward_data(exec, dy, dx, counts_);
-  }
-
-  template <class Exec>
-  void backward_filter_pass(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+  void backward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
+                     T* dx, T* dw, T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {
-      backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
-    } else {
-      if (!plan.has_input_spectrum(x)) plan.transform_input(exec, x, counts_);
-      if (!plan.has_output_spectrum(dy)) plan.transform_output_gradient(exec, dy, counts_);
-      plan.backward_filter(exec, dw, counts_);
+      if (dx != nullptr) backend<Exec>::fill(exec, dx, p.input_size(), T(0));
+      if (dw != nullptr) backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
+    } else if (dx != nullptr || dw != nullptr) {
+      // Every buffer first, then the transforms: a failed allocation leaves the outputs untouched.
+      const saved_spectra_layout l = plan.saved_layout();
+      const bool all = dw != nullptr;
+      const spectrum_rows<T> output{plan.held_output_spectrum(all), all ? plan.all_rows(nullptr).rows_held
+                                                                          : plan.choice().chunk_rows, 0};
+      const complex<T>* kernel = nullptr;
+      const complex<T>* input = nullptr;
+      complex<T>* input_target = nullptr;
+      if (payload != nullptr) {
+        kernel = reinterpret_cast<const complex<T>*>(payload + l.kernel_offset);
+        input = reinterpret_cast<const complex<T>*>(payload + l.input_offset);
+      } else if (dw != nullptr) {
+        input = input_target = plan.held_input_spectrum(true);
+      }
+      if (payload == nullptr && dx != nullptr) kernel = kernel_spectrum(exec, plan, w, nullptr);
+      if (input_target != nullptr) plan.transform_input(exec, x, plan.all_rows(input_target), counts_);
+      plan.backward(exec, dy, kernel, input, output, dx, dw, counts_);
     }
     if (dbias != nullptr)
       backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
                                    bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
   }
 
+  // Ŵ for this call: the plan's kept one for declared-constant weights (transformed once), else w transformed
+  // now — into `saved` when forward saves it, else into the plan.
+  template <class Exec>
+  const complex<T>* kernel_spectrum(const Exec& exec, frequency_plan<N, T, Exec>& plan, const T* w,
+                                    complex<T>* saved) {
+    if (weights_constant_) {
+      complex<T>* held = plan.held_kernel_spectrum();
+      if (!plan.kept_kernel_valid()) {
+        plan.transform_kernel(exec, w, held, counts_);
+        plan.keep_kernel();
+      }
+      if (saved != nullptr) backend<Exec>::copy(exec, saved, held, static_cast<std::int64_t>(plan.kernel_spectrum_elements()));
+      return held;
+    }
+    complex<T>* target = saved != nullptr ? saved : plan.held_kernel_spectrum();
+    plan.transform_kernel(exec, w, target, counts_);
+    return target;
+  }
+
+  saved_spectra_layout saved_layout(const problem<N>& p, bool on_device) const {
+    const tiling_choice<N>& c = tiling_for(p, on_device);
+    return saved_layout_of<N, T>(c, sizes_of<N>(p, c.layout, sizeof(T)));
+  }
+
+  // The cost model's tiling for p, remembered for the last shape asked: saved_bytes and the header ask for it on
+  // every call, and choosing takes tens of microseconds. Settings that change it drop the memo.
+  const tiling_choice<N>& tiling_for(const problem<N>& p, bool on_device) const {
+    if (!memo_valid_ || memo_on_device_ != on_device || !same_problem<N>(memo_problem_, p)) {
+      memo_choice_ = choose_tiling<N>(p, on_executor(request_, on_device), sizeof(T));
+      memo_problem_ = p, memo_on_device_ = on_device, memo_valid_ = true;
+    }
+    return memo_choice_;
+  }
+
   void drop_plans() {
-    for (auto& plan : plans_) plan.reset();
+    for (auto& held : plans_) held.clear();
+    memo_valid_ = false;
   }
 
   template <class Exec>
@@ -189,32 +270,37 @@ class conv_impl<fft, N, T> {
     return backend<Exec>::on_device ? 1 : 0;
   }
 
-  // The plan for p on Exec, rebuilt when the shape changed. A failed rebuild (out_of_memory) leaves no plan,
-  // so a later call with a smaller problem starts clean.
+  // The plan for p on Exec: a held one for this shape and settings (moved to the front), else a new one. On
+  // another stream or memory resource the held plans are released first — their buffers are freed in their own
+  // stream's order, so nothing waits — and rebuilt there. A failed build (out_of_memory) adds nothing.
   template <class Exec>
   frequency_plan<N, T, Exec>& plan_for(const Exec& exec, const problem<N>& p) {
-    std::unique_ptr<frequency_plan_base>& held = plans_[slot<Exec>()];
-    auto* current = static_cast<frequency_plan<N, T, Exec>*>(held.get());
-    if (current != nullptr && !current->same_queue(exec)) {
-      // Another stream: the held workspace and spectra are ordered on the old one. Wait for it (on its own
-      // device), then start over on the new stream (a layer used on alternating streams pays one rebuild per
-      // switch).
-      synchronize(current->queue());
-      held.reset();
-      current = nullptr;
+    auto& held = plans_[slot<Exec>()];
+    if (!held.empty()) {
+      auto* front = static_cast<frequency_plan<N, T, Exec>*>(held.front().get());
+      if (!front->same_queue(exec) || front->resource() != exec.resource) held.clear();
     }
-    if (current == nullptr || !current->matches(p, request_)) {
-      held.reset();  // release the old workspace before allocating the new one
-      auto fresh = std::make_unique<frequency_plan<N, T, Exec>>(exec, p, request_);
-      current = fresh.get();
-      held = std::move(fresh);
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      auto* plan = static_cast<frequency_plan<N, T, Exec>*>(it->get());
+      if (plan->matches(p, request_)) {
+        std::rotate(held.begin(), it, it + 1);
+        return *plan;
+      }
     }
-    return *current;
+    if (held.size() == plans_per_executor) held.pop_back();  // release before allocating the new one
+    auto fresh = std::make_unique<frequency_plan<N, T, Exec>>(exec, p, request_);
+    held.insert(held.begin(), std::move(fresh));
+    return *static_cast<frequency_plan<N, T, Exec>*>(held.front().get());
   }
 
-  std::unique_ptr<frequency_plan_base> plans_[2];  // [0] host, [1] device
+  std::vector<std::unique_ptr<frequency_plan_base>> plans_[2];  // per executor [0] host, [1] device; most recent first
   tiling_request<N> request_;
   detail::transform_counts counts_;
+  // tiling_for's memo (one layer is not used from two threads at once)
+  mutable bool memo_valid_ = false;
+  mutable bool memo_on_device_ = false;
+  mutable problem<N> memo_problem_{};
+  mutable tiling_choice<N> memo_choice_{};
   bool weights_constant_ = false;
 };
 
