@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <fftconv/fftconv.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #if __has_include(<fftconv/policy/im2col.hpp>) && !defined(FFTCONV_BENCH_NO_IM2COL)
@@ -187,13 +188,23 @@ class policy_layer {
   using extents = std::array<std::int64_t, N + 2>;
   policy_layer(const fftconv::geometry<N>& g, const extents& x, const extents& w,
                const fftconv::passes& declared = fftconv::passes::training())
-      : conv_(g), x_(to_cuda_array(x)), w_(to_cuda_array(w)), y_(to_cuda_array(conv_.output_extents(x))) {
+      : conv_(g), x_(to_cuda_array(x)), w_(to_cuda_array(w)), y_(to_cuda_array(conv_.output_extents(x))),
+        x_extents_(x), declared_(declared) {
     conv_.set_passes(declared);
   }
 
+  // A training step is forward + backward: forward saves the spectra backward reuses (as a user would).
   template <class Exec>
   void forward(Exec exec, const T* x, const T* w, const T* bias, T* y) {
-    conv_.forward(exec, const_view(x, x_), const_view(w, w_), bias, view(y, y_));
+    conv_.forward(exec, const_view(x, x_), const_view(w, w_), bias, view(y, y_), saved_for(exec));
+  }
+  // The gradients asked for (null: skipped), from the state the last forward saved.
+  template <class Exec>
+  void backward(Exec exec, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
+    const std::span<std::byte> saved = saved_for(exec);
+    conv_.backward(exec, const_view(x, x_), const_view(w, w_), const_view(dy, y_), saved,
+                   {.dx = dx != nullptr ? tensor(view(dx, x_)) : tensor(), .dw = dw != nullptr ? tensor(view(dw, w_)) : tensor(),
+                    .dbias = dbias});
   }
   template <class Exec>
   void backward_data(Exec exec, const T* dy, const T* w, T* dx) {
@@ -203,7 +214,7 @@ class policy_layer {
   void backward_filter(Exec exec, const T* x, const T* dy, T* dw, T* dbias) {
     conv_.backward_filter(exec, const_view(x, x_), const_view(dy, y_), view(dw, w_), dbias);
   }
-  std::size_t workspace_bytes() const { return conv_.workspace_bytes(); }
+  std::size_t workspace_bytes() const { return conv_.workspace_bytes() + saved_host_.bytes() + saved_device_bytes(); }
   json details() const {
     json d = json::make_object();
     if constexpr (requires { conv_.choice(); }) {  // fftconv::automatic: what it picked, and why
@@ -216,11 +227,34 @@ class policy_layer {
 
  private:
   using cuda_extents = cuda::std::array<std::int64_t, N + 2>;
+  using tensor = fftconv::tensor_ref<T, N + 2>;
   static fftconv::view<const T, N + 2> const_view(const T* p, const cuda_extents& e) { return {p, e}; }
   static fftconv::view<T, N + 2> view(T* p, const cuda_extents& e) { return {p, e}; }
 
+  // The saved state on Exec: saved_bytes(keep::spectra) when a backward pass is declared, else none.
+  template <class Exec>
+  std::span<std::byte> saved_for(Exec exec) {
+    using backend = fftconv::detail::backend<Exec>;
+    const bool backward = declared_.backward_data || declared_.backward_filter;
+    const std::size_t bytes = backward ? conv_.saved_bytes(x_extents_, fftconv::keep::spectra, backend::on_device) : 0;
+    auto& held = saved_buffer(exec);
+    if (held.size() != bytes) held = backend::template allocate<unsigned char>(exec, bytes);
+    return {reinterpret_cast<std::byte*>(held.data()), bytes};
+  }
+  fftconv::detail::host_buffer<unsigned char>& saved_buffer(fftconv::host) { return saved_host_; }
+#if defined(__CUDACC__)
+  fftconv::detail::device_buffer<unsigned char>& saved_buffer(fftconv::device) { return saved_device_; }
+  std::size_t saved_device_bytes() const { return saved_device_.bytes(); }
+  fftconv::detail::device_buffer<unsigned char> saved_device_;
+#else
+  std::size_t saved_device_bytes() const { return 0; }
+#endif
+
   fftconv::conv<N, T, Policy> conv_;
   cuda_extents x_, w_, y_;
+  std::array<std::int64_t, N + 2> x_extents_;
+  fftconv::passes declared_;
+  fftconv::detail::host_buffer<unsigned char> saved_host_;
 };
 
 }  // namespace bench
@@ -239,6 +273,10 @@ class onednn_layer {
   void backward_data(fftconv::host, const float* dy, const float* w, float* dx) { conv_.backward_data(dy, w, dx); }
   void backward_filter(fftconv::host, const float* x, const float* dy, float* dw, float* dbias) {
     conv_.backward_filter(x, dy, dw, dbias);
+  }
+  void backward(fftconv::host exec, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias) {
+    if (dx != nullptr) backward_data(exec, dy, w, dx);
+    if (dw != nullptr) backward_filter(exec, x, dy, dw, dbias);
   }
   std::size_t workspace_bytes() const { return conv_.workspace_bytes(); }
   json details() const {
@@ -313,6 +351,11 @@ class cudnn_layer {
   }
   void backward_filter(fftconv::device exec, const float* x, const float* dy, float* dw, float* dbias) {
     conv_.backward_filter(exec.stream, input(x), dy, dw, dbias);
+  }
+  void backward(fftconv::device exec, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                float* dbias) {
+    if (dx != nullptr) backward_data(exec, dy, w, dx);
+    if (dw != nullptr) backward_filter(exec, x, dy, dw, dbias);
   }
   std::size_t workspace_bytes() const { return conv_.workspace_bytes() + padded_x_.bytes() + padded_dx_.bytes(); }
   json details() const {

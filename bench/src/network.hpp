@@ -257,7 +257,7 @@ class network {
     backend::for_each_index(
         exec_, std::int64_t(da_.size()),
         kernels::max_pool_relu_backward<T>{a_.data(), d_pooled_.data(), argmax_.data(), da_.data(), s_.m(), s_.m2()});
-    conv_.backward_filter(exec_, x_.data(), da_.data(), gradient(0), gradient(1));
+    conv_.backward(exec_, x_.data(), parameter(0), da_.data(), nullptr, gradient(0), gradient(1));
     backend::for_each_index(
         exec_, s_.parameter_count(),
         kernels::sgd_momentum<T>{parameters_.data(), gradients_.data(), velocity_.data(), T(1e-3), T(0.9)});

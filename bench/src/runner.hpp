@@ -392,10 +392,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   };
   auto run_pass = [&](auto& layer) {
     layer.forward(exec, x.data(), w.data(), b.data(), y.data());
-    if (step) {
-      layer.backward_data(exec, dy.data(), w.data(), dx.data());
-      layer.backward_filter(exec, x.data(), dy.data(), dw.data(), db.data());
-    }
+    if (step) layer.backward(exec, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
   };
   auto download = [&] {
     outputs o;
@@ -460,8 +457,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
     outputs o;
     o.tensors.push_back(plat::download(exec, y64.data(), ny));
     if (step) {
-      layer.backward_data(exec, dy64.data(), w64.data(), dx64.data());
-      layer.backward_filter(exec, x64.data(), dy64.data(), dw64.data(), db64.data());
+      layer.backward(exec, x64.data(), w64.data(), dy64.data(), dx64.data(), dw64.data(), db64.data());
       o.tensors.push_back(plat::download(exec, dx64.data(), nx));
       o.tensors.push_back(plat::download(exec, dw64.data(), nw));
       o.tensors.push_back(plat::download(exec, db64.data(), nb));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <random>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -120,19 +121,22 @@ class conv2d {
     check_batch(x.batch, max_batch_, "conv2d");
     input_ = x;
     const activation<T> y{output_.data(), x.batch, conv_.geometry().out_channels, out_height_, out_width_};
-    conv_.forward(exec, x.view(), weight_view(), bias_.value.data(), y.view());
+    conv_.forward(exec, x.view(), weight_view(), bias_.value.data(), y.view(), saved(exec, x.batch));
     return y;
   }
 
   // Writes dW and db; returns dX, or nothing when `input_gradient` is false (the first layer: the images
-  // need no gradient, and skipping backward_data saves a third of the layer's work).
+  // need no gradient, and skipping dX saves a third of the layer's work). The transforms of x and w come
+  // from the state forward saved; dY is transformed once for both gradients.
   activation<T> backward(const Exec& exec, activation<const T> dy, bool input_gradient = true) {
     const fftconv::view<T, 4> dw(weight_.gradient.data(), conv_.geometry().out_channels, in_channels_,
                                  conv_.geometry().kernel[0], conv_.geometry().kernel[1]);
-    conv_.backward_filter(exec, input_.view(), dy.view(), dw, bias_.gradient.data());
+    const activation<T> dx{input_gradient ? input_gradient_.data() : nullptr, dy.batch, in_channels_, height_, width_};
+    conv_.backward(exec, input_.view(), weight_view(), dy.view(), saved(exec, dy.batch),
+                   {.dx = input_gradient ? fftconv::tensor_ref<T, 4>(dx.view()) : fftconv::tensor_ref<T, 4>(),
+                    .dw = dw,
+                    .dbias = bias_.gradient.data()});
     if (!input_gradient) return {};
-    const activation<T> dx{input_gradient_.data(), dy.batch, in_channels_, height_, width_};
-    conv_.backward_data(exec, dy.view(), weight_view(), dx.view());
     return dx;
   }
 
@@ -143,6 +147,14 @@ class conv2d {
   parameter<Exec, T>& bias() { return bias_; }
 
  private:
+  // The state forward saves for backward, for a batch of `batch` images (grown on demand).
+  std::span<std::byte> saved(const Exec& exec, std::int64_t batch) {
+    const std::size_t bytes = conv_.saved_bytes({batch, in_channels_, height_, width_}, fftconv::keep::spectra,
+                                                fftconv::detail::backend<Exec>::on_device);
+    if (saved_.size() < bytes) saved_ = allocate<unsigned char>(exec, static_cast<std::int64_t>(bytes));
+    return {reinterpret_cast<std::byte*>(saved_.data()), bytes};
+  }
+
   fftconv::view<const T, 4> weight_view() const {
     const auto& g = conv_.geometry();
     return fftconv::view<const T, 4>(weight_.value.data(), g.out_channels, in_channels_, g.kernel[0], g.kernel[1]);
@@ -155,6 +167,7 @@ class conv2d {
   std::int64_t out_height_ = 0, out_width_ = 0;
   buffer<Exec, T> output_;
   buffer<Exec, T> input_gradient_;
+  buffer<Exec, unsigned char> saved_;
   activation<const T> input_{};
 };
 
