@@ -203,14 +203,16 @@ class conv {
   // Bytes of workspace the policy holds now (plans' buffers, spectra it owns, column buffers).
   std::size_t workspace_bytes() const { return impl_.workspace_bytes(); }
 
-  // Bytes of workspace a step of these passes on an input of these extents would hold, predicted without
-  // running or allocating anything (0 for a policy that keeps no workspace). Row-major views and plain
-  // scaling; a strided view or beta != 0 adds a row-major copy of that tensor for the call.
-  std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training()) const {
+  // Bytes of workspace this layer holds after a step of `which` passes on an input of these extents, on the
+  // host, computed without running or allocating anything: forward with a saved state of `kept` (keep::spectra:
+  // X̂ and Ŵ in the caller's saved_bytes, not counted here), then one backward for the declared gradients; the
+  // passes alone when no forward is declared. Exact for row-major views with plain scaling: a strided view or
+  // beta != 0 adds a row-major copy of that tensor for the call, freed when it returns.
+  std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training(),
+                              keep kept = keep::spectra) const {
     const detail::problem<N> p = problem_of(input);
-    (void)which;
-    if constexpr (requires { impl_.predicted_workspace_bytes(p); })
-      return impl_.predicted_workspace_bytes(p);
+    if constexpr (requires { impl_.held_workspace_bytes(p, which, kept); })
+      return impl_.held_workspace_bytes(p, which, kept);
     else
       return 0;
   }

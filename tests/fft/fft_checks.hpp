@@ -253,13 +253,19 @@ void check_shape_changes(Exec exec) {
   }
 }
 
-// workspace_bytes() counts the three cached spectra at the planned tiling, and no more than the step was
-// predicted to hold; the frame holds one tile and its halo, 7-smooth.
+// workspace_bytes() counts the spectra the layer holds at the planned tiling, exactly as workspace_bytes(x
+// extents, passes, keep) predicts, and no more than the cost model's step bound; the frame holds one tile and
+// its halo, 7-smooth.
 template <int N, class T, class Exec>
 void check_workspace(Exec exec) {
   session<N, T, Exec> s(exec, strided_grouped_layer(N, 2), 70 + N);
   CHECK(s.layer.workspace_bytes() == 0);
-  const std::size_t predicted = s.layer.workspace_bytes(s.x_extents());
+  const auto p0 = fftconv::detail::make_problem<N>(geometry_of<N>(s.L), s.L.batch, [&] {
+    std::array<std::int64_t, N> spatial{};
+    for (int d = 0; d < N; ++d) spatial[d] = s.L.input[d];
+    return spatial;
+  }());
+  const std::size_t predicted_step = s.layer.implementation().predicted_workspace_bytes(p0);
   s.forward();
   s.backward_data();
   s.backward_filter();
@@ -271,8 +277,26 @@ void check_workspace(Exec exec) {
   const auto p = fftconv::detail::make_problem<N>(geometry_of<N>(s.L), s.L.batch, spatial);
   const auto bytes = fftconv::detail::bytes_of<N>(p, choice.layout, sizeof(T));
   CHECK(s.layer.workspace_bytes() >= static_cast<std::size_t>(bytes.spectra));
-  if constexpr (!fftconv::detail::backend<Exec>::on_device)  // cuFFT's work area is not part of the prediction
-    CHECK(s.layer.workspace_bytes() <= predicted);
+  if constexpr (!fftconv::detail::backend<Exec>::on_device) {  // cuFFT's work area is not part of the prediction
+    // Separate passes without a saved state hold X̂ and dŶ over all rows and Ŵ: exactly the prediction for
+    // passes declared without a forward-to-backward state, and within the cost model's step bound.
+    CHECK(s.layer.workspace_bytes() == s.layer.workspace_bytes(s.x_extents(), fftconv::passes::training(),
+                                                                fftconv::keep::none));
+    // The bound leaves out the host products' fixed per-thread packing scratch.
+    CHECK(s.layer.workspace_bytes() <=
+          predicted_step + fftconv::detail::backend<fftconv::host>::packing_count<T>() * sizeof(T));
+    // A step with a saved state holds less (X̂ and Ŵ are the caller's), exactly as predicted.
+    session<N, T, Exec> saved(exec, strided_grouped_layer(N, 2), 80 + N);
+    saved.forward_saved();
+    saved.backward_saved();
+    CHECK(saved.layer.workspace_bytes() == saved.layer.workspace_bytes(saved.x_extents()));
+    CHECK(saved.layer.workspace_bytes() < s.layer.workspace_bytes());
+    // Inference: forward alone holds one chunk's X̂ and Ŵ.
+    session<N, T, Exec> inference(exec, strided_grouped_layer(N, 2), 90 + N);
+    inference.forward();
+    CHECK(inference.layer.workspace_bytes() ==
+          inference.layer.workspace_bytes(inference.x_extents(), fftconv::passes::inference()));
+  }
   for (int d = 0; d < N; ++d) {
     CHECK(choice.layout.frame[d] >= choice.layout.window[d]);
     CHECK(fftconv::detail::is_7_smooth(choice.layout.frame[d]));

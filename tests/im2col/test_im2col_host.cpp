@@ -252,6 +252,7 @@ TEST_CASE("im2col host: a forward over many row blocks (columns larger than a bl
                 fftconv::view<const float, 4>(w.data(), 32, 16, 3, 3), bias.data(),
                 fftconv::view<float, 4>(y.data(), 2, 32, 64, 64));
   CHECK(layer.workspace_bytes() < std::size_t{288} * 4096 * sizeof(float));  // blocks, not whole-image columns
+  CHECK(layer.workspace_bytes() == layer.workspace_bytes({2, 32, 64, 64}, fftconv::passes::inference()));
   CHECK(testing_support::relative_l2(std::vector<double>(y.begin(), y.end()),
                                      reference::forward(L, x_values, w_values, &bias_values)) <=
         testing_support::tolerance<float>::forward);
@@ -269,6 +270,8 @@ TEST_CASE("im2col: set_workspace_limit releases the held workspace") {
                                              part(L.x_size(), L.w_size()), part(L.x_size() + L.w_size(), L.out_channels),
                                              part(L.x_size() + L.w_size() + L.out_channels, L.y_size()));
   CHECK(layer.workspace_bytes() > 0);
+  // Exactly what the prediction says a step of the three passes holds.
+  CHECK(layer.workspace_bytes() == layer.workspace_bytes(im2col_checks::extents<2>(L.batch, L.in_channels, L.input)));
   layer.set_workspace_limit(1 << 20);
   CHECK(layer.workspace_bytes() == 0);
 }

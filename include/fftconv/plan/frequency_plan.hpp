@@ -29,6 +29,7 @@
 #include "../detail/kernels/spectral.hpp"
 #include "../detail/kernels/spectrum_layout.hpp"
 #include "../geometry.hpp"
+#include "../policy.hpp"  // passes
 #include "fft_backend.hpp"
 #include "fft_desc.hpp"
 #include "tiling.hpp"
@@ -137,19 +138,62 @@ class frequency_plan final : public frequency_plan_base {
     std::int64_t frame[N];
     for (int d = 0; d < N; ++d) frame[d] = t.frame[d];
     frame_ = make_spectral_frame<N>(frame);
-    const std::int64_t chunk_maps = std::max(checked_multiply(choice_.chunk_rows, sizes_.row_inputs, "fft maps"),
-                                             checked_multiply(choice_.chunk_rows, sizes_.row_outputs, "fft maps"));
-    const std::int64_t scratch_maps = std::max(chunk_maps, sizes_.kernel_maps);
-    real_ = ops::template allocate<T>(exec, count(scratch_maps, sizes_.real_distance));
-    if (elementwise()) {
-      product_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
+    const scratch_counts c = scratch_of(p, choice_, sizes_);
+    real_ = ops::template allocate<T>(exec, c.real);
+    natural_ = ops::template allocate<complex<T>>(exec, c.natural);
+    product_ = ops::template allocate<complex<T>>(exec, c.product);
+  }
+
+  // Elements of the scratch a plan allocates on construction: staged maps, the natural-layout spectra of the
+  // GEMM path, the products.
+  struct scratch_counts {
+    std::size_t real = 0, natural = 0, product = 0;
+    std::size_t bytes() const { return real * sizeof(T) + (natural + product) * sizeof(complex<T>); }
+  };
+  static scratch_counts scratch_of(const problem<N>& p, const tiling_choice<N>& choice, const tiling_sizes<N>& sizes) {
+    const std::int64_t chunk_maps = std::max(checked_multiply(choice.chunk_rows, sizes.row_inputs, "fft maps"),
+                                             checked_multiply(choice.chunk_rows, sizes.row_outputs, "fft maps"));
+    const std::int64_t scratch_maps = std::max(chunk_maps, sizes.kernel_maps);
+    scratch_counts c;
+    c.real = count(scratch_maps, sizes.real_distance);
+    if (choice.layout.products == spectral_products::elementwise) {
+      c.product = count(scratch_maps, sizes.spectrum_distance);
     } else {
-      natural_ = ops::template allocate<complex<T>>(exec, count(scratch_maps, sizes_.spectrum_distance));
-      const std::int64_t og = p.out_channels_per_group(), k = kernel_columns();
-      const std::int64_t matrices = checked_multiply(sizes_.frequencies, p.groups, "fft products");
-      const std::int64_t per_matrix = std::max(choice_.chunk_rows * std::max(og, k), og * k);
-      product_ = ops::template allocate<complex<T>>(exec, count(matrices, per_matrix));
+      c.natural = count(scratch_maps, sizes.spectrum_distance);
+      const std::int64_t og = p.out_channels_per_group();
+      const std::int64_t k = checked_multiply(p.in_channels_per_group(), choice.layout.phases, "fft maps");
+      const std::int64_t matrices = checked_multiply(sizes.frequencies, p.groups, "fft products");
+      const std::int64_t per_matrix = std::max(choice.chunk_rows * std::max(og, k), og * k);
+      c.product = count(matrices, per_matrix);
     }
+    return c;
+  }
+
+  // Bytes a plan for p holds after a step of `which` passes, on the host (no FFT work area): the scratch, and the
+  // spectra it keeps itself — X̂ and Ŵ when no saved state holds them (`saved`), dŶ for the backward passes,
+  // Ŵ always for declared-constant weights. Mirrors what the passes allocate (held_*_spectrum).
+  static std::size_t held_bytes(const problem<N>& p, const tiling_choice<N>& choice, const passes& which, bool saved,
+                                bool weights_constant) {
+    const tiling_sizes<N> sizes = sizes_of<N>(p, choice.layout, sizeof(T));
+    std::size_t bytes = scratch_of(p, choice, sizes).bytes();
+    if (!windows_reach_input(p)) return bytes;
+    if (choice.layout.products == spectral_products::elementwise)
+      bytes += backend<host>::packing_count<T>() * sizeof(T);
+    const std::int64_t per_map =
+        choice.layout.products == spectral_products::elementwise ? sizes.spectrum_distance : sizes.frequencies;
+    const auto spectrum = [&](std::int64_t rows, std::int64_t maps_per_row) {
+      return count(checked_multiply(rows, maps_per_row, "fft maps"), per_map) * sizeof(complex<T>);
+    };
+    const bool backward = which.backward_data || which.backward_filter;
+    const bool step_saved = saved && which.forward && backward;
+    std::size_t input = 0;
+    if (which.forward && !step_saved) input = spectrum(choice.chunk_rows, sizes.row_inputs);
+    if (which.backward_filter && !step_saved) input = spectrum(sizes.rows, sizes.row_inputs);
+    const bool kernel = weights_constant || (which.forward && !step_saved) || (which.backward_data && !step_saved);
+    std::size_t output = 0;
+    if (which.backward_data) output = spectrum(choice.chunk_rows, sizes.row_outputs);
+    if (which.backward_filter) output = spectrum(sizes.rows, sizes.row_outputs);
+    return bytes + input + output + (kernel ? spectrum(1, sizes.kernel_maps) : 0);
   }
 
   bool matches(const problem<N>& p, const tiling_request<N>& request) const {
@@ -169,7 +213,7 @@ class frequency_plan final : public frequency_plan_base {
 
   std::size_t workspace_bytes() const override {
     return real_.bytes() + natural_.bytes() + product_.bytes() + input_spectrum_.bytes() + kernel_spectrum_.bytes() +
-           output_spectrum_.bytes() + work_area_.bytes();
+           output_spectrum_.bytes() + work_area_.bytes() + packing_.bytes();
   }
 
   memory_resource* resource() const noexcept { return exec_.resource; }
@@ -221,7 +265,8 @@ class frequency_plan final : public frequency_plan_base {
                                                                             problem_.groups, kernel_columns(),
                                                                             problem_.out_channels_per_group(), rows),
                                                       in.data + local * sizes_.row_inputs * sizes_.spectrum_distance,
-                                                      kernel, product_.data()));
+                                                      kernel, product_.data()),
+                               &packing_);
       } else {
         const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
         gemm_desc desc;
@@ -267,7 +312,8 @@ class frequency_plan final : public frequency_plan_base {
                                                                          problem_.groups, k,
                                                                          problem_.out_channels_per_group(), rows),
                                                       out.data + local * sizes_.row_outputs * sizes_.spectrum_distance,
-                                                      kernel, product_.data()));
+                                                      kernel, product_.data()),
+                               &packing_);
       } else {
         const std::int64_t og = problem_.out_channels_per_group();
         gemm_desc desc;
@@ -334,7 +380,8 @@ class frequency_plan final : public frequency_plan_base {
     if (elementwise()) {
       ops::spectral_products(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
                                                                          problem_.groups, k, og, sizes_.rows),
-                                                    output, input, product_.data()));
+                                                    output, input, product_.data()),
+                               &packing_);
     } else {
       gemm_desc desc;
       desc.op_a = gemm_op::conjugate_transpose;
@@ -493,6 +540,7 @@ class frequency_plan final : public frequency_plan_base {
   buffer<complex<T>> kernel_spectrum_;  // Ŵ when not saved
   buffer<complex<T>> output_spectrum_;  // dŶ: one chunk's rows (dx only) or all (dw)
   buffer<unsigned char> work_area_;     // the FFT library's work area (cuFFT; none for FFTW)
+  buffer<T> packing_;                   // the host products' per-thread packing scratch
   std::vector<std::pair<fft_desc, std::shared_ptr<fft_plan>>> plans_;  // by the descriptor asked for
   bool kept_kernel_valid_ = false;
 };

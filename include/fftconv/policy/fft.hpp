@@ -139,9 +139,17 @@ class conv_impl<fft, N, T> {
     return choose_tiling<N>(p, on_executor(request_, on_device), sizeof(T));
   }
 
-  // Bytes a full step of problem p would hold (spectra + scratch), predicted without allocating.
+  // Bytes a full step of problem p would hold (spectra + scratch), predicted without allocating: the cost
+  // model's bound, saved spectra included (what set_workspace_limit bounds).
   std::size_t predicted_workspace_bytes(const problem<N>& p) const {
     return static_cast<std::size_t>(plan_choice(p).predicted_bytes);
+  }
+
+  // Bytes this layer holds on the host after a step of `which` passes for p (forward with a saved state of
+  // `kept`, then one backward for the declared gradients), exactly; the saved state is the caller's.
+  std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep kept) const {
+    return frequency_plan<N, T, host>::held_bytes(p, tiling_for(p, false), which, kept == keep::spectra,
+                                                  weights_constant_);
   }
 
   // Spectra the plans hold (X̂, Ŵ, dŶ when not saved), staging and product buffers and FFT work areas, over

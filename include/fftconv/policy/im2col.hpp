@@ -36,6 +36,7 @@
 #include "../error.hpp"
 #include "../executor.hpp"
 #include "../geometry.hpp"
+#include "../call.hpp"  // keep
 #include "../policy.hpp"
 
 #if defined(_OPENMP)
@@ -260,8 +261,7 @@ class conv_impl<im2col, N, T> {
     if constexpr (!be::on_device) {
       // Blocks pay off when one image's product is large; small ones (LeNet's: 6 x 784 x 25) run batched
       // over the chunk's images below, which the host GEMM spreads over threads, one image per call.
-      if (!l.direct && l.out_per_group * l.output_spatial * l.rows_per_group > im2col_blocked_forward_product)
-        return forward_in_blocks(exec, p, l, x, w, bias, y);
+      if (forward_blocked(l)) return forward_in_blocks(exec, p, l, x, w, bias, y);
     }
     T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::forward, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
@@ -342,7 +342,52 @@ class conv_impl<im2col, N, T> {
     return make_im2col_layout<N>(p, pass, sizeof(T), workspace_limit_);
   }
 
+  // Bytes of workspace this layer holds on the host after a step of `which` passes for p: the largest of
+  // what each pass asks for (the buffer only grows). Exact; nothing is allocated.
+  std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
+    std::int64_t elements = 0;
+    if (which.forward) {
+      const im2col_layout l = layout(p, im2col_pass::forward);
+      elements = forward_blocked(l) ? forward_block_rows(p, l) * l.rows * p.output[N - 1] *
+                                          forward_block_lanes(p, forward_block_rows(p, l) * l.rows * p.output[N - 1])
+                                    : l.workspace_elements(im2col_pass::forward, l.images_per_chunk);
+    }
+    for (const auto pass : {im2col_pass::backward_data, im2col_pass::backward_filter}) {
+      if (pass == im2col_pass::backward_data ? !which.backward_data : !which.backward_filter) continue;
+      const im2col_layout l = layout(p, pass);
+      elements = std::max(elements, l.workspace_elements(pass, l.images_per_chunk));
+    }
+    return static_cast<std::size_t>(elements) * sizeof(T);
+  }
+
+
  private:
+  // The host forward runs in blocks of output rows when one image's product is large.
+  static bool forward_blocked(const im2col_layout& l) {
+    return !l.direct && l.out_per_group * l.output_spatial * l.rows_per_group > im2col_blocked_forward_product;
+  }
+  std::int64_t forward_block_rows(const problem<N>& p, const im2col_layout& l) const {
+    const std::int64_t width = p.output[N - 1];
+    const std::size_t row_bytes = static_cast<std::size_t>(l.rows * width) * sizeof(T);
+    const std::size_t budget = std::min(forward_block_bytes, workspace_limit_);
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(budget / row_bytes), 1, l.output_spatial / width);
+  }
+  // With a CBLAS that runs each call on its caller's thread (the one-pool setup), images run in parallel, each
+  // thread with its own block of columns, and the loops inside run on that thread: hundreds of products of a
+  // few MFLOP each, with a parallel region apiece, cost more in waking threads than they gained. Otherwise one
+  // image at a time, each loop and product threaded.
+  std::int64_t forward_block_lanes(const problem<N>& p, std::int64_t block) const {
+    std::int64_t lanes = 1;
+#if defined(_OPENMP)
+    if (blas_runs_on_caller_thread() && p.batch > 1 && !omp_in_parallel())
+      lanes = std::clamp<std::int64_t>(static_cast<std::int64_t>(workspace_limit_ / (sizeof(T) * std::size_t(block))), 1,
+                                       std::min<std::int64_t>(omp_get_max_threads(), p.batch));
+#else
+    (void)p, (void)block;
+#endif
+    return lanes;
+  }
+
   // columns = gather(x) over `count` column entries. Per output position on the GPU (coalesced stores), per
   // row of the last output dim on the host (see kernels/im2col.hpp); the two are tested equal.
   template <class Exec>
@@ -367,22 +412,10 @@ class conv_impl<im2col, N, T> {
     using be = backend<Exec>;
     const std::int64_t width = p.output[N - 1];
     const std::int64_t output_rows = l.output_spatial / width;
-    const std::size_t row_bytes = static_cast<std::size_t>(l.rows * width) * sizeof(T);
-    const std::size_t budget = std::min(forward_block_bytes, workspace_limit_);
-    const std::int64_t block_rows =
-        std::clamp<std::int64_t>(static_cast<std::int64_t>(budget / row_bytes), 1, output_rows);
+    const std::int64_t block_rows = forward_block_rows(p, l);
     const std::int64_t m = l.out_per_group, k = l.rows_per_group;
     const std::int64_t block = l.rows * block_rows * width;
-    // With a CBLAS that runs each call on its caller's thread (the one-pool setup), images run in parallel, each
-    // thread with its own block of columns, and the loops inside run on that thread: hundreds of products of a
-    // few MFLOP each, with a parallel region apiece, cost more in waking threads than they gained. Otherwise one
-    // image at a time, each loop and product threaded.
-    std::int64_t lanes = 1;
-#if defined(_OPENMP)
-    if (blas_runs_on_caller_thread() && p.batch > 1 && !omp_in_parallel())
-      lanes = std::clamp<std::int64_t>(static_cast<std::int64_t>(workspace_limit_ / (sizeof(T) * std::size_t(block))), 1,
-                                       std::min<std::int64_t>(omp_get_max_threads(), p.batch));
-#endif
+    const std::int64_t lanes = forward_block_lanes(p, block);
     T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(block * lanes));
     auto run_image = [&](std::int64_t image, T* image_columns) {
       const T* x_image = x + image * l.input_image;

@@ -260,7 +260,7 @@ struct backend<device> {
 
   // The fft policy's products over natural-layout spectra: one thread per output element.
   template <class T>
-  static void spectral_products(const device& exec, const spectral_gemm<T>& products) {
+  static void spectral_products(const device& exec, const spectral_gemm<T>& products, buffer<T>* = nullptr) {
     for_each_index(exec, products.d.elements(), products);
   }
 
