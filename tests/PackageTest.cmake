@@ -1,6 +1,7 @@
 # Installs the package into a scratch prefix and builds an outside project against it with
 # find_package(fftconv CONFIG REQUIRED): a host-only C++ program (run: it checks a 2D forward with padding,
-# stride, dilation and groups) and, when nvcc exists, a CUDA program (built; run where a GPU is).
+# stride, dilation and groups, then trains a layer a few steps with channels-last views, a saved state and its
+# own memory resource) and, when nvcc exists, its CUDA twin (built; run where a GPU is).
 if(NOT FFTCONV_INSTALL)
   return()
 endif()

@@ -1,11 +1,32 @@
 // Host-only C++20 program built with the host compiler against the installed package.
+#include <exception>
+#include <new>
+
 #include "consumer.hpp"
 
-int main() {
-  using consumer::check;
-  using consumer::host_memory;
+// The consumer's memory on the host: aligned operator new, with the books kept by consumer::counting_resource.
+class aligned_new_resource final : public consumer::counting_resource {
+  void* obtain(std::size_t bytes, std::size_t alignment, CUstream_st*) override {
+    return ::operator new(bytes, std::align_val_t(alignment));
+  }
+  void release(void* pointer, std::size_t bytes, std::size_t alignment, CUstream_st*) noexcept override {
+    ::operator delete(pointer, bytes, std::align_val_t(alignment));
+  }
+};
+
+int main() try {
+  using namespace consumer;
   bool ok = check<fftconv::naive, host_memory>("host naive", fftconv::host{});
   ok = check<fftconv::im2col, host_memory>("host im2col", fftconv::host{}) && ok;
   ok = check<fftconv::fft, host_memory>("host fft", fftconv::host{}) && ok;
+
+  aligned_new_resource resource;  // outlives the layers that allocate from it
+  for (const bool channels_last : {false, true}) {
+    ok = train<fftconv::fft, host_memory>("host fft", channels_last, fftconv::host{&resource}, resource) && ok;
+    ok = train<fftconv::im2col, host_memory>("host im2col", channels_last, fftconv::host{&resource}, resource) && ok;
+  }
   return ok ? 0 : 1;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "consumer_host: %s\n", e.what());
+  return 1;
 }
