@@ -168,7 +168,8 @@ struct aligned_free {
 };
 
 inline void* aligned_host_allocation(std::size_t bytes) {
-  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + storage_alignment - 1) / storage_alignment * storage_alignment;
+  const std::size_t rounded =
+      (std::max<std::size_t>(bytes, 1) + storage_alignment - 1) / storage_alignment * storage_alignment;
   void* p = std::aligned_alloc(storage_alignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
   return p;
@@ -367,7 +368,8 @@ bool background_outside(const buffer<T, Exec>& b, std::initializer_list<region<R
 
 // The region as a tensor_ref, built directly (strides may be 0, unique as declared).
 template <class T, class Exec, std::size_t R>
-fftconv::tensor_ref<T, R> ref_of(const buffer<std::remove_const_t<T>, Exec>& b, const region<R>& r, bool unique = true) {
+fftconv::tensor_ref<T, R> ref_of(const buffer<std::remove_const_t<T>, Exec>& b, const region<R>& r,
+                                 bool unique = true) {
   return fftconv::tensor_ref<T, R>(b.data() + r.offset, r.extents, r.strides, unique);
 }
 
@@ -399,7 +401,8 @@ fftconv::tensor_ref<T, R> view_of(const buffer<std::remove_const_t<T>, Exec>& b,
   const auto strided = [&]<class Index>() -> fftconv::tensor_ref<T, R> {
     using extents_type = cuda::std::dextents<Index, R>;
     cuda::std::array<Index, R> e{}, s{};
-    for (std::size_t i = 0; i < R; ++i) e[i] = static_cast<Index>(r.extents[i]), s[i] = static_cast<Index>(r.strides[i]);
+    for (std::size_t i = 0; i < R; ++i)
+      e[i] = static_cast<Index>(r.extents[i]), s[i] = static_cast<Index>(r.strides[i]);
     return cuda::std::mdspan<T, extents_type, cuda::std::layout_stride>(
         origin, cuda::std::layout_stride::mapping<extents_type>(extents_type(e), s));
   };
@@ -418,7 +421,8 @@ fftconv::tensor_ref<T, R> view_of(const buffer<std::remove_const_t<T>, Exec>& b,
     case view_kind::int_strided: v = strided.template operator()<int>(); break;
   }
   for (std::size_t i = 0; i < R; ++i)
-    if (r.extents[i] > 1) REQUIRE_MESSAGE(v.stride(i) == r.strides[i], "the test's region does not fit ", name_of(kind));
+    if (r.extents[i] > 1)
+      REQUIRE_MESSAGE(v.stride(i) == r.strides[i], "the test's region does not fit ", name_of(kind));
   return v;
 }
 
@@ -442,7 +446,8 @@ inline bool all_finite(const std::vector<double>& v) {
 }
 
 // alpha * a + beta * b, elementwise.
-inline std::vector<double> blend(double alpha, const std::vector<double>& a, double beta, const std::vector<double>& b) {
+inline std::vector<double> blend(double alpha, const std::vector<double>& a, double beta,
+                                 const std::vector<double>& b) {
   std::vector<double> out(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) out[i] = alpha * a[i] + beta * b[i];
   return out;

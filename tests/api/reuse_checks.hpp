@@ -168,7 +168,10 @@ void check_weights_updated_in_place(const reference::layer& L, std::uint64_t see
   auto transposed = make_layer<N, T, P>(L);
   for (int call = 0; call < 4; ++call) {
     CAPTURE(call);
-    if (call % 2 == 0) d.rewrite_w(); else d.rewrite_dy();
+    if (call % 2 == 0)
+      d.rewrite_w();
+    else
+      d.rewrite_dy();
     d.run(transposed, pass::backward_data);
     d.check(pass::backward_data);
   }
@@ -305,7 +308,9 @@ std::int64_t force_smallest_chunks(fftconv::conv<N, T, fftconv::fft>& layer, con
   return impl.plan_choice(p, on_device).chunks;
 }
 
-inline fftconv::detail::transform_counts counts(std::int64_t forward, std::int64_t inverse) { return {forward, inverse}; }
+inline fftconv::detail::transform_counts counts(std::int64_t forward, std::int64_t inverse) {
+  return {forward, inverse};
+}
 
 // forward with a saved state + backward(dx, dw) with it: each map transformed once per step, X̂ and dŶ once
 // per chunk, Ŵ and dŴ once: (2c + 1) forward and (2c + 1) inverse executions for c chunks. Again for a second

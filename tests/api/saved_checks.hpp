@@ -48,7 +48,8 @@ std::string refused_backward(Layer& layer, step_data<N, T, Exec>& d, fftconv::co
   d.dw.write(random_values(d.L.w_size(), 7002));
   d.db.write(random_values(d.L.out_channels, 7003));
   const auto dx_before = d.dx.read(), dw_before = d.dw.read(), db_before = d.db.read();
-  const std::string message = refusal_of([&] { layer.backward(d.exec, d.xv(), d.wv(), d.dyv(), saved, d.all_gradients()); });
+  const std::string message =
+      refusal_of([&] { layer.backward(d.exec, d.xv(), d.wv(), d.dyv(), saved, d.all_gradients()); });
   CHECK_MESSAGE(!message.empty(), "backward accepted the state");
   CHECK(d.dx.read() == dx_before);
   CHECK(d.dw.read() == dw_before);
@@ -164,8 +165,9 @@ void check_saved_refusals(Exec exec) {
       CHECK(refused_backward(layer, d, room.part(misaligned, bytes)).find(aligned) != std::string::npos);
       for (const std::size_t wrong : {bytes + 64, bytes - 8, std::size_t{64}}) {
         CAPTURE(wrong);
-        check_names_sizes(refusal_of([&] { layer.forward(exec, d.xv(), d.wv(), d.bias.data(), d.yv(), room.part(0, wrong)); }),
-                          wrong, spectra, none);
+        check_names_sizes(
+            refusal_of([&] { layer.forward(exec, d.xv(), d.wv(), d.bias.data(), d.yv(), room.part(0, wrong)); }), wrong,
+            spectra, none);
         check_names_sizes(refused_backward(layer, d, room.part(0, wrong)), wrong, spectra, none);
       }
     }
@@ -248,6 +250,5 @@ void check_automatic_states(const reference::layer& L, std::uint64_t seed, Exec 
     read_by_automatic.template operator()<fftconv::fft>();
   }
 }
-
 
 }  // namespace api_checks

@@ -68,12 +68,13 @@ std::vector<scaled_output<T, Exec>> outputs_of(scaled_call c, step_data<N, T, Ex
     outputs.push_back({"y", &d.y, conv, blend(1, with_bias, -1, conv), tolerance<T>::forward});
   }
   if (c == scaled_call::backward_data || c == scaled_call::backward)
-    outputs.push_back({"dx", &d.dx, reference::backward_data(L, d.dy_values, d.w_values), zeros(L.x_size()),
-                       tolerance<T>::data});
+    outputs.push_back(
+        {"dx", &d.dx, reference::backward_data(L, d.dy_values, d.w_values), zeros(L.x_size()), tolerance<T>::data});
   if (c == scaled_call::backward_filter || c == scaled_call::backward) {
-    outputs.push_back({"dw", &d.dw, reference::backward_filter(L, d.x_values, d.dy_values), zeros(L.w_size()),
-                       tolerance<T>::filter});
-    outputs.push_back({"db", &d.db, reference::backward_bias(L, d.dy_values), zeros(L.out_channels), tolerance<T>::filter});
+    outputs.push_back(
+        {"dw", &d.dw, reference::backward_filter(L, d.x_values, d.dy_values), zeros(L.w_size()), tolerance<T>::filter});
+    outputs.push_back(
+        {"db", &d.db, reference::backward_bias(L, d.dy_values), zeros(L.out_channels), tolerance<T>::filter});
   }
   return outputs;
 }
@@ -107,8 +108,8 @@ void check_scaling(const reference::layer& L, std::uint64_t seed, Exec exec, chu
   if (split == chunking::smallest && (std::is_same_v<P, fftconv::fft> || std::is_same_v<P, fftconv::im2col>))
     REQUIRE(chunks > 1);
   step_data<N, T, Exec> d(exec, L, seed);
-  for (const scaled_call c : {scaled_call::forward, scaled_call::backward_data, scaled_call::backward_filter,
-                              scaled_call::backward}) {
+  for (const scaled_call c :
+       {scaled_call::forward, scaled_call::backward_data, scaled_call::backward_filter, scaled_call::backward}) {
     INFO(name_of(c));
     {
       INFO("beta = 1 accumulates: the sum of two calls");

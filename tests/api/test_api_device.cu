@@ -43,7 +43,7 @@ TEST_CASE_TEMPLATE("api device saved state: refusals", P, FFTCONV_API_POLICIES) 
   check_saved_refusals<3, double, P>(exec);
 }
 
-TEST_CASE("api device saved state: another policy's state; automatic's states") {
+TEST_CASE("api device saved state: another policy's state, automatic's states") {
   testing_support::test_stream stream;
   const fftconv::device exec = stream.executor();
   check_other_policy_refused<2, float, fftconv::naive, fftconv::fft>(exec);

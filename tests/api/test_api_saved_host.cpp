@@ -3,8 +3,8 @@
 
 using namespace api_checks;
 
-TEST_CASE_TEMPLATE("api saved state: another geometry, shape, batch or type, misaligned, wrong size, blank: refused",
-                   P, FFTCONV_API_POLICIES) {
+TEST_CASE_TEMPLATE("api saved state: another geometry, shape, batch or type, misaligned, wrong size, blank: refused", P,
+                   FFTCONV_API_POLICIES) {
   fftconv::host exec;
   check_saved_refusals<1, float, P>(exec);
   check_saved_refusals<2, double, P>(exec);
@@ -21,7 +21,7 @@ TEST_CASE("api saved state: a state written by one policy is refused by another"
 }
 
 #if FFTCONV_API_TEST_AUTOMATIC
-TEST_CASE_TEMPLATE("api saved state: automatic's state names the algorithm that ran; automatic reads fixed policies'",
+TEST_CASE_TEMPLATE("api saved state: automatic's state names the algorithm it ran, and automatic reads fixed policies'",
                    T, float, double) {
   fftconv::host exec;
   for (std::uint64_t seed = 91; seed <= 93; ++seed) {

@@ -6,7 +6,7 @@ using namespace api_checks;
 TEST_CASE_TEMPLATE("api scaling: beta = 1 sums two calls, alpha = 2 / beta = 0.5, beta = 0 ignores NaN", P,
                    FFTCONV_API_POLICIES) {
   fftconv::host exec;
-  for (std::uint64_t seed = 71; seed <= 72; ++seed) {
+  for (std::uint64_t seed = 71; seed <= 74; ++seed) {
     check_scaling<1, float, P>(random_layer(1, seed), seed, exec, chunking::none);
     check_scaling<2, double, P>(random_layer(2, seed), seed, exec, chunking::none);
     check_scaling<3, float, P>(random_layer(3, seed), seed, exec, chunking::none);
@@ -16,7 +16,7 @@ TEST_CASE_TEMPLATE("api scaling: beta = 1 sums two calls, alpha = 2 / beta = 0.5
 TEST_CASE_TEMPLATE("api scaling: the same with the work split in chunks (fft rows, im2col images)", P,
                    FFTCONV_API_POLICIES) {
   fftconv::host exec;
-  for (std::uint64_t seed = 81; seed <= 82; ++seed) {
+  for (std::uint64_t seed = 81; seed <= 84; ++seed) {
     auto batch_of_3 = [&](int rank) {
       reference::layer L = random_layer(rank, seed);
       L.batch = 3;

@@ -18,10 +18,13 @@ void check_scenarios(std::uint64_t first_seed) {
 
 TEST_CASE_TEMPLATE("api views: permuted dims, channels last, channel slices, every other element, int32 indices", P,
                    FFTCONV_API_POLICIES) {
-  check_scenarios<1, float, P>(100);
-  check_scenarios<2, float, P>(200);
-  check_scenarios<3, float, P>(300);
-  check_scenarios<2, double, P>(400);
+  for (std::uint64_t round = 0; round < 2; ++round) {
+    check_scenarios<1, float, P>(100 + 10 * round);
+    check_scenarios<2, float, P>(200 + 10 * round);
+    check_scenarios<3, float, P>(300 + 10 * round);
+    check_scenarios<1, double, P>(400 + 10 * round);
+    check_scenarios<2, double, P>(500 + 10 * round);
+  }
 }
 
 TEST_CASE_TEMPLATE("api views: disjoint channel slices of one buffer as input and output, and as two outputs", P,
@@ -43,14 +46,14 @@ TEST_CASE_TEMPLATE("api views: overlapping tensors, outputs with stride 0 or not
 
 TEST_CASE_TEMPLATE("api views: inputs with stride 0 are broadcasts", P, FFTCONV_API_POLICIES) {
   fftconv::host exec;
-  for (std::uint64_t seed = 61; seed <= 63; ++seed) {
+  for (std::uint64_t seed = 61; seed <= 66; ++seed) {
     check_broadcast_inputs<1, float, P>(random_layer(1, seed), seed, exec);
     check_broadcast_inputs<2, double, P>(random_layer(2, seed), seed, exec);
     check_broadcast_inputs<3, float, P>(random_layer(3, seed), seed, exec);
   }
 }
 
-TEST_CASE_TEMPLATE("api bias: a rank-1 view of the wrong extent is refused; a strided one is honoured", P,
+TEST_CASE_TEMPLATE("api bias: a rank-1 view of the wrong extent is refused, a strided one is honoured", P,
                    FFTCONV_API_POLICIES) {
   fftconv::host exec;
   check_bias_views<1, float, P>(exec);

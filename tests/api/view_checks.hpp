@@ -96,7 +96,8 @@ void check_strided_passes(const reference::layer& L, std::uint64_t seed, Exec ex
   INFO(policy_name<P>(), " seed ", seed, ": ", describe(L), "; ", s.name);
   std::mt19937_64 rng(seed);
   const auto x_values = random_values(L.x_size(), seed * 8 + 1), w_values = random_values(L.w_size(), seed * 8 + 2),
-             dy_values = random_values(L.y_size(), seed * 8 + 3), bias_values = random_values(L.out_channels, seed * 8 + 4);
+             dy_values = random_values(L.y_size(), seed * 8 + 3),
+             bias_values = random_values(L.out_channels, seed * 8 + 4);
   auto placed = [&](const std::array<std::int64_t, R>& extents) {
     placement<R> p = s.place(rng);
     INFO("placement ", p.describe());
@@ -228,7 +229,8 @@ void check_disjoint_slices(Exec exec, const placement<N + 2>& order) {
     const auto g = gradients.read();
     CHECK(relative_l2({g.begin(), g.begin() + L.w_size()}, reference::backward_filter(L, x_values, dy_values)) <=
           tolerance<T>::filter);
-    CHECK(relative_l2({g.begin() + L.w_size(), g.end()}, reference::backward_bias(L, dy_values)) <= tolerance<T>::filter);
+    CHECK(relative_l2({g.begin() + L.w_size(), g.end()}, reference::backward_bias(L, dy_values)) <=
+          tolerance<T>::filter);
     CHECK(background_outside(both.memory, {dy, dx}));
   }
   {
@@ -295,7 +297,9 @@ void check_aliasing_refused(Exec exec) {
   const auto dxv = fftconv::tensor_ref<T, R>(dx.data(), x_extents<N>(L));
   const auto dwv = fftconv::tensor_ref<T, R>(dw.data(), w_extents<N>(L));
   layer.forward(exec, xv, wv, nullptr, yv, state);
-  const auto before = [&] { return std::vector<std::vector<double>>{x.read(), w.read(), dy.read(), y.read(), dx.read(), dw.read(), db.read()}; };
+  const auto before = [&] {
+    return std::vector<std::vector<double>>{x.read(), w.read(), dy.read(), y.read(), dx.read(), dw.read(), db.read()};
+  };
   const auto expect_refused = [&](const std::string& what, const std::string& fragment, auto call) {
     INFO(what);
     const auto contents = before();
@@ -319,19 +323,22 @@ void check_aliasing_refused(Exec exec) {
     CHECK_MESSAGE(message.find("y overlaps x") != std::string::npos, message);
     CHECK(both.memory.read() == contents);
   }
-  expect_refused("forward: y over w", "y overlaps w",
-                 [&] { layer.forward(exec, xv, wv, nullptr, fftconv::tensor_ref<T, R>(w.data() + 1, y_extents<N>(L))); });
+  expect_refused("forward: y over w", "y overlaps w", [&] {
+    layer.forward(exec, xv, wv, nullptr, fftconv::tensor_ref<T, R>(w.data() + 1, y_extents<N>(L)));
+  });
   expect_refused("forward: saved over x", "saved overlaps x", [&] {
     layer.forward(exec, xv, wv, nullptr, yv, fftconv::saved_state(reinterpret_cast<std::byte*>(x.data()), saved_bytes));
   });
   expect_refused("backward_data: dx over dy", "dx overlaps dy",
                  [&] { layer.backward_data(exec, dyv, wv, fftconv::tensor_ref<T, R>(dy.data(), x_extents<N>(L))); });
-  expect_refused("backward_filter: dw over x", "dw overlaps x",
-                 [&] { layer.backward_filter(exec, xv, dyv, fftconv::tensor_ref<T, R>(x.data(), w_extents<N>(L)), db.data()); });
+  expect_refused("backward_filter: dw over x", "dw overlaps x", [&] {
+    layer.backward_filter(exec, xv, dyv, fftconv::tensor_ref<T, R>(x.data(), w_extents<N>(L)), db.data());
+  });
   expect_refused("backward_filter: dbias over dw", "dw overlaps dbias",
                  [&] { layer.backward_filter(exec, xv, dyv, dwv, dw.data()); });
   expect_refused("backward: dx and dw over one another", "dx overlaps dw", [&] {
-    layer.backward(exec, xv, wv, dyv, state, {.dx = dxv, .dw = fftconv::tensor_ref<T, R>(dx.data() + 1, w_extents<N>(L))});
+    layer.backward(exec, xv, wv, dyv, state,
+                   {.dx = dxv, .dw = fftconv::tensor_ref<T, R>(dx.data() + 1, w_extents<N>(L))});
   });
   expect_refused("backward: dx over the saved state", "dx overlaps saved", [&] {
     layer.backward(exec, xv, wv, dyv, state,
@@ -341,8 +348,9 @@ void check_aliasing_refused(Exec exec) {
   // Outputs with stride 0 (built as tensor_ref directly: layout_stride forbids it) or declared not unique.
   std::array<std::int64_t, R> broadcast = fftconv::row_major_strides(y_extents<N>(L));
   broadcast[0] = 0;
-  expect_refused("forward: y with stride 0 over the batch", "stride 0",
-                 [&] { layer.forward(exec, xv, wv, nullptr, fftconv::tensor_ref<T, R>(y.data(), y_extents<N>(L), broadcast)); });
+  expect_refused("forward: y with stride 0 over the batch", "stride 0", [&] {
+    layer.forward(exec, xv, wv, nullptr, fftconv::tensor_ref<T, R>(y.data(), y_extents<N>(L), broadcast));
+  });
   std::array<std::int64_t, R> dx_broadcast = fftconv::row_major_strides(x_extents<N>(L));
   dx_broadcast[1] = 0;
   expect_refused("backward_data: dx with stride 0 over channels", "stride 0", [&] {
@@ -351,14 +359,16 @@ void check_aliasing_refused(Exec exec) {
   std::array<std::int64_t, R> dw_broadcast = fftconv::row_major_strides(w_extents<N>(L));
   dw_broadcast[0] = 0;
   expect_refused("backward: dw with stride 0", "stride 0", [&] {
-    layer.backward(exec, xv, wv, dyv, state, {.dw = fftconv::tensor_ref<T, R>(dw.data(), w_extents<N>(L), dw_broadcast)});
+    layer.backward(exec, xv, wv, dyv, state,
+                   {.dw = fftconv::tensor_ref<T, R>(dw.data(), w_extents<N>(L), dw_broadcast)});
   });
   expect_refused("backward_filter: dbias with stride 0", "stride 0", [&] {
     layer.backward_filter(exec, xv, dyv, dwv, fftconv::tensor_ref<T, 1>(db.data(), {L.out_channels}, {0}));
   });
   expect_refused("forward: y declared not unique", "not unique", [&] {
-    layer.forward(exec, xv, wv, nullptr,
-                  fftconv::tensor_ref<T, R>(y.data(), y_extents<N>(L), fftconv::row_major_strides(y_extents<N>(L)), false));
+    layer.forward(
+        exec, xv, wv, nullptr,
+        fftconv::tensor_ref<T, R>(y.data(), y_extents<N>(L), fftconv::row_major_strides(y_extents<N>(L)), false));
   });
 }
 
@@ -376,7 +386,8 @@ void check_broadcast_inputs(const reference::layer& L, std::uint64_t seed, Exec 
   // The tensors as the reference sees them: repeated.
   std::vector<double> x_values, w_values, dy_values, bias_values(static_cast<std::size_t>(L.out_channels), one_bias);
   for (std::int64_t b = 0; b < L.batch; ++b) x_values.insert(x_values.end(), one_image.begin(), one_image.end());
-  for (std::int64_t o = 0; o < L.out_channels; ++o) w_values.insert(w_values.end(), one_filter.begin(), one_filter.end());
+  for (std::int64_t o = 0; o < L.out_channels; ++o)
+    w_values.insert(w_values.end(), one_filter.begin(), one_filter.end());
   for (std::int64_t b = 0; b < L.batch; ++b)
     for (std::int64_t o = 0; o < L.out_channels; ++o)
       dy_values.insert(dy_values.end(), one_map.begin() + b * y_map, one_map.begin() + (b + 1) * y_map);
@@ -389,7 +400,8 @@ void check_broadcast_inputs(const reference::layer& L, std::uint64_t seed, Exec 
   };
   const auto xv = fftconv::tensor_ref<const T, R>(x.data(), x_extents<N>(L), strides(x_extents<N>(L), 0, 1), false);
   const auto wv = fftconv::tensor_ref<const T, R>(w.data(), w_extents<N>(L), strides(w_extents<N>(L), 0, 1), false);
-  const auto dyv = fftconv::tensor_ref<const T, R>(dy.data(), y_extents<N>(L), strides(y_extents<N>(L), 1, L.out_channels), false);
+  const auto dyv =
+      fftconv::tensor_ref<const T, R>(dy.data(), y_extents<N>(L), strides(y_extents<N>(L), 1, L.out_channels), false);
   const auto bv = fftconv::tensor_ref<const T, 1>(bias.data(), {L.out_channels}, {0}, false);
   buffer<T, Exec> y(exec, nan_values(L.y_size())), dx(exec, nan_values(L.x_size())), dw(exec, nan_values(L.w_size())),
       db(exec, nan_values(L.out_channels));
@@ -421,11 +433,14 @@ void check_bias_views(Exec exec) {
   d.dw.write(random_values(L.w_size(), 803));
   for (const std::int64_t extent : {cout + 1, cout - 1}) {
     CAPTURE(extent);
-    const std::string fragment = "has " + std::to_string(extent) + " elements but geometry.out_channels = " + std::to_string(cout);
+    const std::string fragment =
+        "has " + std::to_string(extent) + " elements but geometry.out_channels = " + std::to_string(cout);
     const auto y_before = d.y.read(), dw_before = d.dw.read(), db_before = long_bias.read();
-    const std::string f = refusal_of([&] { layer.forward(exec, d.xv(), d.wv(), vector_view<const T>(long_bias, extent, 1), d.yv()); });
+    const std::string f =
+        refusal_of([&] { layer.forward(exec, d.xv(), d.wv(), vector_view<const T>(long_bias, extent, 1), d.yv()); });
     CHECK_MESSAGE(f.find("forward: bias " + fragment) != std::string::npos, f);
-    const std::string bf = refusal_of([&] { layer.backward_filter(exec, d.xv(), d.dyv(), d.dwv(), vector_view<T>(long_bias, extent, 1)); });
+    const std::string bf = refusal_of(
+        [&] { layer.backward_filter(exec, d.xv(), d.dyv(), d.dwv(), vector_view<T>(long_bias, extent, 1)); });
     CHECK_MESSAGE(bf.find("backward_filter: dbias " + fragment) != std::string::npos, bf);
     const std::string b = refusal_of([&] {
       layer.backward(exec, d.xv(), d.wv(), d.dyv(), {}, {.dx = d.dxv(), .dbias = vector_view<T>(long_bias, extent, 1)});

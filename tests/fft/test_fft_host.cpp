@@ -8,12 +8,14 @@
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <numbers>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../backend/counting_resource.hpp"
 #include "fft_checks.hpp"
 
 using fftconv::detail::fft_desc;
@@ -349,3 +351,41 @@ TEST_CASE("fft host: layers on 6 threads share the plan cache while another thre
   fft_checks::check_threads<1, double, fftconv::host>([] { return fftconv::host{}; }, 4, 12);
 }
 
+
+namespace {
+struct aligned_upstream {
+  static void* allocate(std::size_t bytes, std::size_t alignment, CUstream_st*) {
+    return std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
+  }
+  static void deallocate(void* pointer, std::size_t, std::size_t, CUstream_st*) noexcept { std::free(pointer); }
+};
+}  // namespace
+
+TEST_CASE("fft host: a layer alternating batch sizes keeps both shapes' plans: no allocation after warm-up") {
+  // A last, smaller minibatch, then full ones again: each shape is planned once, then reused.
+  testing_support::counting_resource<aligned_upstream> resource;
+  const fftconv::host exec{&resource};
+  reference::layer L = fft_checks::strided_grouped_layer(2, 3);
+  fftconv::conv<2, float, fftconv::fft> layer(testing_support::geometry_of<2>(L));
+  const auto run = [&](std::int64_t batch) {
+    reference::layer M = L;
+    M.batch = batch;
+    const auto xv = testing_support::random_values(M.x_size(), 5 + batch);
+    const auto wv = testing_support::random_values(M.w_size(), 6);
+    const std::vector<float> x(xv.begin(), xv.end()), w(wv.begin(), wv.end());
+    std::vector<float> y(static_cast<std::size_t>(M.y_size()));
+    layer.forward(exec, fftconv::make_view<const float, 4>(x.data(), testing_support::extents<2>(M.batch, M.in_channels, M.input)),
+                  fftconv::make_view<const float, 4>(w.data(), testing_support::extents<2>(M.out_channels, 2, M.kernel)),
+                  nullptr, fftconv::make_view<float, 4>(y.data(), testing_support::extents<2>(M.batch, M.out_channels, M.output())));
+    CHECK(testing_support::relative_l2(std::vector<double>(y.begin(), y.end()), reference::forward(M, xv, wv, nullptr)) <=
+          testing_support::tolerance<float>::forward);
+  };
+  run(3);
+  run(1);
+  const std::size_t warm = resource.allocations();
+  for (int round = 0; round < 3; ++round) {
+    run(3);
+    run(1);
+  }
+  CHECK(resource.allocations() == warm);
+}
