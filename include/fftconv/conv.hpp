@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -81,11 +82,8 @@ class conv {
                saved_state saved = {}, scaling_type scale = {}) {
     constexpr const char* pass = "forward";
     check_input(x, pass, "x");
-    check_input(w, pass, "w");
     check_output(y, pass, "y");
-    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
-    detail::check_extents(pass, "y", y.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
-                          "the output of x is");
+    check_weights_and_output(pass, w, "w", "x", x.extents(), "y", y.extents());
     const tensor_ref<const T, 1> b = checked_vector(bias, pass, "bias");
     const std::optional<keep> kept = check_saved(saved, x.extents(), pass, on_device_v<Exec>);
     detail::check_no_overlap(pass, {region("y", y), bytes_region("saved", saved)},
@@ -117,11 +115,8 @@ class conv {
                 gradients<T, R> out, scaling_type scale = {}) {
     constexpr const char* pass = "backward";
     check_input(x, pass, "x");
-    check_input(w, pass, "w");
     check_input(dy, pass, "dy");
-    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
-    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
-                          "the output of x is");
+    check_weights_and_output(pass, w, "w", "x", x.extents(), "dy", dy.extents());
     if (out.dx.data() != nullptr) {
       check_output(out.dx, pass, "dx");
       detail::check_extents(pass, "dx", out.dx.extents(), x.extents(), "x has");
@@ -155,11 +150,8 @@ class conv {
   void backward_data(Exec exec, const_tensor dy, const_tensor w, tensor dx, scaling_type scale = {}) {
     constexpr const char* pass = "backward_data";
     check_input(dy, pass, "dy");
-    check_input(w, pass, "w");
     check_output(dx, pass, "dx");
-    detail::check_extents(pass, "w", w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
-    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, dx.extents(), pass, "dx"),
-                          "the output of dx is");
+    check_weights_and_output(pass, w, "w", "dx", dx.extents(), "dy", dy.extents());
     detail::check_no_overlap(pass, {region("dx", dx)}, {region("dy", dy), region("w", w)});
     check_pointers(exec, {{dy.data(), "dy"}, {w.data(), "w"}, {dx.data(), "dx"}});
     const detail::problem<N> p = problem_of(dx.extents());
@@ -177,9 +169,7 @@ class conv {
     check_input(x, pass, "x");
     check_input(dy, pass, "dy");
     check_output(dw, pass, "dw");
-    detail::check_extents(pass, "dw", dw.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
-    detail::check_extents(pass, "dy", dy.extents(), detail::checked_output_extents(geometry_, x.extents(), pass, "x"),
-                          "the output of x is");
+    check_weights_and_output(pass, dw, "dw", "x", x.extents(), "dy", dy.extents());
     const tensor_ref<T, 1> db = checked_vector(dbias, pass, "dbias");
     detail::check_no_overlap(pass, {region("dw", dw), region("dbias", db)}, {region("x", x), region("dy", dy)});
     check_pointers(exec, {{x.data(), "x"}, {dy.data(), "dy"}, {dw.data(), "dw"}, {db.data(), "dbias"}});
@@ -260,6 +250,18 @@ class conv {
   static void check_pointers(const Exec& exec, std::initializer_list<named_pointer> pointers) {
     for (const named_pointer& p : pointers)
       if (p.pointer != nullptr) detail::backend<Exec>::check_pointer(exec, p.pointer, p.name);
+  }
+
+  // w (or dw) against the geometry, and y (or dy) against the output of the input-side tensor.
+  template <class W>
+  void check_weights_and_output(const char* pass, const tensor_ref<W, R>& w, const char* w_name, const char* x_name,
+                                const std::array<std::int64_t, R>& x_extents, const char* y_name,
+                                const std::array<std::int64_t, R>& y_extents) const {
+    if constexpr (std::is_const_v<W>) check_input(w, pass, w_name);
+    detail::check_extents(pass, w_name, w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
+    const auto expected = detail::checked_output_extents(geometry_, x_extents, pass, x_name);
+    const std::string why = std::string("the output of ") + x_name + " is";
+    detail::check_extents(pass, y_name, y_extents, expected, why.c_str());
   }
 
   static void check_input(const const_tensor& v, const char* pass, const char* name) {
