@@ -198,24 +198,5 @@ bool strided_offsets_meet(std::int64_t delta, const std::array<std::int64_t, R>&
   return search(search, 0, delta);
 }
 
-// Can two tensors share an element? Exact for equal strides (two channel slices of one buffer are disjoint),
-// conservative (their address ranges meet) otherwise.
-template <class A, class B, std::size_t RA, std::size_t RB>
-bool may_overlap(const tensor_ref<A, RA>& a, const tensor_ref<B, RB>& b) {
-  if (a.data() == nullptr || b.data() == nullptr) return false;
-  if (!overlaps(a.data(), a.span(), b.data(), b.span())) return false;
-  if constexpr (RA == RB && sizeof(A) == sizeof(B)) {
-    if (a.strides() == b.strides()) {
-      const auto a_begin = reinterpret_cast<std::intptr_t>(a.data());
-      const auto b_begin = reinterpret_cast<std::intptr_t>(b.data());
-      const std::intptr_t bytes = b_begin - a_begin;
-      if (bytes % static_cast<std::intptr_t>(sizeof(A)) != 0) return true;
-      return strided_offsets_meet<RA>(static_cast<std::int64_t>(bytes / static_cast<std::intptr_t>(sizeof(A))),
-                                      a.strides(), a.extents(), b.extents());
-    }
-  }
-  return true;
-}
-
 }  // namespace detail
 }  // namespace fftconv

@@ -86,12 +86,6 @@ struct named_region {
     return region;
   }
 
-  template <std::size_t R>
-  tensor_ref<const unsigned char, R> as_bytes_view() const {  // strides in bytes, over a byte element
-    std::array<std::int64_t, R> e{}, s{};
-    for (std::size_t r = 0; r < R; ++r) e[r] = extents[r], s[r] = strides[r] * element_bytes;
-    return tensor_ref<const unsigned char, R>(static_cast<const unsigned char*>(data), e, s);
-  }
 };
 
 // May a and b share a byte? Exact for tensors of one rank, element size and strides; otherwise by address range.
@@ -106,16 +100,14 @@ inline bool regions_may_overlap(const named_region& a, const named_region& b) {
                 range(b)))
     return false;
   if (a.rank != b.rank || a.element_bytes != b.element_bytes || a.strides != b.strides) return true;
+  // Equal strides and element sizes: element i of a and element j of b start at the same byte exactly when
+  // their offsets (in elements) differ by b's start minus a's.
   const auto same_rank = [&]<std::size_t R>() {
-    // Element-wise: a byte of element i of a meets one of element j of b only if their starts differ by less
-    // than the element size, so compare element starts at byte strides, widened by the element size.
-    const auto av = a.as_bytes_view<R>();
-    const auto bv = b.as_bytes_view<R>();
     const auto delta = reinterpret_cast<std::intptr_t>(b.data) - reinterpret_cast<std::intptr_t>(a.data);
     if (delta % a.element_bytes != 0) return true;
-    std::array<std::int64_t, R> s{};
-    for (std::size_t r = 0; r < R; ++r) s[r] = av.stride(r) / a.element_bytes;
-    return strided_offsets_meet<R>(static_cast<std::int64_t>(delta / a.element_bytes), s, av.extents(), bv.extents());
+    std::array<std::int64_t, R> strides{}, a_extents{}, b_extents{};
+    for (std::size_t r = 0; r < R; ++r) strides[r] = a.strides[r], a_extents[r] = a.extents[r], b_extents[r] = b.extents[r];
+    return strided_offsets_meet<R>(static_cast<std::int64_t>(delta / a.element_bytes), strides, a_extents, b_extents);
   };
   switch (a.rank) {
     case 1: return same_rank.template operator()<1>();

@@ -226,8 +226,8 @@ class frequency_plan final : public frequency_plan_base {
   // ---- spectra: in the caller's saved state, or in buffers of this plan ----
   spectrum_rows<T> all_rows(complex<T>* data) const { return {data, sizes_.rows, 0}; }
   // The plan's own X̂ over all rows (backward without saved spectra) or over one chunk (forward without).
-  complex<T>* held_input_spectrum(bool all) { return grow(input_spectrum_, all ? sizes_.rows : choice_.chunk_rows, sizes_.row_inputs); }
-  complex<T>* held_output_spectrum(bool all) { return grow(output_spectrum_, all ? sizes_.rows : choice_.chunk_rows, sizes_.row_outputs); }
+  spectrum_rows<T> held_input_spectrum(bool all) { return held_rows(input_spectrum_, all, sizes_.row_inputs); }
+  spectrum_rows<T> held_output_spectrum(bool all) { return held_rows(output_spectrum_, all, sizes_.row_outputs); }
   complex<T>* held_kernel_spectrum() {
     if (kernel_spectrum_.data() == nullptr)
       kernel_spectrum_ = ops::template allocate<complex<T>>(exec_, count(sizes_.kernel_maps, per_map()));
@@ -511,14 +511,15 @@ class frequency_plan final : public frequency_plan_base {
 
   std::int64_t per_map() const noexcept { return elementwise() ? sizes_.spectrum_distance : sizes_.frequencies; }
 
-  // `held`, grown to `rows` rows of `maps_per_row` maps (allocate, then swap); its data.
-  complex<T>* grow(buffer<complex<T>>& held, std::int64_t rows, std::int64_t maps_per_row) {
+  // `held`, grown (allocate, then swap) to all rows or one chunk's rows of `maps_per_row` maps.
+  spectrum_rows<T> held_rows(buffer<complex<T>>& held, bool all, std::int64_t maps_per_row) {
+    const std::int64_t rows = all ? sizes_.rows : choice_.chunk_rows;
     const std::size_t needed = count(checked_multiply(rows, maps_per_row, "fft maps"), per_map());
     if (held.size() < needed) {
       buffer<complex<T>> grown = ops::template allocate<complex<T>>(exec_, needed);
       held = std::move(grown);
     }
-    return held.data();
+    return {held.data(), rows, 0};
   }
 
   static std::size_t count(std::int64_t maps, std::int64_t volume) {

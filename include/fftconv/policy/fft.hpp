@@ -198,8 +198,7 @@ class conv_impl<fft, N, T> {
     complex<T>* saved_input = payload ? reinterpret_cast<complex<T>*>(payload + l.input_offset) : nullptr;
     complex<T>* saved_kernel = payload ? reinterpret_cast<complex<T>*>(payload + l.kernel_offset) : nullptr;
     const complex<T>* kernel = kernel_spectrum(exec, plan, w, saved_kernel);
-    const spectrum_rows<T> input = saved_input ? plan.all_rows(saved_input)
-                                               : spectrum_rows<T>{plan.held_input_spectrum(false), plan.choice().chunk_rows, 0};
+    const spectrum_rows<T> input = saved_input ? plan.all_rows(saved_input) : plan.held_input_spectrum(false);
     plan.forward(exec, x, kernel, input, bias, y, counts_);
   }
 
@@ -214,19 +213,19 @@ class conv_impl<fft, N, T> {
       // Every buffer first, then the transforms: a failed allocation leaves the outputs untouched.
       const saved_spectra_layout l = plan.saved_layout();
       const bool all = dw != nullptr;
-      const spectrum_rows<T> output{plan.held_output_spectrum(all), all ? plan.all_rows(nullptr).rows_held
-                                                                          : plan.choice().chunk_rows, 0};
+      const spectrum_rows<T> output = plan.held_output_spectrum(all);
       const complex<T>* kernel = nullptr;
       const complex<T>* input = nullptr;
-      complex<T>* input_target = nullptr;
+      spectrum_rows<T> input_target{};
       if (payload != nullptr) {
         kernel = reinterpret_cast<const complex<T>*>(payload + l.kernel_offset);
         input = reinterpret_cast<const complex<T>*>(payload + l.input_offset);
       } else if (dw != nullptr) {
-        input = input_target = plan.held_input_spectrum(true);
+        input_target = plan.held_input_spectrum(true);
+        input = input_target.data;
       }
       if (payload == nullptr && dx != nullptr) kernel = kernel_spectrum(exec, plan, w, nullptr);
-      if (input_target != nullptr) plan.transform_input(exec, x, plan.all_rows(input_target), counts_);
+      if (input_target.data != nullptr) plan.transform_input(exec, x, input_target, counts_);
       plan.backward(exec, dy, kernel, input, output, dx, dw, counts_);
     }
     if (dbias != nullptr)
