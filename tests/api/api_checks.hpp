@@ -29,6 +29,7 @@
 
 #include "api_policies.hpp"  // FFTCONV_API_POLICIES, the library headers
 
+#include "../support/layer_views.hpp"  // geometry_of, extents
 #include "../support/random_layer.hpp"
 #include "../support/reference.hpp"
 #include "../support/tolerance.hpp"
@@ -36,6 +37,8 @@
 namespace api_checks {
 
 using testing_support::describe;
+using testing_support::extents;
+using testing_support::geometry_of;
 using testing_support::random_layer;
 using testing_support::random_values;
 using testing_support::relative_l2;
@@ -44,41 +47,16 @@ using testing_support::tolerance;
 // ---- layers -------------------------------------------------------------------------------------------------
 
 template <int N>
-fftconv::geometry<N> geometry_of(const reference::layer& L) {
-  fftconv::geometry<N> g;
-  g.in_channels = L.in_channels;
-  g.out_channels = L.out_channels;
-  g.groups = L.groups;
-  std::array<std::int64_t, N> low{}, high{};
-  for (int d = 0; d < N; ++d) {
-    g.kernel[d] = L.kernel[d];
-    g.stride[d] = L.stride[d];
-    g.dilation[d] = L.dilation[d];
-    low[d] = L.padding_low_of(d);
-    high[d] = L.padding_high_of(d);
-  }
-  g.padding = fftconv::padding_sides<N>(low, high);
-  return g;
-}
-
-template <int N>
-std::array<std::int64_t, N + 2> extents_of(std::int64_t leading, std::int64_t channels,
-                                           const std::vector<std::int64_t>& spatial) {
-  std::array<std::int64_t, N + 2> e{leading, channels};
-  for (int d = 0; d < N; ++d) e[d + 2] = spatial[d];
-  return e;
-}
-template <int N>
 std::array<std::int64_t, N + 2> x_extents(const reference::layer& L) {
-  return extents_of<N>(L.batch, L.in_channels, L.input);
+  return extents<N>(L.batch, L.in_channels, L.input);
 }
 template <int N>
 std::array<std::int64_t, N + 2> y_extents(const reference::layer& L) {
-  return extents_of<N>(L.batch, L.out_channels, L.output());
+  return extents<N>(L.batch, L.out_channels, L.output());
 }
 template <int N>
 std::array<std::int64_t, N + 2> w_extents(const reference::layer& L) {
-  return extents_of<N>(L.out_channels, L.in_channels / L.groups, L.kernel);
+  return extents<N>(L.out_channels, L.in_channels / L.groups, L.kernel);
 }
 
 // A layer of fixed shape: stride 1 and 'same' padding (output extents = input extents), so x, y, dx and dy

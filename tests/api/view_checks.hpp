@@ -195,7 +195,7 @@ void check_disjoint_slices(Exec exec, const placement<N + 2>& order) {
 
   {
     INFO("forward: x = channels [0, C_in), y = [C_in, C_in + C_out) of one buffer");
-    shared_buffer<T, Exec, R> both(exec, extents_of<N>(L.batch, cin + cout, L.input), order);
+    shared_buffer<T, Exec, R> both(exec, extents<N>(L.batch, cin + cout, L.input), order);
     const region<R> x = both.slice(0, cin), y = both.slice(cin, cout);
     store(both.memory, x, x_values);
     layer.forward(exec, view_of<const T>(both.memory, x, view_kind::strided), wv, bias.data(),
@@ -206,7 +206,7 @@ void check_disjoint_slices(Exec exec, const placement<N + 2>& order) {
   }
   {
     INFO("backward: dy = channels [0, C_out), dx = [C_out, C_out + C_in) of one buffer; dw and db in one other");
-    shared_buffer<T, Exec, R> both(exec, extents_of<N>(L.batch, cout + cin, L.input), order);
+    shared_buffer<T, Exec, R> both(exec, extents<N>(L.batch, cout + cin, L.input), order);
     const region<R> dy = both.slice(0, cout), dx = both.slice(cout, cin);
     store(both.memory, dy, dy_values);
     buffer<T, Exec> x(exec, x_values);
@@ -239,7 +239,7 @@ void check_disjoint_slices(Exec exec, const placement<N + 2>& order) {
     auto square = make_layer<N, T, P>(S);
     const auto sx = random_values(S.x_size(), 21), sw = random_values(S.w_size(), 22);
     buffer<T, Exec> w_square(exec, sw);
-    shared_buffer<T, Exec, R> both(exec, extents_of<N>(S.batch, 2 * S.in_channels, S.input), order);
+    shared_buffer<T, Exec, R> both(exec, extents<N>(S.batch, 2 * S.in_channels, S.input), order);
     const region<R> x = both.interleaved(0, S.in_channels), y = both.interleaved(1, S.out_channels);
     store(both.memory, x, sx);
     square.forward(exec, view_of<const T>(both.memory, x, view_kind::strided),
@@ -256,7 +256,7 @@ void check_disjoint_slices(Exec exec, const placement<N + 2>& order) {
     auto layer_b = make_layer<N, T, P>(B);
     const auto wb_values = random_values(B.w_size(), 31);
     buffer<T, Exec> x(exec, x_values), wb(exec, wb_values);
-    shared_buffer<T, Exec, R> concat(exec, extents_of<N>(L.batch, cout + B.out_channels, L.output()), order);
+    shared_buffer<T, Exec, R> concat(exec, extents<N>(L.batch, cout + B.out_channels, L.output()), order);
     const region<R> ya = concat.slice(0, cout), yb = concat.slice(cout, B.out_channels);
     store(concat.memory, ya, nan_values(L.y_size()));
     store(concat.memory, yb, nan_values(B.y_size()));
@@ -312,7 +312,7 @@ void check_aliasing_refused(Exec exec) {
   const auto y_on_x = fftconv::tensor_ref<T, R>(x.data(), y_extents<N>(L));
   expect_refused("forward in place", "y overlaps x", [&] { layer.forward(exec, xv, wv, nullptr, y_on_x); });
   {
-    shared_buffer<T, Exec, R> both(exec, extents_of<N>(L.batch, 2 * L.in_channels, L.input), placement<R>::row_major());
+    shared_buffer<T, Exec, R> both(exec, extents<N>(L.batch, 2 * L.in_channels, L.input), placement<R>::row_major());
     const region<R> xs = both.slice(0, L.in_channels), ys = both.slice(1, L.out_channels);
     store(both.memory, xs, x_values);
     const auto contents = both.memory.read();
