@@ -92,17 +92,18 @@ class conv {
                           {saved.data(), "saved"}});
 
     const detail::problem<N> p = problem_of(x.extents());
+    const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, T> io(exec);
     const T* bias_data = io.input(b);
-    const bool y_direct = y.contiguous() && scale.plain();
-    T* y_data = io.output(y, scale, y_direct ? nullptr : bias_data);
-    const T* x_data = io.input(x);
-    const T* w_data = io.input(w);
+    const bool y_in_place = (y.contiguous() || reach.y) && scale.plain();  // else bias is added by the blend
+    const detail::strided<T, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
+    const detail::strided<const T, N> x_in = io.operand(x, reach.x);
+    const detail::strided<const T, N> w_in = io.operand(w, reach.w);
     std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
-    if constexpr (requires { impl_.forward(exec, p, x_data, w_data, bias_data, y_data, payload, keep::none); })
-      impl_.forward(exec, p, x_data, w_data, y_direct ? bias_data : nullptr, y_data, payload, kept.value_or(keep::none));
+    if constexpr (requires { impl_.forward(exec, p, x_in, w_in, bias_data, y_out, payload, keep::none); })
+      impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out, payload, kept.value_or(keep::none));
     else
-      impl_.forward(exec, p, x_data, w_data, y_direct ? bias_data : nullptr, y_data);
+      impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out);
     io.finish();
     if (kept) write_header(exec, saved, header_for(p, *kept, on_device_v<Exec>, written_algorithm(p)));
   }
@@ -136,12 +137,13 @@ class conv {
     std::optional<algorithm> producer;
     if (kept) producer = check_header(exec, saved, p, *kept);
 
+    const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, T> io(exec);
-    T* dx = out.dx.data() != nullptr ? io.output(out.dx, scale) : nullptr;
-    T* dw = out.dw.data() != nullptr ? io.output(out.dw, scale) : nullptr;
+    const detail::strided<T, N> dx = io.result(out.dx, scale, reach.dx);
+    const detail::strided<T, N> dw = io.result(out.dw, scale, reach.dw);
     T* dbias = db.data() != nullptr ? io.output(db, scale) : nullptr;
     const std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
-    run_backward(exec, p, io, x, w, dy, payload, kept.value_or(keep::none), producer, dx, dw, dbias);
+    run_backward(exec, p, reach, io, x, w, dy, payload, kept.value_or(keep::none), producer, dx, dw, dbias);
     io.finish();
   }
 
@@ -155,9 +157,10 @@ class conv {
     detail::check_no_overlap(pass, {region("dx", dx)}, {region("dy", dy), region("w", w)});
     check_pointers(exec, {{dy.data(), "dy"}, {w.data(), "w"}, {dx.data(), "dx"}});
     const detail::problem<N> p = problem_of(dx.extents());
+    const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, T> io(exec);
-    T* dx_data = io.output(dx, scale);
-    run_backward(exec, p, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx_data, nullptr, nullptr);
+    const detail::strided<T, N> dx_out = io.result(dx, scale, reach.dx);
+    run_backward(exec, p, reach, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx_out, {}, nullptr);
     io.finish();
   }
 
@@ -174,10 +177,11 @@ class conv {
     detail::check_no_overlap(pass, {region("dw", dw), region("dbias", db)}, {region("x", x), region("dy", dy)});
     check_pointers(exec, {{x.data(), "x"}, {dy.data(), "dy"}, {dw.data(), "dw"}, {db.data(), "dbias"}});
     const detail::problem<N> p = problem_of(x.extents());
+    const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, T> io(exec);
-    T* dw_data = io.output(dw, scale);
+    const detail::strided<T, N> dw_out = io.result(dw, scale, reach.dw);
     T* db_data = db.data() != nullptr ? io.output(db, scale) : nullptr;
-    run_backward(exec, p, io, x, const_tensor(), dy, nullptr, keep::none, std::nullopt, nullptr, dw_data, db_data);
+    run_backward(exec, p, reach, io, x, const_tensor(), dy, nullptr, keep::none, std::nullopt, {}, dw_out, db_data);
     io.finish();
   }
 
@@ -352,25 +356,24 @@ class conv {
   // once for dx and dw, and takes X̂ and Ŵ from the saved spectra), else pass by pass. Inputs are gathered only
   // where they will be read.
   template <class Exec>
-  void run_backward(const Exec& exec, const detail::problem<N>& p, detail::boundary<Exec, T>& io,
-                    const const_tensor& x, const const_tensor& w, const const_tensor& dy, const std::byte* payload,
-                    keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
-    const T* dy_data = io.input(dy);
-    if constexpr (requires { impl_.backward(exec, p, dy_data, dy_data, dy_data, payload, kept, producer, dx, dw, dbias); }) {
+  void run_backward(const Exec& exec, const detail::problem<N>& p, const detail::strided_reach& reach,
+                    detail::boundary<Exec, T>& io, const const_tensor& x, const const_tensor& w,
+                    const const_tensor& dy, const std::byte* payload, keep kept, std::optional<algorithm> producer,
+                    detail::strided<T, N> dx, detail::strided<T, N> dw, T* dbias) {
+    using input = detail::strided<const T, N>;
+    const input dy_in = io.operand(dy, reach.dy);
+    if constexpr (requires { impl_.backward(exec, p, dy_in, dy_in, dy_in, payload, kept, producer, dx, dw, dbias); }) {
       const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
-      const bool needs_w = dx != nullptr && !spectra;
-      const bool needs_x = dw != nullptr && !spectra;
-      const T* x_data = needs_x ? io.input(x) : nullptr;
-      const T* w_data = needs_w ? io.input(w) : nullptr;
-      impl_.backward(exec, p, x_data, w_data, dy_data, payload, kept, producer, dx, dw, dbias);
+      const input x_in = dw && !spectra ? io.operand(x, reach.x) : input{};
+      const input w_in = dx && !spectra ? io.operand(w, reach.w) : input{};
+      impl_.backward(exec, p, x_in, w_in, dy_in, payload, kept, producer, dx, dw, dbias);
     } else {
-      if (dx != nullptr) impl_.backward_data(exec, p, dy_data, io.input(w), dx);
-      if (dw != nullptr)
-        impl_.backward_filter(exec, p, io.input(x), dy_data, dw, dbias);
+      if (dx) impl_.backward_data(exec, p, dy_in, io.operand(w, reach.w), dx);
+      if (dw)
+        impl_.backward_filter(exec, p, io.operand(x, reach.x), dy_in, dw, dbias);
       else if (dbias != nullptr)
         detail::backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                             detail::bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy_data},
-                                             dbias);
+                                             detail::bias_gradient_term<N, T>(p, dy_in), dbias);
     }
   }
 

@@ -58,6 +58,18 @@ namespace detail {
 template <class>
 inline constexpr bool dependent_false = false;
 
+// Which tensors a policy's kernels read or write through their own strides for a problem (conv_impl::reach);
+// conv hands the others to it row-major: inputs gathered into a copy, outputs written to one and blended back.
+struct strided_reach {
+  bool x = false, w = false, dy = false;  // inputs
+  bool y = false, dx = false, dw = false;  // outputs (with plain scaling: alpha = 1, beta = 0)
+
+  static constexpr strided_reach all() { return {true, true, true, true, true, true}; }
+  friend constexpr strided_reach operator&(strided_reach a, strided_reach b) {
+    return {a.x && b.x, a.w && b.w, a.dy && b.dy, a.y && b.y, a.dx && b.dx, a.dw && b.dw};
+  }
+};
+
 // Primary template: reached only by a policy that has no implementation.
 template <class Policy, int N, class T>
 class conv_impl {

@@ -9,10 +9,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <thread>
@@ -235,6 +238,88 @@ TEST_CASE_TEMPLATE("a training step with host{&resource} allocates only from it 
   CHECK(with_resource.dx == without_resource.dx);
   CHECK(with_resource.dw == without_resource.dw);
   CHECK(with_resource.db == without_resource.db);
+}
+
+// Channels-last tensors (NHWC) and weights in [k, k, in, out] order, as a framework hands them over.
+template <class T>
+fftconv::tensor_ref<T, 4> channels_last(T* data, std::int64_t b, std::int64_t c, std::int64_t n) {
+  return {data, {b, c, n, n}, {n * n * c, 1, n * c, c}};
+}
+template <class T>
+fftconv::tensor_ref<T, 4> taps_first(T* data, std::int64_t o, std::int64_t i, std::int64_t k) {
+  return {data, {o, i, k, k}, {1, o, k * i * o, i * o}};
+}
+
+TEST_CASE_TEMPLATE("strided views reach the kernels in place: after warm-up a channels-last step allocates nothing", P,
+                   fftconv::naive, fftconv::fft, fftconv::im2col) {
+  const auto B = step_data::batch, I = step_data::in, O = step_data::out, n = step_data::n, k = step_data::k;
+  step_data d;
+  resource r;
+  const fftconv::host exec{&r};
+  fftconv::conv<2, float, P> layer(step_data::geometry());
+  const std::array<std::int64_t, 4> x_extents{B, I, n, n};
+  const std::size_t saved_bytes = layer.saved_bytes(x_extents);
+  const std::unique_ptr<std::byte, decltype(&std::free)> saved_memory(
+      static_cast<std::byte*>(std::aligned_alloc(64, (saved_bytes + 63) / 64 * 64)), &std::free);
+  const fftconv::saved_state saved(saved_memory.get(), saved_bytes);
+  // naive's dw is a segmented sum's dense output; im2col's GEMMs take w, dy, y and dw dense.
+  const bool weights_in_place = std::is_same_v<P, fftconv::fft>;
+  const bool all_in_place = !std::is_same_v<P, fftconv::im2col>;
+  const auto step = [&] {
+    const auto x = channels_last<const float>(d.x.data(), B, I, n), dy = channels_last<const float>(d.dy.data(), B, O, n);
+    const auto y = channels_last<float>(d.y.data(), B, O, n), dx = channels_last<float>(d.dx.data(), B, I, n);
+    const auto w = taps_first<const float>(d.w.data(), O, I, k);
+    const auto dw = weights_in_place ? taps_first<float>(d.dw.data(), O, I, k)
+                                     : fftconv::tensor_ref<float, 4>(d.dw.data(), {O, I, k, k});
+    layer.forward(exec, x, w, d.bias.data(), y, saved);
+    layer.backward(exec, x, w, dy, saved, {.dx = dx, .dw = dw, .dbias = d.db.data()});
+  };
+  step();
+  const std::size_t warm = r.allocations();
+  step();
+  INFO("policy ", typeid(P).name(), ": ", r.allocations() - warm, " allocations in the second step");
+  if (all_in_place)
+    CHECK(r.allocations() == warm);
+  else
+    CHECK(r.allocations() > warm);  // the GEMM-fed tensors are gathered for each call
+
+  // The same results as the same values in dense NCHW tensors. position(i): where NCHW element i lies.
+  const auto nhwc = [&](std::int64_t channels) {
+    return [=](std::size_t i) {
+      const std::int64_t e = std::int64_t(i), q = e % (n * n), c = e / (n * n) % channels, b = e / (n * n * channels);
+      return std::size_t(b * n * n * channels + q * channels + c);
+    };
+  };
+  const auto taps = [&](std::size_t i) {
+    const std::int64_t e = std::int64_t(i), tap = e % (k * k), c = e / (k * k) % I, o = e / (k * k * I);
+    return std::size_t(tap * I * O + c * O + o);
+  };
+  const auto identity = [](std::size_t i) { return i; };
+  const auto to_dense = [](const std::vector<float>& v, auto position) {
+    std::vector<float> dense(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) dense[i] = v[position(i)];
+    return dense;
+  };
+  step_data dense = d;
+  dense.x = to_dense(d.x, nhwc(I));
+  dense.dy = to_dense(d.dy, nhwc(O));
+  dense.w = to_dense(d.w, taps);
+  fftconv::conv<2, float, P> reference_layer(step_data::geometry());
+  training_step(reference_layer, fftconv::host{}, dense);
+  const auto difference = [&](const std::vector<float>& strided_result, const std::vector<float>& dense_result,
+                              auto position) {
+    double worst = 0;
+    for (std::size_t i = 0; i < dense_result.size(); ++i)
+      worst = std::max(worst, double(std::abs(strided_result[position(i)] - dense_result[i])));
+    return worst;
+  };
+  CHECK(difference(d.y, dense.y, nhwc(O)) < 1e-4);
+  CHECK(difference(d.dx, dense.dx, nhwc(I)) < 1e-4);
+  CHECK(difference(d.db, dense.db, identity) < 1e-4);
+  if (weights_in_place)
+    CHECK(difference(d.dw, dense.dw, taps) < 1e-3);
+  else
+    CHECK(difference(d.dw, dense.dw, identity) < 1e-3);
 }
 
 TEST_CASE_TEMPLATE("a resource that cannot serve a layer's workspace makes the call throw out_of_memory", P,

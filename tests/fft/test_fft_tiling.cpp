@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "../support/kernel_layouts.hpp"
 #include "fft_checks.hpp"
 
 using namespace fftconv::detail;
@@ -173,8 +174,9 @@ void compare_forms(Make make, const std::vector<V>& initial, std::int64_t elemen
   }
 }
 
+// permuted: x, dy, y and dx channels last, w and dw taps first (support/kernel_layouts.hpp).
 template <int N>
-void check_tiled_functors(std::uint64_t seed) {
+void check_tiled_functors(std::uint64_t seed, bool permuted) {
   using C = complex<double>;
   std::mt19937_64 rng(seed);
   auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
@@ -188,6 +190,11 @@ void check_tiled_functors(std::uint64_t seed) {
   const std::int64_t rows = s.rows;
   const std::int64_t kernel_maps = s.kernel_maps;
   const std::int64_t x_maps = rows * s.row_inputs, y_maps = rows * s.row_outputs;
+  const auto x_layout = testing_support::activation_layout<N>(permuted, p.in_channels, p.input);
+  const auto y_layout = testing_support::activation_layout<N>(permuted, p.out_channels, p.output);
+  const auto w_layout = testing_support::weight_layout<N>(permuted, p.out_channels, p.in_channels_per_group(), p.kernel);
+  using in = strided<const double, N>;
+  using out_tensor = strided<double, N>;
   const auto x = filled<double>(p.input_size(), seed + 1), w = filled<double>(p.weight_size(), seed + 2),
              dy = filled<double>(p.output_size(), seed + 3);
   const std::int64_t most = std::max({x_maps, y_maps, kernel_maps});
@@ -199,13 +206,13 @@ void check_tiled_functors(std::uint64_t seed) {
   // The element forms run with the 32-bit divisors the GPU uses where the launch's indices fit.
   const std::int64_t largest = most * s.real_volume;
   compare_forms<double>([&](double* out) {
-    return stage_input_tiles<N, double>{p, t, D, first_row * s.row_inputs, x.data(), out,
+    return stage_input_tiles<N, double>{p, t, D, first_row * s.row_inputs, in{x.data(), x_layout}, out,
                                         tile_divisors<N>(t, p.in_channels, largest)};
   }, sentinel, chunk * s.row_inputs * s.real_volume, row_length, s.real_volume);
-  compare_forms<double>([&](double* out) { return stage_kernel_phases<N, double>{p, t, D, w.data(), out}; }, sentinel,
+  compare_forms<double>([&](double* out) { return stage_kernel_phases<N, double>{p, t, D, in{w.data(), w_layout}, out}; }, sentinel,
                         kernel_maps * s.real_volume, row_length);
   compare_forms<double>([&](double* out) {
-    return stage_output_tiles<N, double>{p, t, D, first_row * s.row_outputs, dy.data(), out,
+    return stage_output_tiles<N, double>{p, t, D, first_row * s.row_outputs, in{dy.data(), y_layout}, out,
                                          tile_divisors<N>(t, p.out_channels, largest)};
   }, sentinel, chunk * s.row_outputs * s.real_volume, row_length, s.real_volume);
   std::int64_t tile_volume = 1;
@@ -213,7 +220,7 @@ void check_tiled_functors(std::uint64_t seed) {
   const auto bias = filled<double>(p.out_channels, seed + 5);
   const std::vector<double> y_initial(p.output_size(), 7.0);
   compare_forms<double>([&](double* out) {
-    return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out,
+    return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out_tensor{out, y_layout},
                                         tile_divisors<N>(t, p.out_channels, largest)};
   }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1], tile_volume);
   const std::int64_t first_image = first_row / t.tile_count, last_image = (first_row + chunk - 1) / t.tile_count;
@@ -222,10 +229,10 @@ void check_tiled_functors(std::uint64_t seed) {
   for (const bool accumulate : {false, true})
     compare_forms<double>([&](double* out) {
       return overlap_add_input<N, double>{p, t, D, first_image, first_row, first_row + chunk, 0.5, accumulate,
-                                          frames.data(), out};
+                                          frames.data(), out_tensor{out, x_layout}};
     }, dx_initial, dx_elements, p.input[N - 1]);
   const std::vector<double> dw_initial(p.weight_size(), 7.0);
-  compare_forms<double>([&](double* out) { return gather_kernel_gradient<N, double>{p, t, D, 0.5, frames.data(), out}; },
+  compare_forms<double>([&](double* out) { return gather_kernel_gradient<N, double>{p, t, D, 0.5, frames.data(), out_tensor{out, w_layout}}; },
                         dw_initial, p.weight_size(), p.kernel[N - 1]);
   // Products over natural spectra (one functor for the three passes).
   const std::int64_t columns = p.in_channels_per_group() * t.phases, outputs = p.out_channels_per_group();
@@ -279,9 +286,11 @@ void check_tiled_functors(std::uint64_t seed) {
 TEST_CASE("fft tiling: every tiled functor writes the same values per element (GPU) and per row (host)") {
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     CAPTURE(seed);
-    check_tiled_functors<1>(seed);
-    check_tiled_functors<2>(seed);
-    check_tiled_functors<3>(seed);
+    for (const bool permuted : {false, true}) {
+      check_tiled_functors<1>(seed, permuted);
+      check_tiled_functors<2>(seed, permuted);
+      check_tiled_functors<3>(seed, permuted);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "../support/expect_error.hpp"
+#include "../support/kernel_layouts.hpp"
 #include "im2col_checks.hpp"
 
 using fftconv::detail::gemm_desc;
@@ -148,8 +149,9 @@ namespace {
 
 // The GPU gathers one output position (or dx element) per thread, the host one row per iteration; CI has no
 // GPU, so the GPU's functors run here on the host and must give the same bits as the row functors.
+// channels_last: x and dx laid out [B][n...][C] (support/kernel_layouts.hpp).
 template <int N, class T>
-void check_row_and_element_gathers_agree(std::uint64_t seed) {
+void check_row_and_element_gathers_agree(std::uint64_t seed, bool channels_last) {
   using namespace fftconv::detail;
   const reference::layer L = testing_support::random_layer(N, seed);
   INFO("seed ", seed, ": ", testing_support::describe(L));
@@ -157,20 +159,22 @@ void check_row_and_element_gathers_agree(std::uint64_t seed) {
   const auto to_t = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
   const std::vector<T> x = to_t(testing_support::random_values(L.x_size(), seed));
   const std::int64_t column_count = p.batch * p.in_channels * p.kernel_spatial() * p.output_spatial();
+  const auto x_layout = testing_support::activation_layout<N>(channels_last, p.in_channels, p.input);
+  const strided<const T, N> x_in{x.data(), x_layout};
 
   std::vector<T> by_element(column_count, T(1e6)), by_row(column_count, T(-1e6));
   backend<fftconv::host>::for_each_index(fftconv::host{}, column_count / p.kernel_spatial(),
-                                         im2col_gather<N, T>{p, extent_divisors<N>(p), x.data(), by_element.data()});
+                                         im2col_gather<N, T>{p, extent_divisors<N>(p), x_in, by_element.data()});
   backend<fftconv::host>::for_each_index(fftconv::host{}, column_count / p.output[N - 1],
-                                         im2col_gather_rows<N, T>{p, x.data(), by_row.data()});
+                                         im2col_gather_rows<N, T>{p, x_in, by_row.data()});
   CHECK(by_element == by_row);
 
   const std::vector<T> columns = to_t(testing_support::random_values(column_count, seed + 1000));
   std::vector<T> dx_by_element(L.x_size(), T(1e6)), dx_by_row(L.x_size(), T(-1e6));
   backend<fftconv::host>::for_each_index(
-      fftconv::host{}, L.x_size(), col2im_gather<N, T>{p, extent_divisors<N>(p), columns.data(), dx_by_element.data()});
+      fftconv::host{}, L.x_size(), col2im_gather<N, T>{p, extent_divisors<N>(p), columns.data(), strided<T, N>{dx_by_element.data(), x_layout}});
   backend<fftconv::host>::for_each_index(fftconv::host{}, L.x_size() / p.input[N - 1],
-                                         col2im_gather_rows<N, T>{p, columns.data(), dx_by_row.data()});
+                                         col2im_gather_rows<N, T>{p, columns.data(), strided<T, N>{dx_by_row.data(), x_layout}});
   CHECK(dx_by_element == dx_by_row);
 }
 
@@ -179,13 +183,20 @@ void check_row_and_element_gathers_agree(std::uint64_t seed) {
 TEST_CASE_TEMPLATE("im2col: the GPU's per-element gathers equal the host's per-row gathers bit for bit", T, float,
                    double) {
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
-    check_row_and_element_gathers_agree<1, T>(seed);
-    check_row_and_element_gathers_agree<2, T>(seed);
-    check_row_and_element_gathers_agree<3, T>(seed);
+    for (const bool channels_last : {false, true}) {
+      check_row_and_element_gathers_agree<1, T>(seed, channels_last);
+      check_row_and_element_gathers_agree<2, T>(seed, channels_last);
+      check_row_and_element_gathers_agree<3, T>(seed, channels_last);
+    }
   }
 }
 
 namespace {
+
+template <int N, class T>
+fftconv::detail::strided<const T, N> row_major_input(const fftconv::detail::problem<N>& p, const std::vector<T>& x) {
+  return {x.data(), fftconv::detail::tensor_layout<N>::row_major(p.in_channels, p.input)};
+}
 
 // The host forward gathers one image's columns in blocks of output rows (dims 0..N-2): each block must hold
 // exactly the entries of those rows in the whole image's columns, row for row.
@@ -201,13 +212,13 @@ void check_block_gathers_are_slices(std::uint64_t seed) {
   const std::int64_t column_rows = p.in_channels * p.kernel_spatial();  // of one image
   std::vector<T> whole(column_rows * p.output_spatial(), T(-1e6));
   backend<fftconv::host>::for_each_index(fftconv::host{}, column_rows * output_rows,
-                                         im2col_gather_rows<N, T>{p, x.data(), whole.data()});
+                                         im2col_gather_rows<N, T>{p, row_major_input(p, x), whole.data()});
   for (std::int64_t block_rows = 1; block_rows <= std::min<std::int64_t>(output_rows, 3); ++block_rows)
     for (std::int64_t first = 0; first < output_rows; first += block_rows) {
       const std::int64_t rows = std::min(block_rows, output_rows - first);
       std::vector<T> block(column_rows * rows * width, T(1e6));
       backend<fftconv::host>::for_each_index(fftconv::host{}, column_rows * rows,
-                                             im2col_gather_rows<N, T>{p, x.data(), block.data(), first, rows});
+                                             im2col_gather_rows<N, T>{p, row_major_input(p, x), block.data(), first, rows});
       bool same = true;
       for (std::int64_t r = 0; r < column_rows; ++r)
         for (std::int64_t q = 0; q < rows * width; ++q)

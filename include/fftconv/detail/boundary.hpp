@@ -1,9 +1,9 @@
 #pragma once
-// One call's boundary with the caller's tensors: a strided input a policy must read row-major is gathered into
-// a copy; an output that is strided, or scaled (alpha != 1, beta != 0), is computed into a row-major copy and
-// blended into the caller's tensor when the policy is done. Row-major tensors with plain scaling pass through
-// untouched, so the common call allocates nothing here. Copies come from the executor's memory path and are
-// released (stream-ordered on the GPU) at the end of the call.
+// One call's boundary with the caller's tensors. A tensor the policy's kernels reach through its strides
+// (conv_impl::reach) passes as it is; a strided input the policy must read row-major is gathered into a copy;
+// an output the policy cannot write in place, or a scaled one (alpha != 1, beta != 0), is computed into a
+// row-major copy and blended into the caller's tensor when the policy is done. Copies come from the executor's
+// memory path and are released (stream-ordered on the GPU) at the end of the call.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include "../call.hpp"
 #include "../view.hpp"
 #include "kernels/strided.hpp"
+#include "kernels/tensor_layout.hpp"
 
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
@@ -44,6 +45,24 @@ class boundary {
     return copy.data();
   }
 
+  // v as the kernels take it ([leading][channel][spatial...]): through its own strides when `in_place` or
+  // row-major, else a row-major copy. A null v stays null.
+  template <std::size_t Rank>
+  strided<const T, int(Rank) - 2> operand(const tensor_ref<const T, Rank>& v, bool in_place) {
+    if (v.data() == nullptr || in_place || v.contiguous()) return {v.data(), layout_of(v)};
+    return {input(v), row_major_layout(v)};
+  }
+
+  // Where the policy writes v's result: v itself through its strides when `in_place` (or row-major) with plain
+  // scaling and no bias to add, else a row-major copy that finish() blends into v.
+  template <std::size_t Rank>
+  strided<T, int(Rank) - 2> result(const tensor_ref<T, Rank>& v, scaling<S> scale, bool in_place,
+                                   const T* bias = nullptr) {
+    if (v.data() == nullptr) return {};
+    if ((in_place || v.contiguous()) && scale.plain() && bias == nullptr) return {v.data(), layout_of(v)};
+    return {output(v, scale, bias), row_major_layout(v)};
+  }
+
   // Where the policy writes v's result: v itself when row-major with plain scaling, else a row-major copy that
   // finish() blends into v (adding `bias` along dim 1 there, when given).
   template <std::size_t Rank>
@@ -64,6 +83,21 @@ class boundary {
   }
 
  private:
+  template <class U, std::size_t Rank>
+  static tensor_layout<int(Rank) - 2> layout_of(const tensor_ref<U, Rank>& v) {
+    tensor_layout<int(Rank) - 2> l;
+    l.leading = v.stride(0);
+    l.channel = v.stride(1);
+    for (std::size_t d = 2; d < Rank; ++d) l.spatial[d - 2] = v.stride(d);
+    return l;
+  }
+  template <class U, std::size_t Rank>
+  static tensor_layout<int(Rank) - 2> row_major_layout(const tensor_ref<U, Rank>& v) {
+    std::int64_t spatial[Rank - 2];
+    for (std::size_t d = 2; d < Rank; ++d) spatial[d - 2] = v.extent(d);
+    return tensor_layout<int(Rank) - 2>::row_major(v.extent(1), spatial);
+  }
+
   buffer& hold(std::int64_t count) {
     held_.push_back(ops::template allocate<T>(exec_, static_cast<std::size_t>(count)));
     return held_.back();

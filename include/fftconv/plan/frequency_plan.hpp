@@ -238,7 +238,7 @@ class frequency_plan final : public frequency_plan_base {
   // ---- the passes ----
 
   // Ŵ <- FFT(phases of the dilated w) into `kernel` (kernel_spectrum_elements()): one execution.
-  void transform_kernel(const Exec& exec, const T* w, complex<T>* kernel, transform_counts& counts) {
+  void transform_kernel(const Exec& exec, strided<const T, N> w, complex<T>* kernel, transform_counts& counts) {
     launch(exec, sizes_.kernel_maps * frame_.real_volume, frame_.real[N - 1],
            stage_kernel_phases<N, T>{problem_, layout(), sizes_.real_distance, w, real_.data()});
     to_spectrum(exec, sizes_.kernel_maps, {1, problem_.groups, problem_.out_channels_per_group(), kernel_columns()}, 1, 0,
@@ -246,14 +246,14 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   // X̂ <- FFT(tiles of x) over all rows, into `input` (backward without saved spectra).
-  void transform_input(const Exec& exec, const T* x, spectrum_rows<T> input, transform_counts& counts) {
+  void transform_input(const Exec& exec, strided<const T, N> x, spectrum_rows<T> input, transform_counts& counts) {
     for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_input_rows(exec, x, first, rows, input, counts); });
   }
 
   // y = crop(IFFT(X̂ · Ŵ^H)) + bias, chunk by chunk; X̂ is transformed into `input` (all rows: the saved
   // spectra; or one chunk's rows: a buffer of this plan), one execution per chunk.
-  void forward(const Exec& exec, const T* x, const complex<T>* kernel, spectrum_rows<T> input, const T* bias, T* y,
-               transform_counts& counts) {
+  void forward(const Exec& exec, strided<const T, N> x, const complex<T>* kernel, spectrum_rows<T> input, const T* bias,
+               strided<T, N> y, transform_counts& counts) {
     prepare(exec, sizes_.row_inputs, fft_direction::real_to_complex, live_window());
     prepare(exec, sizes_.row_outputs, fft_direction::complex_to_real, live_tile());
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
@@ -292,19 +292,21 @@ class frequency_plan final : public frequency_plan_base {
   // dŶ <- FFT(tiles of dy) chunk by chunk into `output` (all rows when dw is wanted, else one chunk's);
   // dx = overlap-add(IFFT(dŶ · Ŵ)) per chunk (needs `kernel`); dw = IFFT(dŶ^H · X̂) at the kernel's taps over
   // all rows (needs `input`, all rows). Either output may be null.
-  void backward(const Exec& exec, const T* dy, const complex<T>* kernel, const complex<T>* input,
-                spectrum_rows<T> output, T* dx, T* dw, transform_counts& counts) {
+  void backward(const Exec& exec, strided<const T, N> dy, const complex<T>* kernel, const complex<T>* input,
+                spectrum_rows<T> output, strided<T, N> dx, strided<T, N> dw, transform_counts& counts) {
     const tiling<N>& t = layout();
     // Rows of one image split over chunks add into dx, which then starts from zero.
     const bool split_images = choice_.chunks > 1 && choice_.chunk_rows % t.tile_count != 0;
     prepare(exec, sizes_.row_outputs, fft_direction::real_to_complex, live_tile());
-    if (dx != nullptr) prepare(exec, sizes_.row_inputs, fft_direction::complex_to_real, live_window());
-    if (dw != nullptr) plan_for(exec, sizes_.kernel_maps, fft_direction::complex_to_real, live_taps());
-    if (dx != nullptr && split_images) ops::fill(exec, dx, problem_.input_size(), T(0));
+    if (dx) prepare(exec, sizes_.row_inputs, fft_direction::complex_to_real, live_window());
+    if (dw) plan_for(exec, sizes_.kernel_maps, fft_direction::complex_to_real, live_taps());
+    if (dx && split_images)
+      ops::for_each_index(exec, problem_.input_size(),
+                          fill_channels<N, T>(problem_.in_channels, problem_.input, nullptr, dx));
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
       const spectrum_rows<T> out = at_chunk(output, first);
       transform_output_rows(exec, dy, first, rows, out, counts);
-      if (dx == nullptr) return;
+      if (!dx) return;
       const std::int64_t local = first - out.first_row;
       const std::int64_t k = kernel_columns();
       if (elementwise()) {
@@ -330,7 +332,7 @@ class frequency_plan final : public frequency_plan_base {
              overlap_add_input<N, T>{problem_, t, sizes_.real_distance, first_image, first, first + rows, scale(),
                                      split_images, real_.data(), dx});
     });
-    if (dw != nullptr) filter_gradient(exec, output.data, input, dw, counts);
+    if (dw) filter_gradient(exec, output.data, input, dw, counts);
   }
 
   private:
@@ -374,7 +376,7 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   // dw = IFFT(dŶ^H · X̂) at the kernel's taps: one product over all rows, one inverse execution.
-  void filter_gradient(const Exec& exec, const complex<T>* output, const complex<T>* input, T* dw,
+  void filter_gradient(const Exec& exec, const complex<T>* output, const complex<T>* input, strided<T, N> dw,
                        transform_counts& counts) {
     const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
     if (elementwise()) {
@@ -396,7 +398,7 @@ class frequency_plan final : public frequency_plan_base {
            gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
   }
 
-  void transform_input_rows(const Exec& exec, const T* x, std::int64_t first, std::int64_t rows,
+  void transform_input_rows(const Exec& exec, strided<const T, N> x, std::int64_t first, std::int64_t rows,
                             spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_inputs;
     const std::int64_t elements = maps * frame_.real_volume;
@@ -408,7 +410,7 @@ class frequency_plan final : public frequency_plan_base {
                 target.data, live_window(), counts);
   }
 
-  void transform_output_rows(const Exec& exec, const T* dy, std::int64_t first, std::int64_t rows,
+  void transform_output_rows(const Exec& exec, strided<const T, N> dy, std::int64_t first, std::int64_t rows,
                              spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_outputs;
     const std::int64_t elements = maps * frame_.real_volume;

@@ -64,17 +64,13 @@
 
 namespace fftconv::detail {
 
-// The arguments of one call, forward or combined backward; pointers the call does not take are null.
-template <class T>
+// The arguments of one call, forward or combined backward; tensors the call does not take are null.
+template <int N, class T>
 struct call_arguments {
   bool backward = false;  // else forward
-  const T* x = nullptr;
-  const T* w = nullptr;
+  strided<const T, N> x, w, dy;
   const T* bias = nullptr;
-  const T* dy = nullptr;
-  T* y = nullptr;
-  T* dx = nullptr;
-  T* dw = nullptr;
+  strided<T, N> y, dx, dw;
   T* dbias = nullptr;
   std::byte* payload_out = nullptr;       // forward: the saved state's payload (fft writes X̂, Ŵ there)
   const std::byte* payload_in = nullptr;  // backward: the saved state's payload
@@ -96,10 +92,16 @@ class conv_impl<automatic, N, T> {
 
   // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
   // keep::spectra; naive and im2col leave it alone. algorithm_for(p) then names the candidate that ran.
+  // What every candidate reads and writes through strides, since which one runs is known only at the call.
+  strided_reach reach(const problem<N>& p) const {
+    return conv_impl<naive, N, T>(geometry_).reach(p) & conv_impl<im2col, N, T>(geometry_).reach(p) &
+           conv_impl<fft, N, T>(geometry_).reach(p);
+  }
+
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y,
-               std::byte* payload = nullptr, keep kept = keep::none) {
-    call_arguments<T> call;
+  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
+               strided<T, N> y, std::byte* payload = nullptr, keep kept = keep::none) {
+    call_arguments<N, T> call;
     call.x = x, call.w = w, call.bias = bias, call.y = y, call.payload_out = payload, call.kept = kept;
     execute(exec, p, call);
     record_forward(p, last_forward_);
@@ -110,14 +112,15 @@ class conv_impl<automatic, N, T> {
   // for its declared passes. No fallback to another candidate with saved state: the caller may have left out
   // the x and w that one would need.
   template <class Exec>
-  void backward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
-                keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
-    if (dx == nullptr && dw == nullptr) {
+  void backward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, strided<const T, N> dy,
+                const std::byte* payload, keep kept, std::optional<algorithm> producer, strided<T, N> dx,
+                strided<T, N> dw, T* dbias) {
+    if (!dx && !dw) {
       // db alone is the same fixed-order sum over dy in every candidate: nothing to choose, nothing saved to read.
       if (dbias != nullptr) bias_gradient(exec, p, dy, dbias);
       return;
     }
-    call_arguments<T> call;
+    call_arguments<N, T> call;
     call.backward = true;
     call.x = x, call.w = w, call.dy = dy, call.dx = dx, call.dw = dw, call.dbias = dbias;
     call.payload_in = payload, call.kept = kept, call.producer = producer;
@@ -126,13 +129,14 @@ class conv_impl<automatic, N, T> {
   }
 
   template <class Exec>
-  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    backward(exec, p, nullptr, w, dy, nullptr, keep::none, std::nullopt, dx, nullptr, nullptr);
+  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
+    backward(exec, p, {}, w, dy, nullptr, keep::none, std::nullopt, dx, {}, nullptr);
   }
 
   template <class Exec>
-  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
-    backward(exec, p, x, nullptr, dy, nullptr, keep::none, std::nullopt, nullptr, dw, dbias);
+  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
+                       strided<T, N> dw, T* dbias) {
+    backward(exec, p, x, {}, dy, nullptr, keep::none, std::nullopt, {}, dw, dbias);
   }
 
   // Payload bytes of a saved state for p: the FFT policy's (X̂ and Ŵ under keep::spectra) wherever fft may be
@@ -271,7 +275,7 @@ class conv_impl<automatic, N, T> {
   }
 
   template <class Exec>
-  void execute(Exec exec, const problem<N>& p, const call_arguments<T>& call) {
+  void execute(Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
     const passes declared = passes_;
     const automatic_mode chosen_mode = mode();
     const call_signature signature = signature_of(exec, p, chosen_mode);
@@ -332,7 +336,7 @@ class conv_impl<automatic, N, T> {
   // Runs the chosen candidate; on out_of_memory / workspace_limit_exceeded (a loaded or modelled choice that
   // does not fit) the others in the model's order, remembering what happened.
   template <class Exec>
-  void run_with_fallback(Exec exec, const problem<N>& p, const call_arguments<T>& call,
+  void run_with_fallback(Exec exec, const problem<N>& p, const call_arguments<N, T>& call,
                          std::shared_ptr<const automatic_choice> choice, const std::string& key) {
     const candidate chosen = candidate_named(choice->policy);
     std::string failure;
@@ -447,7 +451,7 @@ class conv_impl<automatic, N, T> {
 
   template <class Exec>
   std::shared_ptr<const automatic_choice> measure_choice(Exec exec, const problem<N>& p,
-                                                         const call_arguments<T>& call, const passes& declared,
+                                                         const call_arguments<N, T>& call, const passes& declared,
                                                          const std::string& key, bool exhaustive, bool& call_done) {
     using be = backend<Exec>;
     const modelled_costs model = model_costs<N>(p, declared, sizeof(T), rates<Exec>());
@@ -495,8 +499,8 @@ class conv_impl<automatic, N, T> {
       std::optional<typename be::template buffer<std::byte>> saved;
       try {
         const auto make = [&](auto& holder, std::int64_t n) { holder.emplace(be::template allocate<T>(exec, static_cast<std::size_t>(n))); };
-        if (call.x == nullptr) make(synthetic_x, p.input_size());
-        if (call.w == nullptr) make(synthetic_w, p.weight_size());
+        if (!call.x) make(synthetic_x, p.input_size());
+        if (!call.w) make(synthetic_w, p.weight_size());
         make(dy, p.output_size());
         make(y, p.output_size());
         make(dx, p.input_size());
@@ -517,26 +521,30 @@ class conv_impl<automatic, N, T> {
       if (synthetic_w) be::for_each_index(exec, p.weight_size(), synthetic_values<T>{synthetic_w->data(), seed + 2});
       be::for_each_index(exec, p.output_size(), synthetic_values<T>{dy->data(), seed + 3});
 
-      const T* x = call.x ? call.x : synthetic_x->data();
-      const T* w = call.w ? call.w : synthetic_w->data();
-      call_arguments<T> forward_step;
-      forward_step.x = x, forward_step.w = w, forward_step.y = y->data();
+      // The scratch is dense; the caller's x and w keep their strides.
+      const tensor_layout<N> input_layout = tensor_layout<N>::row_major(p.in_channels, p.input);
+      const tensor_layout<N> output_layout = tensor_layout<N>::row_major(p.out_channels, p.output);
+      const tensor_layout<N> weight_layout = tensor_layout<N>::row_major(p.in_channels_per_group(), p.kernel);
+      const strided<const T, N> x = call.x ? call.x : strided<const T, N>{synthetic_x->data(), input_layout};
+      const strided<const T, N> w = call.w ? call.w : strided<const T, N>{synthetic_w->data(), weight_layout};
+      call_arguments<N, T> forward_step;
+      forward_step.x = x, forward_step.w = w, forward_step.y = {y->data(), output_layout};
       forward_step.bias = call.backward ? nullptr : call.bias;
       if (saves) forward_step.payload_out = saved->data(), forward_step.kept = timing_kept;
       // The backward of candidate c: what conv::backward hands it (x and w left out where fft's saved spectra
       // replace them).
       const auto backward_step = [&](candidate c) {
-        call_arguments<T> step;
+        call_arguments<N, T> step;
         step.backward = true;
-        step.dy = dy->data();
-        if (declared.backward_data) step.dx = dx->data();
-        if (declared.backward_filter) step.dw = dw->data(), step.dbias = db->data();
+        step.dy = {dy->data(), output_layout};
+        if (declared.backward_data) step.dx = {dx->data(), input_layout};
+        if (declared.backward_filter) step.dw = {dw->data(), weight_layout}, step.dbias = db->data();
         if (saves) {
           step.payload_in = saved->data(), step.kept = timing_kept, step.producer = algorithm_of_candidate(c);
         }
         const bool spectra = saves && timing_kept == keep::spectra && c == candidate::fft;
-        if (step.dw != nullptr && !spectra) step.x = x;
-        if (step.dx != nullptr && !spectra) step.w = w;
+        if (step.dw && !spectra) step.x = x;
+        if (step.dx && !spectra) step.w = w;
         return step;
       };
       // Outputs, for the agreement check: {candidate's, reference's, count}.
@@ -562,7 +570,7 @@ class conv_impl<automatic, N, T> {
           automatic_candidate& report = choice->candidates[static_cast<int>(c)];
           if (worth_timing(c) != (round == 0)) continue;
           report.skipped.clear();
-          const call_arguments<T> backward_call = backward_step(c);
+          const call_arguments<N, T> backward_call = backward_step(c);
           double call_seconds[2];  // forward, backward
           const auto run_step = [&] {
             call_seconds[0] = declared.forward ? timed_seconds(exec, [&] { run(c, exec, p, forward_step); }) : 0;
@@ -671,7 +679,7 @@ class conv_impl<automatic, N, T> {
   }
 
   template <class Exec>
-  void run(candidate c, Exec exec, const problem<N>& p, const call_arguments<T>& call) {
+  void run(candidate c, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
     switch (c) {
       case candidate::naive: run_on(obtain<naive>(), exec, p, call); break;
       case candidate::im2col: run_on(obtain<im2col>(), exec, p, call); break;
@@ -690,7 +698,7 @@ class conv_impl<automatic, N, T> {
   // One call on a candidate: its combined backward where it has one (the FFT policy), else pass by pass as
   // conv::backward does for a fixed policy.
   template <class Impl, class Exec>
-  static void run_on(Impl& impl, Exec exec, const problem<N>& p, const call_arguments<T>& call) {
+  static void run_on(Impl& impl, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
     if (!call.backward) {
       if constexpr (requires { impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept); })
         impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept);
@@ -705,8 +713,8 @@ class conv_impl<automatic, N, T> {
       impl.backward(exec, p, call.x, call.w, call.dy, call.payload_in, call.kept, call.producer, call.dx, call.dw,
                     call.dbias);
     } else {
-      if (call.dx != nullptr) impl.backward_data(exec, p, call.dy, call.w, call.dx);
-      if (call.dw != nullptr)
+      if (call.dx) impl.backward_data(exec, p, call.dy, call.w, call.dx);
+      if (call.dw)
         impl.backward_filter(exec, p, call.x, call.dy, call.dw, call.dbias);
       else if (call.dbias != nullptr)
         bias_gradient(exec, p, call.dy, call.dbias);
@@ -714,9 +722,9 @@ class conv_impl<automatic, N, T> {
   }
 
   template <class Exec>
-  static void bias_gradient(Exec exec, const problem<N>& p, const T* dy, T* dbias) {
-    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                 bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+  static void bias_gradient(Exec exec, const problem<N>& p, strided<const T, N> dy, T* dbias) {
+    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
+                                 dbias);
   }
 
   // Which candidate forward ran for p, for algorithm_for (a few shapes, as memo_).

@@ -53,9 +53,12 @@ class conv_impl<fft, N, T> {
 
   // y = conv(x, w) + bias. payload: the saved state's spectra area (null: none saved); with keep::spectra X̂
   // over all rows and Ŵ are written there for backward, else X̂ lives one chunk at a time in the plan.
+  // Every tensor is read and written through its strides: the staging and crop index through them.
+  strided_reach reach(const problem<N>&) const { return strided_reach::all(); }
+
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y, std::byte* payload = nullptr,
-               keep kept = keep::none) {
+  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
+               strided<T, N> y, std::byte* payload = nullptr, keep kept = keep::none) {
     if constexpr (usable<Exec>()) forward_pass(exec, p, x, w, bias, y, kept == keep::spectra ? payload : nullptr);
   }
 
@@ -63,20 +66,22 @@ class conv_impl<fft, N, T> {
   // policy) X̂ and Ŵ come from them; otherwise they are transformed from x and w here. dŶ is transformed once
   // for both dx and dw.
   template <class Exec>
-  void backward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
-                keep kept, std::optional<algorithm> producer, T* dx, T* dw, T* dbias) {
+  void backward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, strided<const T, N> dy,
+                const std::byte* payload, keep kept, std::optional<algorithm> producer, strided<T, N> dx,
+                strided<T, N> dw, T* dbias) {
     const bool saved = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm::fft) == algorithm::fft;
     if constexpr (usable<Exec>()) backward_pass(exec, p, x, w, dy, saved ? payload : nullptr, dx, dw, dbias);
   }
 
   template <class Exec>
-  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
-    backward(exec, p, nullptr, w, dy, nullptr, keep::none, std::nullopt, dx, nullptr, nullptr);
+  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
+    backward(exec, p, {}, w, dy, nullptr, keep::none, std::nullopt, dx, {}, nullptr);
   }
 
   template <class Exec>
-  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
-    backward(exec, p, x, nullptr, dy, nullptr, keep::none, std::nullopt, nullptr, dw, dbias);
+  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
+                       strided<T, N> dw, T* dbias) {
+    backward(exec, p, x, {}, dy, nullptr, keep::none, std::nullopt, {}, dw, dbias);
   }
 
   // Bytes of saved spectra after the header for problem p: X̂ over all rows and Ŵ with keep::spectra, none
@@ -187,11 +192,11 @@ class conv_impl<fft, N, T> {
   }
 
   template <class Exec>
-  void forward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y, std::byte* payload) {
+  void forward_pass(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
+                    strided<T, N> y, std::byte* payload) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
-      backend<Exec>::for_each_index(exec, p.output_size(),
-                                    broadcast_bias<T>{p.out_channels, p.output_spatial(), bias, y});
+      backend<Exec>::for_each_index(exec, p.output_size(), fill_channels<N, T>(p.out_channels, p.output, bias, y));
       return;
     }
     const saved_spectra_layout l = plan.saved_layout();
@@ -203,16 +208,18 @@ class conv_impl<fft, N, T> {
   }
 
   template <class Exec>
-  void backward_pass(Exec exec, const problem<N>& p, const T* x, const T* w, const T* dy, const std::byte* payload,
-                     T* dx, T* dw, T* dbias) {
+  void backward_pass(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w,
+                     strided<const T, N> dy, const std::byte* payload, strided<T, N> dx, strided<T, N> dw, T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {
-      if (dx != nullptr) backend<Exec>::fill(exec, dx, p.input_size(), T(0));
-      if (dw != nullptr) backend<Exec>::fill(exec, dw, p.weight_size(), T(0));
-    } else if (dx != nullptr || dw != nullptr) {
+      if (dx) backend<Exec>::for_each_index(exec, p.input_size(), fill_channels<N, T>(p.in_channels, p.input, nullptr, dx));
+      if (dw)
+        backend<Exec>::for_each_index(exec, p.weight_size(),
+                                      fill_channels<N, T>(p.in_channels_per_group(), p.kernel, nullptr, dw));
+    } else if (dx || dw) {
       // Every buffer first, then the transforms: a failed allocation leaves the outputs untouched.
       const saved_spectra_layout l = plan.saved_layout();
-      const bool all = dw != nullptr;
+      const bool all = static_cast<bool>(dw);
       const spectrum_rows<T> output = plan.held_output_spectrum(all);
       const complex<T>* kernel = nullptr;
       const complex<T>* input = nullptr;
@@ -220,23 +227,23 @@ class conv_impl<fft, N, T> {
       if (payload != nullptr) {
         kernel = reinterpret_cast<const complex<T>*>(payload + l.kernel_offset);
         input = reinterpret_cast<const complex<T>*>(payload + l.input_offset);
-      } else if (dw != nullptr) {
+      } else if (dw) {
         input_target = plan.held_input_spectrum(true);
         input = input_target.data;
       }
-      if (payload == nullptr && dx != nullptr) kernel = kernel_spectrum(exec, plan, w, nullptr);
+      if (payload == nullptr && dx) kernel = kernel_spectrum(exec, plan, w, nullptr);
       if (input_target.data != nullptr) plan.transform_input(exec, x, input_target, counts_);
       plan.backward(exec, dy, kernel, input, output, dx, dw, counts_);
     }
     if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                   bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
+                                   dbias);
   }
 
   // Ŵ for this call: the plan's kept one for declared-constant weights (transformed once), else w transformed
   // now — into `saved` when forward saves it, else into the plan.
   template <class Exec>
-  const complex<T>* kernel_spectrum(const Exec& exec, frequency_plan<N, T, Exec>& plan, const T* w,
+  const complex<T>* kernel_spectrum(const Exec& exec, frequency_plan<N, T, Exec>& plan, strided<const T, N> w,
                                     complex<T>* saved) {
     if (weights_constant_) {
       complex<T>* held = plan.held_kernel_spectrum();

@@ -254,9 +254,19 @@ class conv_impl<im2col, N, T> {
 
   explicit conv_impl(const geometry<N>&) {}
 
+  // The gathers read x and write dx through their strides; the GEMMs take w, dy, y and dw dense, and the 1x1
+  // fast path x and dx too.
+  strided_reach reach(const problem<N>& p) const {
+    const bool columns = !layout(p, im2col_pass::forward).direct;
+    return {columns, false, false, false, columns, false};
+  }
+
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> weights, const T* bias,
+               strided<T, N> output) {
     using be = backend<Exec>;
+    const T* w = weights.data;
+    T* y = output.data;
     const im2col_layout l = layout(p, im2col_pass::forward);
     if constexpr (!be::on_device) {
       // Blocks pay off when one image's product is large; small ones (LeNet's: 6 x 784 x 25) run batched
@@ -266,9 +276,9 @@ class conv_impl<im2col, N, T> {
     T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::forward, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
       const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
-      const T* x_chunk = x + first * l.input_image;
+      const strided<const T, N> x_chunk{x.data + first * x.layout.leading, x.layout};
       T* y_chunk = y + first * l.output_image;
-      const T* b = x_chunk;
+      const T* b = x_chunk.data;  // the 1x1 fast path: x is dense
       if (!l.direct) {
         gather(exec, p, images * l.column_image(), x_chunk, columns);
         b = columns;
@@ -281,22 +291,28 @@ class conv_impl<im2col, N, T> {
   }
 
   template <class Exec>
-  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
+  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> gradient, strided<const T, N> weights,
+                     strided<T, N> dx) {
+    const T* dy = gradient.data;
+    const T* w = weights.data;
     const im2col_layout l = layout(p, im2col_pass::backward_data);
     T* columns =
         workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_data, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
       const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
-      T* dx_chunk = dx + first * l.input_image;
-      // The 1x1 fast path's columns are dx itself.
-      run(exec, l.backward_data_gemm(images), w, dy + first * l.output_image, T(0), l.direct ? dx_chunk : columns);
+      const strided<T, N> dx_chunk{dx.data + first * dx.layout.leading, dx.layout};
+      // The 1x1 fast path's columns are dx itself (dense there).
+      run(exec, l.backward_data_gemm(images), w, dy + first * l.output_image, T(0), l.direct ? dx_chunk.data : columns);
       if (!l.direct) scatter_back(exec, p, images * l.input_image, columns, dx_chunk);
     }
   }
 
   template <class Exec>
-  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> gradient,
+                       strided<T, N> weight_gradient, T* dbias) {
     using be = backend<Exec>;
+    const T* dy = gradient.data;
+    T* dw = weight_gradient.data;
     const im2col_layout l = layout(p, im2col_pass::backward_filter);
     T* workspace = workspace_.get<T>(
         exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_filter, l.images_per_chunk)));
@@ -304,8 +320,8 @@ class conv_impl<im2col, N, T> {
     T* partials = workspace + l.images_per_chunk * l.column_image();
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
       const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
-      const T* x_chunk = x + first * l.input_image;
-      const T* b = x_chunk;
+      const strided<const T, N> x_chunk{x.data + first * x.layout.leading, x.layout};
+      const T* b = x_chunk.data;
       if (!l.direct) {
         gather(exec, p, images * l.column_image(), x_chunk, columns);
         b = columns;
@@ -322,7 +338,7 @@ class conv_impl<im2col, N, T> {
     }
     if (dbias != nullptr)
       be::segmented_sum(exec, p.out_channels, p.batch * l.output_spatial,
-                        bias_gradient_term<N, T>{p.out_channels, l.output_spatial, dy}, dbias);
+                        bias_gradient_term<N, T>(p, gradient), dbias);
   }
 
   void weights_changed() {}
@@ -391,7 +407,7 @@ class conv_impl<im2col, N, T> {
   // columns = gather(x) over `count` column entries. Per output position on the GPU (coalesced stores), per
   // row of the last output dim on the host (see kernels/im2col.hpp); the two are tested equal.
   template <class Exec>
-  static void gather(Exec exec, const problem<N>& p, std::int64_t count, const T* x, T* columns) {
+  static void gather(Exec exec, const problem<N>& p, std::int64_t count, strided<const T, N> x, T* columns) {
     if constexpr (backend<Exec>::on_device)
       backend<Exec>::for_each_index(exec, count / p.kernel_spatial(),
                                     im2col_gather<N, T>{p, extent_divisors<N>(p), x, columns});
@@ -407,7 +423,7 @@ class conv_impl<im2col, N, T> {
   static constexpr std::size_t forward_block_bytes = std::size_t{1} << 20;
 
   template <class Exec>
-  void forward_in_blocks(Exec exec, const problem<N>& p, const im2col_layout& l, const T* x, const T* w,
+  void forward_in_blocks(Exec exec, const problem<N>& p, const im2col_layout& l, strided<const T, N> x, const T* w,
                          const T* bias, T* y) {
     using be = backend<Exec>;
     const std::int64_t width = p.output[N - 1];
@@ -418,7 +434,7 @@ class conv_impl<im2col, N, T> {
     const std::int64_t lanes = forward_block_lanes(p, block);
     T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(block * lanes));
     auto run_image = [&](std::int64_t image, T* image_columns) {
-      const T* x_image = x + image * l.input_image;
+      const strided<const T, N> x_image{x.data + image * x.layout.leading, x.layout};
       T* y_image = y + image * l.output_image;
       for (std::int64_t first_row = 0; first_row < output_rows; first_row += block_rows) {
         const std::int64_t rows = std::min(block_rows, output_rows - first_row);
@@ -459,7 +475,7 @@ class conv_impl<im2col, N, T> {
 
   // dx = col2im(columns) over `count` dx entries, as a gather per dx element (per row on the host).
   template <class Exec>
-  static void scatter_back(Exec exec, const problem<N>& p, std::int64_t count, const T* columns, T* dx) {
+  static void scatter_back(Exec exec, const problem<N>& p, std::int64_t count, const T* columns, strided<T, N> dx) {
     if constexpr (backend<Exec>::on_device)
       backend<Exec>::for_each_index(exec, count, col2im_gather<N, T>{p, extent_divisors<N>(p), columns, dx});
     else

@@ -1,7 +1,7 @@
 #pragma once
 // naive: direct windowed convolution. One thread (or loop iteration) per output element for forward and
 // backward_data (a gather, no atomics); dW and db as fixed-order segmented sums, so results repeat bit for bit.
-// No workspace.
+// No workspace; every tensor but dw is read and written through its strides.
 
 #include <cstddef>
 
@@ -17,25 +17,29 @@ class conv_impl<naive, N, T> {
  public:
   explicit conv_impl(const geometry<N>&) {}
 
+  // dw is a segmented sum's dense output.
+  strided_reach reach(const problem<N>&) const { return {true, true, true, true, true, false}; }
+
   template <class Exec>
-  void forward(Exec exec, const problem<N>& p, const T* x, const T* w, const T* bias, T* y) {
+  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
+               strided<T, N> y) {
     backend<Exec>::for_each_index(exec, p.output_size(), direct_forward<N, T>{p, x, w, bias, y},
                                   p.in_channels_per_group() * p.kernel_spatial());
   }
 
   template <class Exec>
-  void backward_data(Exec exec, const problem<N>& p, const T* dy, const T* w, T* dx) {
+  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
     backend<Exec>::for_each_index(exec, p.input_size(), direct_backward_data<N, T>{p, dy, w, dx},
                                   p.out_channels_per_group() * p.kernel_spatial());
   }
 
   template <class Exec>
-  void backward_filter(Exec exec, const problem<N>& p, const T* x, const T* dy, T* dw, T* dbias) {
+  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
+                       strided<T, N> dw, T* dbias) {
     const std::int64_t terms = p.batch * p.output_spatial();
-    backend<Exec>::segmented_sum(exec, p.weight_size(), terms, direct_filter_term<N, T>{p, x, dy}, dw);
+    backend<Exec>::segmented_sum(exec, p.weight_size(), terms, direct_filter_term<N, T>{p, x, dy}, dw.data);
     if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, terms,
-                                   bias_gradient_term<N, T>{p.out_channels, p.output_spatial(), dy}, dbias);
+      backend<Exec>::segmented_sum(exec, p.out_channels, terms, bias_gradient_term<N, T>(p, dy), dbias);
   }
 
   void weights_changed() {}

@@ -66,8 +66,12 @@ struct backend<host> {
   // ones), combined in a fixed order: the same bits on every run. LeNet's conv1 (128 x 6 x 28 x 28), one thread:
   // 2.04 ms -> 0.13 ms.
   template <int N, class T>
-  static void segmented_sum(const host&, std::int64_t segments, std::int64_t length,
+  static void segmented_sum(const host& exec, std::int64_t segments, std::int64_t length,
                             const bias_gradient_term<N, T>& term, T* out) {
+    if (!term.dy.layout.dense_planes(term.output)) {  // channels-last or another strided dy: term by term
+      segmented_sum<T, bias_gradient_term<N, T>>(exec, segments, length, term, out);
+      return;
+    }
     using accumulator = host_accumulator_t<T>;
     constexpr std::int64_t lanes = 8;
     const std::int64_t run = term.output_spatial;
@@ -77,7 +81,7 @@ struct backend<host> {
     for (std::int64_t o = 0; o < segments; ++o) {
       accumulator partial[lanes] = {};
       for (std::int64_t first = 0, b = 0; first < length; first += run, ++b) {
-        const T* values = term.dy + (b * term.out_channels + o) * run;
+        const T* values = term.dy.data + term.dy.layout.plane(b, o);
         const std::int64_t count = std::min(run, length - first);
         std::int64_t q = 0;
         for (; q + lanes <= count; q += lanes)

@@ -9,6 +9,7 @@
 
 #include "../../config.hpp"
 #include "../../geometry.hpp"
+#include "tensor_layout.hpp"
 
 namespace fftconv::detail {
 
@@ -37,14 +38,15 @@ FFTCONV_HD inline bool output_position(const problem<N>& p, const std::int64_t (
   return true;
 }
 
-// One output element of y per index, row-major over [batch, out_channels, output...].
+// One output element of y per index, row-major over [batch, out_channels, output...]; every tensor is read and
+// written through its layout.
 template <int N, class T>
 struct direct_forward {
   problem<N> p;
-  const T* x;
-  const T* w;
+  strided<const T, N> x;
+  strided<const T, N> w;
   const T* bias;  // may be null
-  T* y;
+  strided<T, N> y;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
     std::int64_t q[N];
@@ -56,14 +58,14 @@ struct direct_forward {
     const std::int64_t taps = p.kernel_spatial();
     T sum = bias != nullptr ? bias[o] : T(0);
     for (std::int64_t c = 0; c < channels; ++c) {
-      const T* x_plane = x + (b * p.in_channels + first_channel + c) * p.input_spatial();
-      const T* w_taps = w + (o * channels + c) * taps;
+      const T* x_plane = x.data + x.layout.plane(b, first_channel + c);
+      const T* w_taps = w.data + w.layout.plane(o, c);
       std::int64_t k[N] = {};
       std::int64_t i[N];
       for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel))
-        if (input_position<N>(p, q, k, i)) sum += x_plane[ravel<N>(i, p.input)] * w_taps[tap];
+        if (input_position<N>(p, q, k, i)) sum += x_plane[x.layout.at(i)] * w_taps[w.layout.at(k)];
     }
-    y[index] = sum;
+    y.data[y.layout.plane(b, o) + y.layout.at(q)] = sum;
   }
 };
 
@@ -72,9 +74,9 @@ struct direct_forward {
 template <int N, class T>
 struct direct_backward_data {
   problem<N> p;
-  const T* dy;
-  const T* w;
-  T* dx;
+  strided<const T, N> dy;
+  strided<const T, N> w;
+  strided<T, N> dx;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
     std::int64_t i[N];
@@ -88,14 +90,14 @@ struct direct_backward_data {
     const std::int64_t taps = p.kernel_spatial();
     T sum(0);
     for (std::int64_t o = group * outputs; o < (group + 1) * outputs; ++o) {
-      const T* dy_plane = dy + (b * p.out_channels + o) * p.output_spatial();
-      const T* w_taps = w + (o * channels + c_in_group) * taps;
+      const T* dy_plane = dy.data + dy.layout.plane(b, o);
+      const T* w_taps = w.data + w.layout.plane(o, c_in_group);
       std::int64_t k[N] = {};
       std::int64_t q[N];
       for (std::int64_t tap = 0; tap < taps; ++tap, next_index<N>(k, p.kernel))
-        if (output_position<N>(p, i, k, q)) sum += dy_plane[ravel<N>(q, p.output)] * w_taps[tap];
+        if (output_position<N>(p, i, k, q)) sum += dy_plane[dy.layout.at(q)] * w_taps[w.layout.at(k)];
     }
-    dx[index] = sum;
+    dx.data[dx.layout.plane(b, c) + dx.layout.at(i)] = sum;
   }
 };
 
@@ -104,8 +106,8 @@ struct direct_backward_data {
 template <int N, class T>
 struct direct_filter_term {
   problem<N> p;
-  const T* x;
-  const T* dy;
+  strided<const T, N> x;
+  strided<const T, N> dy;
 
   FFTCONV_HD T operator()(std::int64_t segment, std::int64_t term) const {
     std::int64_t k[N];
@@ -118,22 +120,25 @@ struct direct_filter_term {
     const std::int64_t b = unravel<N>(term, p.output, q);
     std::int64_t i[N];
     if (!input_position<N>(p, q, k, i)) return T(0);
-    return x[(b * p.in_channels + input_channel) * p.input_spatial() + ravel<N>(i, p.input)] *
-           dy[(b * p.out_channels + o) * p.output_spatial() + ravel<N>(q, p.output)];
+    return x.data[x.layout.plane(b, input_channel) + x.layout.at(i)] * dy.data[dy.layout.plane(b, o) + dy.layout.at(q)];
   }
 };
 
 // Term i of db[o]; i runs over [batch, output...]:  db[o] = sum_{b, q} dy[b, o, q]
 template <int N, class T>
 struct bias_gradient_term {
-  std::int64_t out_channels;
+  std::int64_t output[N];
   std::int64_t output_spatial;
-  const T* dy;
+  strided<const T, N> dy;
+
+  bias_gradient_term(const problem<N>& p, strided<const T, N> gradient)
+      : output_spatial(p.output_spatial()), dy(gradient) {
+    for (int d = 0; d < N; ++d) output[d] = p.output[d];
+  }
 
   FFTCONV_HD T operator()(std::int64_t o, std::int64_t term) const {
     const std::int64_t b = term / output_spatial;
-    const std::int64_t q = term - b * output_spatial;
-    return dy[(b * out_channels + o) * output_spatial + q];
+    return dy.data[dy.layout.plane(b, o) + dy.layout.at_flat(term - b * output_spatial, output)];
   }
 };
 

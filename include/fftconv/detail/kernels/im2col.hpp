@@ -15,6 +15,8 @@
 // [g * C_in/g * taps, (g + 1) * C_in/g * taps) form the [C_in/g * taps, output_spatial] operand of its GEMM,
 // and the GEMM's result lands directly in y's [out_channels, output_spatial] image (no permute).
 //
+// x and dx are read and written through their layouts (the caller's strides), the columns are dense.
+//
 // Indices inside one chunk are kept below 2^31 by the policy, so the index arithmetic runs on 32-bit
 // multiply-high division (fast_divmod) instead of 64-bit division, which the GPU emulates in ~70 instructions:
 // the gather would otherwise be bound by integer division rather than memory.
@@ -23,6 +25,7 @@
 
 #include "../../config.hpp"
 #include "../../geometry.hpp"
+#include "tensor_layout.hpp"
 
 namespace fftconv::detail {
 
@@ -98,13 +101,13 @@ struct extent_divisors {
 // entry in each of the channel's `taps` column rows. For a fixed tap, adjacent threads read adjacent x and
 // write adjacent columns (coalesced), and the index decomposition is paid once per K entries; taps advance
 // by increments, without division. x points at the chunk's first image.
-// Every per-dim position lies in [-padding low, input + padding high) and every offset within a chunk below 2^31
-// (checked by the policy), so the arithmetic runs in 32 bits.
+// Every per-dim position lies in [-padding low, input + padding high) and every column offset within a chunk
+// below 2^31 (checked by the policy), so the index arithmetic runs in 32 bits; x is addressed in 64.
 template <int N, class T>
 struct im2col_gather {
   problem<N> p;
   extent_divisors<N> div;
-  const T* x;
+  strided<const T, N> x;
   T* columns;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
@@ -119,17 +122,18 @@ struct im2col_gather {
       extent[d] = static_cast<std::int32_t>(p.input[d]);
       k[d] = 0;
     }
-    const T* x_plane = x + std::int64_t(plane) * p.input_spatial();
+    const std::int64_t channels = p.in_channels;
+    const T* x_plane = x.data + x.layout.plane(std::int64_t(plane) / channels, std::int64_t(plane) % channels);
     const std::int64_t out_spatial = p.output_spatial();
     T* out = columns + std::int64_t(plane) * p.kernel_spatial() * out_spatial + q_flat;
     const std::int64_t taps = p.kernel_spatial();
     for (std::int64_t tap = 0; tap < taps; ++tap) {
       bool inside = true;
-      std::uint32_t offset = 0;  // meaningful (< 2^31) only when inside; unsigned, so the rest wraps harmlessly
+      std::int64_t offset = 0;  // meaningful only when inside
       for (int d = 0; d < N; ++d) {
         const std::int32_t i = first[d] + k[d] * step[d];
         inside = inside && i >= 0 && i < extent[d];
-        offset = offset * static_cast<std::uint32_t>(extent[d]) + static_cast<std::uint32_t>(i);
+        offset += std::int64_t(i) * x.layout.spatial[d];
       }
       out[tap * out_spatial] = inside ? x_plane[offset] : T(0);
       for (int d = N - 1; d >= 0; --d) {  // next tap, row-major
@@ -149,7 +153,7 @@ struct col2im_gather {
   problem<N> p;
   extent_divisors<N> div;
   const T* columns;
-  T* dx;
+  strided<T, N> dx;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
     std::uint32_t i_flat = 0;
@@ -177,7 +181,8 @@ struct col2im_gather {
       }
       if (reached) sum += column_plane[tap * out_spatial + q_offset];
     }
-    dx[index] = sum;
+    const std::int64_t channels = p.in_channels;
+    dx.data[dx.layout.plane(std::int64_t(plane) / channels, std::int64_t(plane) % channels) + dx.layout.at(i)] = sum;
   }
 };
 
@@ -202,7 +207,7 @@ FFTCONV_HD inline valid_range valid_outputs(std::int64_t offset, std::int64_t st
 template <int N, class T>
 struct im2col_gather_rows {
   problem<N> p;
-  const T* x;
+  strided<const T, N> x;
   T* columns;
   std::int64_t first_row = 0;
   std::int64_t block_rows = 0;  // 0: all output rows
@@ -229,14 +234,16 @@ struct im2col_gather_rows {
         for (std::int64_t c = 0; c < width; ++c) out[c] = T(0);
         return;
       }
-      base = base * p.input[d] + i;
+      base += i * x.layout.spatial[d];
     }
     const std::int64_t offset = k[last] * p.dilation[last] - p.padding[last];
     const std::int64_t stride = p.stride[last];
-    const T* x_row = x + plane * p.input_spatial() + base * p.input[last];
+    const std::int64_t step = x.layout.spatial[last];
+    const T* x_row = x.data + x.layout.plane(plane / p.in_channels, plane % p.in_channels) + base + offset * step;
+    const std::int64_t jump = stride * step;
     const valid_range r = valid_outputs(offset, stride, p.input[last], width);
     for (std::int64_t c = 0; c < r.first; ++c) out[c] = T(0);
-    for (std::int64_t c = r.first; c < r.last; ++c) out[c] = x_row[c * stride + offset];
+    for (std::int64_t c = r.first; c < r.last; ++c) out[c] = x_row[c * jump];
     for (std::int64_t c = r.last; c < width; ++c) out[c] = T(0);
   }
 };
@@ -247,21 +254,23 @@ template <int N, class T>
 struct col2im_gather_rows {
   problem<N> p;
   const T* columns;
-  T* dx;
+  strided<T, N> dx;
 
   FFTCONV_HD void operator()(std::int64_t row) const {
     constexpr int last = N - 1;
     const std::int64_t width = p.input[last];
-    T* out = dx + row * width;
     const std::int64_t outer = p.input_spatial() / width;
     const std::int64_t plane = row / outer;
     std::int64_t i_outer = row - plane * outer;
     std::int64_t i[N];
+    T* out = dx.data + dx.layout.plane(plane / p.in_channels, plane % p.in_channels);
     for (int d = last - 1; d >= 0; --d) {
       i[d] = i_outer % p.input[d];
       i_outer /= p.input[d];
+      out += i[d] * dx.layout.spatial[d];
     }
-    for (std::int64_t c = 0; c < width; ++c) out[c] = T(0);
+    const std::int64_t step = dx.layout.spatial[last];
+    for (std::int64_t c = 0; c < width; ++c) out[c * step] = T(0);
     const std::int64_t out_spatial = p.output_spatial();
     const std::int64_t taps = p.kernel_spatial();
     const T* column_plane = columns + plane * taps * out_spatial;
@@ -280,7 +289,9 @@ struct col2im_gather_rows {
       const std::int64_t stride = p.stride[last];
       const T* column_row = column_plane + tap * out_spatial + q_outer * p.output[last];
       const valid_range r = valid_outputs(offset, stride, width, p.output[last]);
-      for (std::int64_t q = r.first; q < r.last; ++q) out[q * stride + offset] += column_row[q];
+      T* target = out + offset * step;
+      const std::int64_t jump = stride * step;
+      for (std::int64_t q = r.first; q < r.last; ++q) target[q * jump] += column_row[q];
     }
   }
 };

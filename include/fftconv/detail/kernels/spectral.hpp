@@ -11,7 +11,8 @@
 //   dy maps   [rows][O]     map (row, o): frame[u] = dy[b, o, tau*T + u] for u < T and inside the output, else 0
 // With Ŷ = Σ X̂ conj(Ŵ) the circular correlation holds y[tau*T + u] at frame position u < T; dX̂ = Σ dŶ Ŵ
 // holds tile tau's contribution to phase position a = tau*T + v at v < W; dŴ = Σ conj(dŶ) X̂ holds tap t at t.
-// Frames are `distance` elements apart (the volume rounded up so every map starts 64-byte aligned).
+// Frames are `distance` elements apart (the volume rounded up so every map starts 64-byte aligned). x, w, dy, y,
+// dx and dw are read and written through their layouts (the caller's strides).
 //
 // Launch granularity: operator()(i) computes one element (the GPU: neighbouring threads touch neighbouring
 // addresses); row(r) one innermost row with the divisions paid once per row (the host). Both write the same
@@ -23,6 +24,7 @@
 #include "../../geometry.hpp"
 #include "../../plan/tiling.hpp"
 #include "spectrum_layout.hpp"  // index_divisor
+#include "tensor_layout.hpp"
 
 namespace fftconv::detail {
 
@@ -116,7 +118,7 @@ struct stage_input_tiles {
   tiling<N> t;
   std::int64_t distance;
   std::int64_t map_begin;
-  const T* x;
+  strided<const T, N> x;
   T* frames;
   tile_divisors<N> div;  // channels: C
 
@@ -132,7 +134,7 @@ struct stage_input_tiles {
       phase /= t.phase_count[d];
       first[d] = origin[d] * p.stride[d] + r - p.padding[d];
     }
-    return x + ((row / t.tile_count) * p.in_channels + c) * p.input_spatial();
+    return x.data + x.layout.plane(row / t.tile_count, c);
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
@@ -145,13 +147,13 @@ struct stage_input_tiles {
     div.origin(t, tile_flat, origin);
     tile_divisors<N>::unravel(phase, div.phase_count, phase_index);
     for (int d = 0; d < N; ++d) first[d] = origin[d] * p.stride[d] + phase_index[d] - p.padding[d];
-    const T* plane = x + (b * p.in_channels + c) * p.input_spatial();
+    const T* plane = x.data + x.layout.plane(b, c);
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
       const std::int64_t i = first[d] + u[d] * p.stride[d];
       inside = inside && u[d] < t.window[d] && i >= 0 && i < p.input[d];
-      offset = offset * p.input[d] + i;
+      offset += i * x.layout.spatial[d];
     }
     frames[local * distance + within] = inside ? plane[offset] : T(0);
   }
@@ -179,7 +181,7 @@ struct stage_input_tiles {
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t i = first[d] + u[d] * p.stride[d];
       if (u[d] >= t.window[d] || i < 0 || i >= p.input[d]) return zero_row(out, length);
-      offset = offset * p.input[d] + i;
+      offset += i * x.layout.spatial[d];
     }
     // u in [begin, end): first + u*s in [0, n), u < W.
     constexpr int last = N - 1;
@@ -187,10 +189,11 @@ struct stage_input_tiles {
     const std::int64_t begin = f >= 0 ? 0 : (-f + s - 1) / s;
     std::int64_t end = p.input[last] - 1 - f >= 0 ? (p.input[last] - 1 - f) / s + 1 : 0;
     end = end < t.window[last] ? end : t.window[last];
-    const T* in = plane + offset * p.input[last] + f;
+    const std::int64_t step = s * x.layout.spatial[last];
+    const T* in = plane + offset + f * x.layout.spatial[last];
     std::int64_t u_last = 0;
     for (; u_last < begin && u_last < length; ++u_last) out[u_last] = T(0);
-    for (; u_last < end; ++u_last) out[u_last] = in[u_last * s];
+    for (; u_last < end; ++u_last) out[u_last] = in[u_last * step];
     for (; u_last < length; ++u_last) out[u_last] = T(0);
   }
 };
@@ -201,7 +204,7 @@ struct stage_kernel_phases {
   problem<N> p;
   tiling<N> t;
   std::int64_t distance;
-  const T* w;
+  strided<const T, N> w;
   T* frames;
 
   // Tap index along dim d for phase r and frame position u, or -1 where the phase kernel is zero.
@@ -232,8 +235,7 @@ struct stage_kernel_phases {
       j[d] = tap(d, r[d], u[d]);
       inside = inside && j[d] >= 0;
     }
-    frames[map * distance + (index - map * volume)] =
-        inside ? w[(map / t.phases) * p.kernel_spatial() + ravel<N>(j, p.kernel)] : T(0);
+    frames[map * distance + (index - map * volume)] = inside ? w.data[filter_plane(map) + w.layout.at(j)] : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t row_index) const {
@@ -248,11 +250,19 @@ struct stage_kernel_phases {
       if (j[d] < 0) return;
     }
     j[N - 1] = 0;
-    const T* in = w + (map / t.phases) * p.kernel_spatial() + ravel<N>(j, p.kernel);
+    const T* in = w.data + filter_plane(map) + w.layout.at(j);
+    const std::int64_t step = w.layout.spatial[N - 1];
     for (std::int64_t u_last = 0; u_last < length; ++u_last) {
       const std::int64_t k = tap(N - 1, r[N - 1], u_last);
-      if (k >= 0) out[u_last] = in[k];
+      if (k >= 0) out[u_last] = in[k * step];
     }
+  }
+
+ private:
+  // w's plane (o, c) of map `map` ([O][C/g][P]).
+  FFTCONV_HD std::int64_t filter_plane(std::int64_t map) const {
+    const std::int64_t filter = map / t.phases, channels = p.in_channels_per_group();
+    return w.layout.plane(filter / channels, filter % channels);
   }
 };
 
@@ -263,7 +273,7 @@ struct stage_output_tiles {
   tiling<N> t;
   std::int64_t distance;
   std::int64_t map_begin;
-  const T* dy;
+  strided<const T, N> dy;
   T* frames;
   tile_divisors<N> div;  // channels: O
 
@@ -271,7 +281,7 @@ struct stage_output_tiles {
     const std::int64_t o = map % p.out_channels;
     const std::int64_t row = map / p.out_channels;
     tile_origin<N>(t, row % t.tile_count, origin);
-    return dy + ((row / t.tile_count) * p.out_channels + o) * p.output_spatial();
+    return dy.data + dy.layout.plane(row / t.tile_count, o);
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
@@ -281,13 +291,13 @@ struct stage_output_tiles {
     const std::int64_t row = div.channels.divide(map_begin + local, o);
     const std::int64_t b = div.tile_count.divide(row, tile_flat);
     div.origin(t, tile_flat, origin);
-    const T* plane = dy + (b * p.out_channels + o) * p.output_spatial();
+    const T* plane = dy.data + dy.layout.plane(b, o);
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
       const std::int64_t q = origin[d] + u[d];
       inside = inside && u[d] < t.tile[d] && q < p.output[d];
-      offset = offset * p.output[d] + q;
+      offset += q * dy.layout.spatial[d];
     }
     frames[local * distance + within] = inside ? plane[offset] : T(0);
   }
@@ -315,13 +325,17 @@ struct stage_output_tiles {
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t q = origin[d] + u[d];
       if (u[d] >= t.tile[d] || q >= p.output[d]) return zero_row(out, length);
-      offset = offset * p.output[d] + q;
+      offset += q * dy.layout.spatial[d];
     }
     constexpr int last = N - 1;
     const std::int64_t left = p.output[last] - origin[last];
     const std::int64_t copied = t.tile[last] < left ? t.tile[last] : left;
-    const T* in = plane + offset * p.output[last] + origin[last];
-    for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
+    const std::int64_t step = dy.layout.spatial[last];
+    const T* in = plane + offset + origin[last] * step;
+    if (step == 1)
+      for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
+    else
+      for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i * step];
     zero_row(out + copied, length - copied);
   }
 };
@@ -337,7 +351,7 @@ struct crop_output_tiles {
   T scale;  // 1 / frame volume: the inverse transforms are unnormalised
   const T* bias;  // may be null
   const T* frames;
-  T* y;
+  strided<T, N> y;
   tile_divisors<N> div;  // channels: O
 
   FFTCONV_HD void operator()(std::int64_t index) const {
@@ -351,10 +365,10 @@ struct crop_output_tiles {
     for (int d = 0; d < N; ++d) {
       const std::int64_t q = origin[d] + u[d];
       if (q >= p.output[d]) return;
-      offset = offset * p.output[d] + q;
+      offset += q * y.layout.spatial[d];
     }
     const T value = frames[map * distance + ravel<N>(u, t.frame)] * scale;
-    y[(b * p.out_channels + o) * p.output_spatial() + offset] = bias != nullptr ? value + bias[o] : value;
+    y.data[y.layout.plane(b, o) + offset] = bias != nullptr ? value + bias[o] : value;
   }
 
   // Row over [rows][O][T_0 .. T_{N-2}].
@@ -383,7 +397,7 @@ struct crop_output_tiles {
     o = map % p.out_channels;
     const std::int64_t row_index = row_begin + map / p.out_channels;
     tile_origin<N>(t, row_index % t.tile_count, origin);
-    return y + ((row_index / t.tile_count) * p.out_channels + o) * p.output_spatial();
+    return y.data + y.layout.plane(row_index / t.tile_count, o);
   }
 
   FFTCONV_HD void write_row(T* plane, const T* plane_frames, const std::int64_t (&origin)[N],
@@ -392,14 +406,17 @@ struct crop_output_tiles {
     for (int d = 0; d < N - 1; ++d) {
       const std::int64_t q = origin[d] + u[d];
       if (q >= p.output[d]) return;
-      offset = offset * p.output[d] + q;
+      offset += q * y.layout.spatial[d];
     }
     constexpr int last = N - 1;
     const std::int64_t left = p.output[last] - origin[last];
     const std::int64_t count = t.tile[last] < left ? t.tile[last] : left;
+    const std::int64_t step = y.layout.spatial[last];
     const T* in = plane_frames + ravel<N>(u, t.frame);
-    T* out = plane + offset * p.output[last] + origin[last];
-    if (bias != nullptr)
+    T* out = plane + offset + origin[last] * step;
+    if (step != 1)  // channels-last and other strided y
+      for (std::int64_t i = 0; i < count; ++i) out[i * step] = in[i] * scale + shift;
+    else if (bias != nullptr)
       for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
     else
       for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale;
@@ -420,7 +437,7 @@ struct overlap_add_input {
   T scale;
   bool accumulate;
   const T* frames;
-  T* dx;
+  strided<T, N> dx;
 
   // Phase-domain position a, phase r and the tile range [low, high] holding it, in dim d for input position i.
   FFTCONV_HD void locate(int d, std::int64_t i, std::int64_t& a, std::int64_t& r, std::int64_t& low,
@@ -447,8 +464,8 @@ struct overlap_add_input {
       phase = phase * t.phase_count[d] + r;
       any = any && low[d] <= high[d];
     }
-    const std::int64_t at = (b * p.in_channels + c) * p.input_spatial() + ravel<N>(i, p.input);
-    T sum = accumulate ? dx[at] : T(0);
+    const std::int64_t at = dx.layout.plane(b, c) + dx.layout.at(i);
+    T sum = accumulate ? dx.data[at] : T(0);
     if (any) {
       std::int64_t tau[N];
       for (int d = 0; d < N; ++d) tau[d] = low[d];
@@ -468,7 +485,7 @@ struct overlap_add_input {
         if (d < 0) break;
       }
     }
-    dx[at] = sum;
+    dx.data[at] = sum;
   }
 
   // Row over [images][C][n_0 .. n_{N-2}]: each frame row is added along the row in the same tile order as
@@ -480,8 +497,11 @@ struct overlap_add_input {
     const std::int64_t plane = unravel_row<N>(r, p.input, i);
     const std::int64_t c = plane % p.in_channels;
     const std::int64_t b = image_begin + plane / p.in_channels;
-    T* out = dx + (b * p.in_channels + c) * p.input_spatial() + r % (p.input_spatial() / width) * width;
-    if (!accumulate) zero_row(out, width);
+    T* out = dx.data + dx.layout.plane(b, c);
+    for (int d = 0; d < last; ++d) out += i[d] * dx.layout.spatial[d];
+    const std::int64_t step = dx.layout.spatial[last];
+    if (!accumulate)
+      for (std::int64_t k = 0; k < width; ++k) out[k * step] = T(0);
     std::int64_t a[N], low[N], high[N], lead_phase = 0;
     for (int d = 0; d < last; ++d) {
       std::int64_t phase_d = 0;
@@ -509,7 +529,9 @@ struct overlap_add_input {
           const std::int64_t begin = origin >= 0 ? 0 : (-origin + s - 1) / s;
           std::int64_t end = width - 1 - origin >= 0 ? (width - 1 - origin) / s + 1 : 0;
           end = end < t.window[last] ? end : t.window[last];
-          for (std::int64_t v_last = begin; v_last < end; ++v_last) out[origin + v_last * s] += in[v_last] * scale;
+          T* target = out + origin * step;
+          const std::int64_t jump = s * step;
+          for (std::int64_t v_last = begin; v_last < end; ++v_last) target[v_last * jump] += in[v_last] * scale;
         }
       }
       int d = last - 1;
@@ -530,7 +552,7 @@ struct gather_kernel_gradient {
   std::int64_t distance;
   T scale;
   const T* frames;
-  T* dw;
+  strided<T, N> dw;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
     std::int64_t j[N], u[N];
@@ -541,7 +563,9 @@ struct gather_kernel_gradient {
       u[d] = position / p.stride[d];
       phase = phase * t.phase_count[d] + (position - u[d] * p.stride[d]);
     }
-    dw[index] = frames[(filter * t.phases + phase) * distance + ravel<N>(u, t.frame)] * scale;
+    const std::int64_t channels = p.in_channels_per_group();
+    dw.data[dw.layout.plane(filter / channels, filter % channels) + dw.layout.at(j)] =
+        frames[(filter * t.phases + phase) * distance + ravel<N>(u, t.frame)] * scale;
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
@@ -550,16 +574,25 @@ struct gather_kernel_gradient {
   }
 };
 
-// y where no output window reaches the input (see frequency_plan::reaches_input): y[b, o, q] = bias[o] or 0.
-template <class T>
-struct broadcast_bias {
+// A whole tensor [leading][channels][extents...] set to bias[c], or to 0 without a bias: y where no output window
+// reaches the input (see frequency_plan::reaches_input), and dx, dw there.
+template <int N, class T>
+struct fill_channels {
   std::int64_t channels;
-  std::int64_t spatial;
+  std::int64_t extents[N];
   const T* bias;  // may be null
-  T* destination;
+  strided<T, N> destination;
+
+  fill_channels(std::int64_t channel_count, const std::int64_t (&spatial)[N], const T* values, strided<T, N> target)
+      : channels(channel_count), bias(values), destination(target) {
+    for (int d = 0; d < N; ++d) extents[d] = spatial[d];
+  }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    destination[index] = bias != nullptr ? bias[(index / spatial) % channels] : T(0);
+    std::int64_t volume = 1;
+    for (int d = 0; d < N; ++d) volume *= extents[d];
+    destination.data[destination.layout.at_index(index, channels, extents)] =
+        bias != nullptr ? bias[(index / volume) % channels] : T(0);
   }
 };
 
