@@ -1,8 +1,11 @@
 #pragma once
 // fftconv::conv<N, T, Policy>: one convolution layer's geometry and the algorithm's plans and workspace.
 // Calls validate everything before writing anything, normalise the caller's views (any strided mdspan) to
-// row-major buffers where a policy needs them, hand the policy a detail::problem<N> and raw pointers, and
+// (pointer, strides) pairs the kernels index through, hand the policy a detail::problem<N> and those, and
 // write results back with alpha / beta.
+//
+// Kernels read and write the caller's strides where the policy says they can (conv_impl::reach); the rest is
+// gathered into, or blended from, row-major copies (detail/boundary.hpp).
 //
 // Contracts:
 //   - No result depends on a buffer's address: each pass called alone, in any order, with any reuse of
@@ -200,8 +203,9 @@ class conv {
   // Bytes of workspace this layer holds after a step of `which` passes on an input of these extents, on the
   // host, computed without running or allocating anything: forward with a saved state of `kept` (keep::spectra:
   // X̂ and Ŵ in the caller's saved_bytes, not counted here), then one backward for the declared gradients; the
-  // passes alone when no forward is declared. Exact for row-major views with plain scaling: a strided view or
-  // beta != 0 adds a row-major copy of that tensor for the call, freed when it returns.
+  // passes alone when no forward is declared. Exact with plain scaling: a scaled output, or a strided tensor
+  // the policy takes densely (conv_impl::reach), adds a row-major copy for the call, freed when it returns.
+  // automatic: the candidate it runs, once known; before a measured choice, the largest any would hold.
   std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training(),
                               keep kept = keep::spectra) const {
     const detail::problem<N> p = problem_of(input);

@@ -598,6 +598,29 @@ void check_saved_bytes(Exec exec, const reference::layer& L) {
         fixed.saved_bytes(x_extents, fftconv::keep::spectra, on_device));
 }
 
+// workspace_bytes(x extents, passes) is what the layer holds after a step (forward with a saved state, one
+// backward): before the first call the chosen candidate's figure when the model decides, a bound over the
+// candidates when it will be measured; after the step, exactly what the layer holds.
+template <class T>
+void check_workspace_prediction(const reference::layer& L, fftconv::automatic_mode mode) {
+  start_clean(mode);
+  const fftconv::host exec{};
+  layer_data<2, T, fftconv::host> data(exec, L, 21);
+  fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
+  const std::size_t before = layer.workspace_bytes(data.x_extents());
+  saved_memory<fftconv::host> saved(exec, layer.saved_bytes(data.x_extents()));
+  data.forward(layer, exec, saved.state());
+  data.backward(layer, exec, saved.const_state());
+  INFO(testing_support::describe(L), " -> ", describe(layer.choice()), "; predicted ", before, ", held ",
+       layer.workspace_bytes());
+  CHECK(layer.workspace_bytes(data.x_extents()) == layer.workspace_bytes());
+  if (mode == fftconv::automatic_mode::heuristic)
+    CHECK(before == layer.workspace_bytes());
+  else
+    CHECK(before >= layer.workspace_bytes());
+  if (layer.choice().policy != "naive") CHECK(layer.workspace_bytes() > 0);
+}
+
 // The functional form decides per pass: each of its calls declares its one pass, so three keys are decided.
 template <class T, class Exec>
 void check_functional_per_pass(Exec exec) {

@@ -82,6 +82,13 @@ TEST_CASE("automatic host: saved_bytes is the FFT policy's, for both keeps") {
   automatic_checks::check_saved_bytes<double>(fftconv::host{}, automatic_checks::tiny_image_layer());
 }
 
+TEST_CASE("automatic host: workspace_bytes(x, passes) is the chosen candidate's, a bound before a measured choice") {
+  for (automatic_mode mode : {automatic_mode::heuristic, automatic_mode::measure}) {
+    automatic_checks::check_workspace_prediction<float>(automatic_checks::pointwise_layer(), mode);
+    automatic_checks::check_workspace_prediction<float>(automatic_checks::large_kernel_layer(), mode);
+  }
+}
+
 TEST_CASE("automatic host: the functional form decides per pass") {
   automatic_checks::check_functional_per_pass<float>(fftconv::host{});
 }

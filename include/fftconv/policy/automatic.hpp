@@ -154,7 +154,7 @@ class conv_impl<automatic, N, T> {
                     { f.saved_payload_bytes(p, kept, on_device) } -> std::convertible_to<std::size_t>;
                   }) {
       try {
-        bytes = with_fft_settings([&](const conv_impl<fft, N, T>& f) { return f.saved_payload_bytes(p, kept, on_device); });
+        bytes = with_settings<fft>([&](const conv_impl<fft, N, T>& f) { return f.saved_payload_bytes(p, kept, on_device); });
       } catch (const workspace_limit_exceeded&) {
         bytes = 0;
       }
@@ -173,7 +173,7 @@ class conv_impl<automatic, N, T> {
       return;
     }
     if constexpr (requires(const conv_impl<fft, N, T>& f) { f.describe_saved(h, p, kept, on_device, a); })
-      with_fft_settings([&](const conv_impl<fft, N, T>& f) { f.describe_saved(h, p, kept, on_device, a); });
+      with_settings<fft>([&](const conv_impl<fft, N, T>& f) { f.describe_saved(h, p, kept, on_device, a); });
   }
 
   // The algorithm the last forward for p ran (its fallback, if the choice did not fit). For a shape this layer
@@ -228,6 +228,25 @@ class conv_impl<automatic, N, T> {
     std::size_t bytes = 0;
     for_each_live([&](const auto& impl) { bytes += impl.workspace_bytes(); });
     return bytes;
+  }
+
+  // Bytes this layer holds on the host after a step of `which` passes for p. Only the candidate that runs p is
+  // kept (the others are released after measuring), so once it is known — a forward for p ran, or the cost
+  // model decides (heuristic mode) — this is that candidate's exact figure; before a measured choice, the
+  // largest any candidate would hold.
+  std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep kept) const {
+    std::optional<candidate> known;
+    for (const auto& [shape, ran] : forward_algorithms_)
+      if (std::memcmp(&shape, &p, sizeof p) == 0) known = candidate_of_algorithm(ran);
+    if (!known && mode() == automatic_mode::heuristic)
+      known = candidate_named(model_choice<host>(p, passes_, "", "")->policy);
+    std::size_t most = 0;
+    if (!known || *known == candidate::im2col)
+      most = std::max(most, with_settings<im2col>([&](const auto& c) { return c.held_workspace_bytes(p, which, kept); }));
+    if constexpr (fft_usable<host>)
+      if (!known || *known == candidate::fft)
+        most = std::max(most, with_settings<fft>([&](const auto& c) { return c.held_workspace_bytes(p, which, kept); }));
+    return most;
   }
 
   // A candidate's state (null if it does not exist now), e.g. the FFT policy's transform counters.
@@ -738,15 +757,20 @@ class conv_impl<automatic, N, T> {
     forward_algorithms_.emplace_back(p, ran);
   }
 
-  // f(the FFT policy with this layer's settings): the live candidate, or a probe made with the same settings
-  // (its sizes depend on those settings only, so either answers the same).
-  template <class F>
-  decltype(auto) with_fft_settings(F&& f) const {
-    if (fft_) return f(*fft_);
-    conv_impl<fft, N, T> probe(geometry_);
-    if constexpr (requires { probe.set_workspace_limit(std::size_t{}); })
-      if (workspace_limit_) probe.set_workspace_limit(*workspace_limit_);
-    return f(static_cast<const conv_impl<fft, N, T>&>(probe));
+  // f(candidate P with this layer's settings): the live one, or a probe made as obtain() would make it.
+  template <class P, class F>
+  decltype(auto) with_settings(F&& f) const {
+    if (slot<P>()) return f(*slot<P>());
+    conv_impl<P, N, T> probe(geometry_);
+    configure(probe);
+    return f(static_cast<const conv_impl<P, N, T>&>(probe));
+  }
+
+  template <class Impl>
+  void configure(Impl& impl) const {
+    if constexpr (requires { impl.set_weights_constant(true); }) impl.set_weights_constant(weights_constant_);
+    if constexpr (requires { impl.set_workspace_limit(std::size_t{}); })
+      if (workspace_limit_) impl.set_workspace_limit(*workspace_limit_);
   }
 
   // A candidate, created on first use with the layer's settings.
@@ -755,9 +779,7 @@ class conv_impl<automatic, N, T> {
     auto& held = slot<P>();
     if (!held) {
       held.emplace(geometry_);
-      if constexpr (requires { held->set_weights_constant(true); }) held->set_weights_constant(weights_constant_);
-      if constexpr (requires { held->set_workspace_limit(std::size_t{}); })
-        if (workspace_limit_) held->set_workspace_limit(*workspace_limit_);
+      configure(*held);
     }
     return *held;
   }
