@@ -219,10 +219,11 @@ void check_tiled_functors(std::uint64_t seed, bool permuted) {
   for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
   const auto bias = filled<double>(p.out_channels, seed + 5);
   const std::vector<double> y_initial(p.output_size(), 7.0);
-  compare_forms<double>([&](double* out) {
-    return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, bias.data(), frames.data(), out_tensor{out, y_layout},
-                                        tile_divisors<N>(t, p.out_channels, largest)};
-  }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1], tile_volume);
+  for (const double* shift : {bias.data(), static_cast<const double*>(nullptr)})
+    compare_forms<double>([&](double* out) {
+      return crop_output_tiles<N, double>{p, t, D, first_row, 0.25, shift, frames.data(), out_tensor{out, y_layout},
+                                          tile_divisors<N>(t, p.out_channels, largest)};
+    }, y_initial, chunk * s.row_outputs * tile_volume, t.tile[N - 1], tile_volume);
   const std::int64_t first_image = first_row / t.tile_count, last_image = (first_row + chunk - 1) / t.tile_count;
   const std::int64_t dx_elements = (last_image - first_image + 1) * p.in_channels * p.input_spatial();
   const auto dx_initial = filled<double>(p.input_size(), seed + 6);

@@ -93,9 +93,8 @@ class conv_impl<automatic, N, T> {
   // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
   // keep::spectra; naive and im2col leave it alone. algorithm_for(p) then names the candidate that ran.
   // What every candidate reads and writes through strides, since which one runs is known only at the call.
-  strided_reach reach(const problem<N>& p) const {
-    return conv_impl<naive, N, T>(geometry_).reach(p) & conv_impl<im2col, N, T>(geometry_).reach(p) &
-           conv_impl<fft, N, T>(geometry_).reach(p);
+  static strided_reach reach(const problem<N>& p) {
+    return conv_impl<naive, N, T>::reach(p) & conv_impl<im2col, N, T>::reach(p) & conv_impl<fft, N, T>::reach(p);
   }
 
   template <class Exec>
@@ -233,19 +232,27 @@ class conv_impl<automatic, N, T> {
   // Bytes this layer holds on the host after a step of `which` passes for p. Only the candidate that runs p is
   // kept (the others are released after measuring), so once it is known — a forward for p ran, or the cost
   // model decides (heuristic mode) — this is that candidate's exact figure; before a measured choice, the
-  // largest any candidate would hold.
+  // largest any candidate would hold. A candidate that cannot run p (over the limit, past im2col's 32-bit
+  // indexing) holds nothing.
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep kept) const {
     std::optional<candidate> known;
     for (const auto& [shape, ran] : forward_algorithms_)
       if (std::memcmp(&shape, &p, sizeof p) == 0) known = candidate_of_algorithm(ran);
     if (!known && mode() == automatic_mode::heuristic)
       known = candidate_named(model_choice<host>(p, passes_, "", "")->policy);
+    const auto held = [&](const auto& c) -> std::size_t {
+      try {
+        return c.held_workspace_bytes(p, which, kept);
+      } catch (const workspace_limit_exceeded&) {
+        return 0;
+      } catch (const invalid_argument&) {
+        return 0;
+      }
+    };
     std::size_t most = 0;
-    if (!known || *known == candidate::im2col)
-      most = std::max(most, with_settings<im2col>([&](const auto& c) { return c.held_workspace_bytes(p, which, kept); }));
+    if (!known || *known == candidate::im2col) most = std::max(most, with_settings<im2col>(held));
     if constexpr (fft_usable<host>)
-      if (!known || *known == candidate::fft)
-        most = std::max(most, with_settings<fft>([&](const auto& c) { return c.held_workspace_bytes(p, which, kept); }));
+      if (!known || *known == candidate::fft) most = std::max(most, with_settings<fft>(held));
     return most;
   }
 

@@ -54,7 +54,7 @@ class conv_impl<fft, N, T> {
   // y = conv(x, w) + bias. payload: the saved state's spectra area (null: none saved); with keep::spectra X̂
   // over all rows and Ŵ are written there for backward, else X̂ lives one chunk at a time in the plan.
   // Every tensor is read and written through its strides: the staging and crop index through them.
-  strided_reach reach(const problem<N>&) const { return strided_reach::all(); }
+  static strided_reach reach(const problem<N>&) { return strided_reach::all(); }
 
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,

@@ -135,6 +135,16 @@ struct im2col_layout {
   }
 };
 
+// A 1x1 layer without stride or padding: its columns would be x itself, so the GEMMs take x (and write dx)
+// directly. A matter of the geometry alone.
+template <int N>
+bool im2col_direct(const problem<N>& p) {
+  bool direct = true;
+  for (int d = 0; d < N; ++d)
+    direct = direct && p.kernel[d] == 1 && p.stride[d] == 1 && p.padding[d] == 0 && p.padding_high[d] == 0;
+  return direct;
+}
+
 // The layout of `pass` over problem p, with chunks sized so that one chunk's workspace of
 // `element_bytes`-sized elements stays under `limit_bytes` (at least one image per chunk).
 template <int N>
@@ -152,9 +162,7 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
   l.input_image = checked_multiply(p.in_channels, p.input_spatial(), "im2col input");
   l.output_image = checked_multiply(p.out_channels, l.output_spatial, "im2col output");
   l.weight_size = p.weight_size();
-  l.direct = true;
-  for (int d = 0; d < N; ++d)
-    l.direct = l.direct && p.kernel[d] == 1 && p.stride[d] == 1 && p.padding[d] == 0 && p.padding_high[d] == 0;
+  l.direct = im2col_direct<N>(p);
 
   // The 32-bit index arithmetic needs every per-chunk extent below 2^31; one image must fit.
   const std::int64_t column_image = checked_multiply(l.rows, l.output_spatial, "im2col columns");
@@ -256,8 +264,8 @@ class conv_impl<im2col, N, T> {
 
   // The gathers read x and write dx through their strides; the GEMMs take w, dy, y and dw dense, and the 1x1
   // fast path x and dx too.
-  strided_reach reach(const problem<N>& p) const {
-    const bool columns = !layout(p, im2col_pass::forward).direct;
+  static strided_reach reach(const problem<N>& p) {
+    const bool columns = !im2col_direct<N>(p);
     return {columns, false, false, false, columns, false};
   }
 

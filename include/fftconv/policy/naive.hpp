@@ -18,7 +18,7 @@ class conv_impl<naive, N, T> {
   explicit conv_impl(const geometry<N>&) {}
 
   // dw is a segmented sum's dense output.
-  strided_reach reach(const problem<N>&) const { return {true, true, true, true, true, false}; }
+  static strided_reach reach(const problem<N>&) { return {true, true, true, true, true, false}; }
 
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,

@@ -85,9 +85,11 @@ struct extent_divisors {
   fast_divmod input_spatial;
   fast_divmod output_spatial;
   fast_divmod taps;
+  fast_divmod in_channels;
 
   explicit extent_divisors(const problem<N>& p)
-      : input_spatial(p.input_spatial()), output_spatial(p.output_spatial()), taps(p.kernel_spatial()) {
+      : input_spatial(p.input_spatial()), output_spatial(p.output_spatial()), taps(p.kernel_spatial()),
+        in_channels(p.in_channels) {
     for (int d = 0; d < N; ++d) {
       input[d] = fast_divmod(p.input[d]);
       output[d] = fast_divmod(p.output[d]);
@@ -122,8 +124,9 @@ struct im2col_gather {
       extent[d] = static_cast<std::int32_t>(p.input[d]);
       k[d] = 0;
     }
-    const std::int64_t channels = p.in_channels;
-    const T* x_plane = x.data + x.layout.plane(std::int64_t(plane) / channels, std::int64_t(plane) % channels);
+    std::uint32_t channel = 0;
+    const std::uint32_t image = div.in_channels.divide(plane, channel);
+    const T* x_plane = x.data + x.layout.plane(image, channel);
     const std::int64_t out_spatial = p.output_spatial();
     T* out = columns + std::int64_t(plane) * p.kernel_spatial() * out_spatial + q_flat;
     const std::int64_t taps = p.kernel_spatial();
@@ -181,8 +184,9 @@ struct col2im_gather {
       }
       if (reached) sum += column_plane[tap * out_spatial + q_offset];
     }
-    const std::int64_t channels = p.in_channels;
-    dx.data[dx.layout.plane(std::int64_t(plane) / channels, std::int64_t(plane) % channels) + dx.layout.at(i)] = sum;
+    std::uint32_t channel = 0;
+    const std::uint32_t image = div.in_channels.divide(plane, channel);
+    dx.data[dx.layout.plane(image, channel) + dx.layout.at(i)] = sum;
   }
 };
 

@@ -414,8 +414,10 @@ struct crop_output_tiles {
     const std::int64_t step = y.layout.spatial[last];
     const T* in = plane_frames + ravel<N>(u, t.frame);
     T* out = plane + offset + origin[last] * step;
-    if (step != 1)  // channels-last and other strided y
+    if (step != 1 && bias != nullptr)  // channels-last and other strided y
       for (std::int64_t i = 0; i < count; ++i) out[i * step] = in[i] * scale + shift;
+    else if (step != 1)
+      for (std::int64_t i = 0; i < count; ++i) out[i * step] = in[i] * scale;
     else if (bias != nullptr)
       for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
     else
