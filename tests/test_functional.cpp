@@ -45,22 +45,16 @@ void check_functional_matches_object() {
   // New data at the same addresses: the cached object must not answer from the previous call.
   for (auto& v : dy) v = -0.5 * v + 0.25;
   fftconv::backward_filter<P>(fftconv::host{}, g, xv, dyv, fftconv::view<double, 4>(dw2.data(), 2, 2, 3, 2), db2.data());
-  fftconv::conv<2, double, P> fresh(g);  // `layer` may keep dŶ of the old dy: that is its same-step contract
+  fftconv::conv<2, double, P> fresh(g);
   fresh.backward_filter(fftconv::host{}, xv, dyv, fftconv::view<double, 4>(dw1.data(), 2, 2, 3, 2), db1.data());
   CHECK(testing_support::relative_l2(dw2, dw1) <= 1e-13);
 }
 
 }  // namespace
 
-TEST_CASE("functional calls equal a conv object's, call after call (naive)") {
-  check_functional_matches_object<fftconv::naive>();
-}
-TEST_CASE("functional calls equal a conv object's, call after call (im2col)") {
-  check_functional_matches_object<fftconv::im2col>();
-}
-
-TEST_CASE("functional calls equal a conv object's, call after call (fft)") {
-  check_functional_matches_object<fftconv::fft>();
+TEST_CASE_TEMPLATE("functional calls equal a conv object's, call after call", P, fftconv::naive, fftconv::im2col,
+                   fftconv::fft) {
+  check_functional_matches_object<P>();
 }
 
 TEST_CASE("functional calls validate like conv objects") {

@@ -37,8 +37,12 @@
 
 namespace fftconv {
 
-template <int N, class T, policy P = fft>
+// P is not constrained by the `policy` concept, so that an unknown policy meets the message below rather than a
+// failed constraint.
+template <int N, class T, class P = fft>
 class conv {
+  static_assert(is_policy_v<P>,
+                "fftconv::conv: the policy P must be fftconv::naive, fftconv::im2col, fftconv::fft or fftconv::automatic");
   static_assert(N >= 1 && N <= 3, "fftconv::conv: spatial rank N must be 1, 2 or 3");
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "fftconv::conv: T must be float or double");
   static constexpr std::size_t R = N + 2;

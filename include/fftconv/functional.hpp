@@ -103,8 +103,9 @@ inline void clear_functional_cache() {
   for (auto clear : detail::functional_cache_clearers()) clear();
 }
 
-// The calls below take any strided views (see tensor_ref); bias / dbias and scaling as conv's.
-template <policy P = fft, int N, executor Exec, class X, class W, class Y>
+// The calls below take any strided views (see tensor_ref); bias / dbias and scaling as conv's. P is checked by
+// conv's static_assert, which names the policies.
+template <class P = fft, int N, executor Exec, class X, class W, class Y>
 void forward(Exec exec, const geometry<N>& g, const X& x, const W& w,
              optional_vector<const detail::element_of<Y>> bias, const Y& y,
              scaling<scalar_of<detail::element_of<Y>>> scale = {}) {
@@ -114,7 +115,7 @@ void forward(Exec exec, const geometry<N>& g, const X& x, const W& w,
                               [&](auto& layer) { layer.forward(exec, x, w, bias, y, {}, scale); });
 }
 
-template <policy P = fft, int N, executor Exec, class DY, class W, class DX>
+template <class P = fft, int N, executor Exec, class DY, class W, class DX>
 void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, const DX& dx,
                    scaling<scalar_of<detail::element_of<DX>>> scale = {}) {
   using T = detail::element_of<DX>;
@@ -123,7 +124,7 @@ void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, co
                               [&](auto& layer) { layer.backward_data(exec, dy, w, dx, scale); });
 }
 
-template <policy P = fft, int N, executor Exec, class X, class DY, class DW>
+template <class P = fft, int N, executor Exec, class X, class DY, class DW>
 void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, const DW& dw,
                      optional_vector<detail::element_of<DW>> dbias, scaling<scalar_of<detail::element_of<DW>>> scale = {}) {
   using T = detail::element_of<DW>;
