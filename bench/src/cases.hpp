@@ -1,5 +1,5 @@
 #pragma once
-// The case lists of design.md §7, and their --quick counterparts: the same groups and sweeps at sizes a
+// The case lists (bench/README.md), and their --quick counterparts: the same groups and sweeps at sizes a
 // 2-core CI machine runs in seconds. A case is one geometry; every case runs for both passes (fwd, step).
 
 #include <cstdint>
@@ -18,7 +18,7 @@ struct bench_case {
   case_kind kind = case_kind::layer;
   int dims = 2;
   std::int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
-  std::int64_t input = 0;   // per spatial dim (cubic inputs and kernels throughout §7)
+  std::int64_t input = 0;   // per spatial dim (cubic inputs and kernels throughout)
   std::int64_t kernel = 0;  // per spatial dim
   std::int64_t stride = 1;  // per spatial dim
   std::int64_t padding_low = 0, padding_high = 0;  // zeros before / after each spatial dim
@@ -78,7 +78,7 @@ inline bench_case general_case(std::string group, std::string sweep, double x, i
   return c;
 }
 
-// The small network of §7: conv(3->16, k, no padding) + ReLU, 2x2 max pool, 3 linear layers, SGD.
+// The small network: conv(3->16, k, no padding) + ReLU, 2x2 max pool, 3 linear layers, SGD.
 inline bench_case network_case(std::string group, std::string sweep, double x, std::int64_t batch, std::int64_t n,
                                std::int64_t k) {
   bench_case c = layer_case(std::move(group), std::move(sweep), x, 2, batch, 3, 16, n, k, false);
@@ -130,7 +130,7 @@ inline std::vector<bench_case> make_cases(bool quick) {
     for (std::int64_t k : {3, 5, 7, 9}) headline(3, 8, 16, 16, 32, k);
     for (std::int64_t k : {31, 127, 1023}) headline(1, 16, 32, 32, 16384, k);
   }
-  // fft at every size (design.md §5 "Scale"): the image grows under a fixed layer; depthwise layers with large
+  // fft at every size ("scale"): the image grows under a fixed layer; depthwise layers with large
   // kernels; a strided stem beside its stride-1 twin; a causal depthwise long convolution (all zeros before).
   if (quick) {
     for (std::int64_t n : {8, 16}) cases.push_back(layer_case("scale", "input size", n, 2, 1, 4, 4, n, 3, true));

@@ -20,7 +20,7 @@
 #include <fftconv/policy/fft.hpp>
 #define FFTCONV_BENCH_HAS_FFT 1
 #endif
-// The policy that picks among the others per problem (design.md §3), once its header exists.
+// The policy that picks among the others per problem, once its header exists.
 #if __has_include(<fftconv/policy/automatic.hpp>) && !defined(FFTCONV_BENCH_NO_AUTOMATIC)
 #include <fftconv/policy/automatic.hpp>
 #define FFTCONV_BENCH_HAS_AUTOMATIC 1

@@ -1,5 +1,5 @@
 // fftconv_bench: times naive, im2col, fft and the baseline (cuDNN on the GPU, oneDNN on the host) side by side on
-// the cases of design.md §7, checks every output against the baseline's, and writes <out>/<gpu>_<date>.json and
+// the cases of bench/README.md, checks every output against the baseline's, and writes <out>/<gpu>_<date>.json and
 // .csv (bench/plot.py draws them).
 //
 //   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX] [--policies LIST]

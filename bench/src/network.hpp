@@ -1,5 +1,5 @@
 #pragma once
-// The small network of design.md §7, written minimally on the library's backend so that it runs on both
+// The bench's small network, written minimally on the library's backend so that it runs on both
 // executors: conv(3->16, k x k, no padding, bias) -> ReLU -> 2x2 max pool (stride 2) -> linear(F->128) -> ReLU
 // -> linear(128->64) -> ReLU -> linear(64->10) -> softmax cross-entropy; one SGD step (lr 1e-3, momentum 0.9).
 // Linear layers are GEMMs through backend<Exec>::gemm (cuBLAS / CBLAS); everything else is element functors.

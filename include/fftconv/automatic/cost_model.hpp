@@ -16,8 +16,8 @@
 // so each transform is charged once, to the first declared pass that needs it.
 //
 // The constants were fitted on the project's hosts (2-core x86-64, OpenBLAS generic kernels, FFTW3) and on the
-// design's H100 figures; they only need to rank policies, not predict times exactly (README: "Picking a policy"
-// gives the accuracy).
+// vendors' published H100 throughput; they only need to rank policies, not predict times exactly (README:
+// "Picking a policy" gives the accuracy).
 
 #include <algorithm>
 #include <array>

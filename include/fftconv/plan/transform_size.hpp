@@ -1,7 +1,7 @@
 #pragma once
 // Transform sizes for the FFT policy: the 7-smooth sizes (2^a 3^b 5^c 7^d, the radices cuFFT and FFTW run
 // fast) and their per-element cost. plan/tiling.hpp chooses the frames among them by a cost model; never by
-// rounding up to a power of two: on an H100, 128 cost 2.7x of 70 (design.md §5).
+// rounding up to a power of two, which can nearly double every dim of a frame that a 7-smooth size fits.
 
 #include <algorithm>
 #include <array>

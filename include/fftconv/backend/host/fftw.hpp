@@ -44,10 +44,9 @@ namespace fftconv::detail {
 
 // A plan from make(flags); for a 3D frame under the estimating planner, first without FFTW's buffered solvers.
 // FFTW_ESTIMATE ranks plans by operation count, and for sizes without a straight-line codelet (30, 40, ...) it
-// picks solvers that copy through a buffer allocated on every execution. Measured on the 2-core host, ruling
-// them out made 40^3 transforms 1.6x and 30^3 1.8x faster (14, 20, 24, 32, 36, 48 unchanged) and the 3D k=7
-// headline step 1.35x; in 2D it made the 36^2 frames of the k=5 headline step 1.18x slower and changed nothing
-// else measured (k=7, k=11, 1D k=31), so 1D and 2D keep the plain flags. FFTW_NO_BUFFERING is one of fftw3.h's
+// picks solvers that copy through a buffer allocated on every execution. Ruling them out speeds up 3D frames
+// of such sizes; in 1D and 2D it gained nothing and slowed some frames, so 1D and 2D keep the plain flags
+// (the bench's headline rows are the evidence). FFTW_NO_BUFFERING is one of fftw3.h's
 // beyond-guru planner flags; where no plan without a buffer exists the planner returns null and the plain
 // flags plan it. A measuring planner (FFTCONV_FFTW_PLANNER_FLAGS = FFTW_MEASURE) times its candidates itself.
 template <class Make>

@@ -63,8 +63,7 @@ struct backend<host> {
   // The bias gradient db[o] = sum over b, q of dy[b, o, q] (every policy's): each segment is `batch` contiguous
   // runs of output_spatial terms, summed here without the term functor's index division per element and in
   // eight interleaved partial sums (independent adds the compiler vectorises, not one chain of dependent
-  // ones), combined in a fixed order: the same bits on every run. LeNet's conv1 (128 x 6 x 28 x 28), one thread:
-  // 2.04 ms -> 0.13 ms.
+  // ones), combined in a fixed order: the same bits on every run.
   template <int N, class T>
   static void segmented_sum(const host& exec, std::int64_t segments, std::int64_t length,
                             const bias_gradient_term<N, T>& term, T* out) {

@@ -3,8 +3,8 @@
 // kernels.
 //
 //   natural          [maps][F] with maps `distance` apart: what R2C writes and C2R reads (F = L_0 ... L_{N-2}
-//                    (L_{N-1}/2 + 1)). cuFFT and FFTW stay in this layout: asking cuFFT for frequency-major
-//                    output made its transforms ~3x slower on an H100 (design.md §5).
+//                    (L_{N-1}/2 + 1)). cuFFT and FFTW stay in this layout: strided, frequency-major output
+//                    takes their transforms off their fast contiguous kernels.
 //   frequency-major  [F][G][A1][A2][K]: per frequency f and group g a row-major (A1*A2) x K matrix, the operand
 //                    of the per-frequency channel GEMMs (plan/frequency_plan.hpp).
 // How a tensor's maps factor (natural map index ((a1 * G + g) * A2 + a2) * K + k):
