@@ -102,7 +102,7 @@ class conv {
     const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, T> io(exec);
     const T* bias_data = io.input(b);
-    const bool y_in_place = (y.contiguous() || reach.y) && scale.plain();  // else bias is added by the blend
+    const bool y_in_place = io.written_in_place(y, scale, reach.y);  // else the blend adds the bias
     const detail::strided<T, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
     const detail::strided<const T, N> x_in = io.operand(x, reach.x);
     const detail::strided<const T, N> w_in = io.operand(w, reach.w);

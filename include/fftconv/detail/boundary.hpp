@@ -53,13 +53,20 @@ class boundary {
     return {input(v), row_major_layout(v)};
   }
 
-  // Where the policy writes v's result: v itself through its strides when `in_place` (or row-major) with plain
-  // scaling and no bias to add, else a row-major copy that finish() blends into v.
+  // Whether result() hands the policy v itself: the kernels reach it (`in_place`, or it is row-major) and the
+  // scaling is plain. Otherwise the policy writes a copy, and the blend adds any bias.
+  template <std::size_t Rank>
+  static bool written_in_place(const tensor_ref<T, Rank>& v, scaling<S> scale, bool in_place) {
+    return (in_place || v.contiguous()) && scale.plain();
+  }
+
+  // Where the policy writes v's result: v itself through its strides when written_in_place and there is no bias
+  // to add, else a row-major copy that finish() blends into v.
   template <std::size_t Rank>
   strided<T, int(Rank) - 2> result(const tensor_ref<T, Rank>& v, scaling<S> scale, bool in_place,
                                    const T* bias = nullptr) {
     if (v.data() == nullptr) return {};
-    if ((in_place || v.contiguous()) && scale.plain() && bias == nullptr) return {v.data(), layout_of(v)};
+    if (written_in_place(v, scale, in_place) && bias == nullptr) return {v.data(), layout_of(v)};
     return {output(v, scale, bias), row_major_layout(v)};
   }
 

@@ -90,13 +90,13 @@ class conv_impl<automatic, N, T> {
  public:
   explicit conv_impl(const geometry<N>& g) : geometry_(g) {}
 
-  // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
-  // keep::spectra; naive and im2col leave it alone. algorithm_for(p) then names the candidate that ran.
   // What every candidate reads and writes through strides, since which one runs is known only at the call.
   static strided_reach reach(const problem<N>& p) {
     return conv_impl<naive, N, T>::reach(p) & conv_impl<im2col, N, T>::reach(p) & conv_impl<fft, N, T>::reach(p);
   }
 
+  // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
+  // keep::spectra; naive and im2col leave it alone. algorithm_for(p) then names the candidate that ran.
   template <class Exec>
   void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
                strided<T, N> y, std::byte* payload = nullptr, keep kept = keep::none) {

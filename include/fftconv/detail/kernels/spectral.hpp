@@ -582,19 +582,19 @@ template <int N, class T>
 struct fill_channels {
   std::int64_t channels;
   std::int64_t extents[N];
-  const T* bias;  // may be null
+  std::int64_t volume;  // of extents
+  const T* bias;        // may be null
   strided<T, N> destination;
 
   fill_channels(std::int64_t channel_count, const std::int64_t (&spatial)[N], const T* values, strided<T, N> target)
-      : channels(channel_count), bias(values), destination(target) {
-    for (int d = 0; d < N; ++d) extents[d] = spatial[d];
+      : channels(channel_count), volume(1), bias(values), destination(target) {
+    for (int d = 0; d < N; ++d) extents[d] = spatial[d], volume *= spatial[d];
   }
 
   FFTCONV_HD void operator()(std::int64_t index) const {
-    std::int64_t volume = 1;
-    for (int d = 0; d < N; ++d) volume *= extents[d];
-    destination.data[destination.layout.at_index(index, channels, extents)] =
-        bias != nullptr ? bias[(index / volume) % channels] : T(0);
+    const std::int64_t plane = index / volume, c = plane % channels;
+    destination.data[destination.layout.plane(plane / channels, c) +
+                     destination.layout.at_flat(index - plane * volume, extents)] = bias != nullptr ? bias[c] : T(0);
   }
 };
 

@@ -49,14 +49,6 @@ struct tensor_layout {
     return offset;
   }
 
-  // Offset of the row-major element `index` over [leading][channels][extents...].
-  FFTCONV_HD std::int64_t at_index(std::int64_t index, std::int64_t channels, const std::int64_t (&extents)[N]) const {
-    std::int64_t volume = 1;
-    for (int d = 0; d < N; ++d) volume *= extents[d];
-    const std::int64_t plane_index = index / volume;
-    return plane(plane_index / channels, plane_index % channels) + at_flat(index - plane_index * volume, extents);
-  }
-
   // The elements of each plane lie row-major without gaps (a dense NCHW tensor, or a channel slice of one).
   bool dense_planes(const std::int64_t (&extents)[N]) const {
     std::int64_t step = 1;
@@ -65,13 +57,6 @@ struct tensor_layout {
       step *= extents[d];
     }
     return true;
-  }
-
-  // Row-major over [leading][channels][extents...] (extents of 1 may have any stride).
-  bool is_row_major(std::int64_t leads, std::int64_t channels, const std::int64_t (&extents)[N]) const {
-    std::int64_t volume = 1;
-    for (int d = 0; d < N; ++d) volume *= extents[d];
-    return dense_planes(extents) && (channels == 1 || channel == volume) && (leads == 1 || leading == volume * channels);
   }
 };
 
