@@ -218,8 +218,8 @@ class policy_layer {
   json details() const {
     json d = json::make_object();
     if constexpr (requires { conv_.choice(); }) {  // fftconv::automatic: what it picked, and why
-      d["choice"] = conv_.choice().policy;
-      d["choice_mode"] = fftconv::mode_name(conv_.choice().mode);
+      if (conv_.choice().policy) d["choice"] = fftconv::to_string(*conv_.choice().policy);
+      d["choice_mode"] = fftconv::to_string(conv_.choice().mode);
       d["choice_reason"] = conv_.choice().reason;
     }
     return d;

@@ -397,21 +397,21 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
   std::size_t done = 0;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const bench_case& c = cases[i];
-    for (pass_kind pass : {pass_kind::forward, pass_kind::step}) {
+    for (timed_work work : {timed_work::forward, timed_work::step}) {
       const std::uint64_t seed = case_seed(o.seed, i);
       json record;
       try {
         if (c.kind == case_kind::network)
-          record = run_network_case(exec, c, pass, seed, st);
+          record = run_network_case(exec, c, work, seed, st);
         else if (c.dims == 1)
-          record = run_layer_case<Exec, 1>(exec, c, pass, seed, st);
+          record = run_layer_case<Exec, 1>(exec, c, work, seed, st);
         else if (c.dims == 2)
-          record = run_layer_case<Exec, 2>(exec, c, pass, seed, st);
+          record = run_layer_case<Exec, 2>(exec, c, work, seed, st);
         else
-          record = run_layer_case<Exec, 3>(exec, c, pass, seed, st);
+          record = run_layer_case<Exec, 3>(exec, c, work, seed, st);
       } catch (const std::exception& e) {
         // Outside any contestant (data upload, a sticky CUDA error of an earlier call): record it, go on.
-        record = case_record(c, pass);
+        record = case_record(c, work);
         record["error"] = e.what();
         record["results"] = json::make_array();
         ++st.errors;

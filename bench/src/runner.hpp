@@ -58,8 +58,8 @@ inline bool case_selected(const options& o, const bench_case& c) {
   return wanted && (!o.match || std::regex_search(c.label, *o.match));
 }
 
-enum class pass_kind { forward, step };
-inline const char* pass_name(pass_kind p) { return p == pass_kind::forward ? "fwd" : "step"; }
+enum class timed_work { forward, step };  // a forward alone, or a training step (forward + combined backward)
+inline const char* work_name(timed_work w) { return w == timed_work::forward ? "fwd" : "step"; }
 
 // What all cases of a run share.
 struct run_state {
@@ -205,13 +205,13 @@ inline bool is_ok(const json& result) {
 
 // The fields that name a case and its pass: first in every record, also in that of a case which failed outside
 // any contestant.
-inline json case_record(const bench_case& c, pass_kind pass) {
+inline json case_record(const bench_case& c, timed_work work) {
   json record = json::make_object();
   record["group"] = c.group;
   record["sweep"] = c.sweep;
   record["x"] = c.x;
   record["label"] = c.label;
-  record["pass"] = pass_name(pass);
+  record["pass"] = work_name(work);
   return record;
 }
 
@@ -314,10 +314,10 @@ inline void put_ratios(json& record, const std::string& baseline) {
 // A single convolution layer: fwd = forward (+ bias); step = forward, backward_data, backward_filter (+ db).
 
 template <class Exec, int N>
-json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_t seed, run_state& st) {
+json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64_t seed, run_state& st) {
   using plat = platform<Exec>;
   using backend = fftconv::detail::backend<Exec>;
-  const bool step = pass == pass_kind::step;
+  const bool step = work == timed_work::step;
 
   fftconv::geometry<N> g{};
   g.in_channels = c.in_channels;
@@ -351,7 +351,7 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
   const double bytes =
       sizeof(float) * (double(nx + nw + nb + ny) + (step ? double(ny + nw + nx) + double(nx + ny + nw + nb) : 0.0));
 
-  json record = case_record(c, pass);
+  json record = case_record(c, work);
   record["kind"] = "layer";
   record["dims"] = N;
   record["batch"] = c.batch;
@@ -476,10 +476,10 @@ json run_layer_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_
 // (step) the convolution's dW and db; everything but the convolution is the same code for all contestants.
 
 template <class Exec>
-json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint64_t seed, run_state& st) {
+json run_network_case(Exec exec, const bench_case& c, timed_work work, std::uint64_t seed, run_state& st) {
   using plat = platform<Exec>;
   using backend [[maybe_unused]] = fftconv::detail::backend<Exec>;  // cuDNN scratch (device)
-  const bool step = pass == pass_kind::step;
+  const bool step = work == timed_work::step;
   network_shape s;
   s.batch = c.batch;
   s.n = c.input;
@@ -494,7 +494,7 @@ json run_network_case(Exec exec, const bench_case& c, pass_kind pass, std::uint6
   const double conv_macs = double(s.conv_macs()) * (step ? 2.0 : 1.0);  // forward (+ backward_filter)
   const double bytes = network<Exec, float, policy_layer<2, float, fftconv::naive>>::bytes(s, step);
 
-  json record = case_record(c, pass);
+  json record = case_record(c, work);
   record["kind"] = "network";
   record["dims"] = 2;
   record["batch"] = s.batch;

@@ -111,7 +111,7 @@ void forward(Exec exec, const geometry<N>& g, const X& x, const W& w,
              scaling<scalar_of<detail::element_of<Y>>> scale = {}) {
   using T = detail::element_of<Y>;
   static_assert(X::rank() == N + 2 && W::rank() == N + 2 && Y::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, {.forward = true, .backward_data = false, .backward_filter = false},
+  detail::with_layer<N, T, P>(exec, g, passes::only(pass::forward),
                               [&](auto& layer) { layer.forward(exec, x, w, bias, y, {}, scale); });
 }
 
@@ -120,7 +120,7 @@ void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, co
                    scaling<scalar_of<detail::element_of<DX>>> scale = {}) {
   using T = detail::element_of<DX>;
   static_assert(DY::rank() == N + 2 && W::rank() == N + 2 && DX::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, {.forward = false, .backward_data = true, .backward_filter = false},
+  detail::with_layer<N, T, P>(exec, g, passes::only(pass::backward_data),
                               [&](auto& layer) { layer.backward_data(exec, dy, w, dx, scale); });
 }
 
@@ -129,7 +129,7 @@ void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, 
                      optional_vector<detail::element_of<DW>> dbias, scaling<scalar_of<detail::element_of<DW>>> scale = {}) {
   using T = detail::element_of<DW>;
   static_assert(X::rank() == N + 2 && DY::rank() == N + 2 && DW::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, {.forward = false, .backward_data = false, .backward_filter = true},
+  detail::with_layer<N, T, P>(exec, g, passes::only(pass::backward_filter),
                               [&](auto& layer) { layer.backward_filter(exec, x, dy, dw, dbias, scale); });
 }
 

@@ -4,6 +4,7 @@
 // copyable shape every element functor captures by value on the host and on the GPU.
 
 #include <array>
+#include <compare>
 #include <concepts>
 #include <cstdint>
 #include <limits>
@@ -200,6 +201,10 @@ struct problem {
     for (int d = 0; d < N; ++d) v *= extents[d];
     return v;
   }
+
+  // Field by field, so a problem can key a cache (never its bytes: padding would take part).
+  friend constexpr auto operator<=>(const problem&, const problem&) = default;
+  friend constexpr bool operator==(const problem&, const problem&) = default;
 };
 
 template <int N>

@@ -1,6 +1,7 @@
 #pragma once
 // The algorithms, as compile-time tags. Each has one specialization of detail::conv_impl in policy/<name>.hpp.
 
+#include <string_view>
 #include <type_traits>
 
 namespace fftconv {
@@ -17,8 +18,10 @@ inline constexpr bool is_policy_v = std::is_same_v<P, naive> || std::is_same_v<P
 template <class P>
 concept policy = is_policy_v<P>;
 
-// The algorithms as values: what fftconv::automatic chose, what wrote a saved state.
+// The algorithms as values: what fftconv::automatic chose, what wrote a saved state, what the bench reports.
 enum class algorithm : unsigned char { naive, im2col, fft };
+inline constexpr int algorithm_count = 3;
+inline constexpr algorithm algorithms[algorithm_count] = {algorithm::naive, algorithm::im2col, algorithm::fft};
 
 constexpr const char* to_string(algorithm a) noexcept {
   switch (a) {
@@ -29,10 +32,33 @@ constexpr const char* to_string(algorithm a) noexcept {
   return "unknown";
 }
 
+// "naive", "im2col" or "fft" to the algorithm; false for anything else.
+constexpr bool parse_algorithm(std::string_view name, algorithm& a) noexcept {
+  for (algorithm candidate : algorithms)
+    if (name == to_string(candidate)) {
+      a = candidate;
+      return true;
+    }
+  return false;
+}
+
 template <class P>
 inline constexpr algorithm algorithm_of = std::is_same_v<P, naive> ? algorithm::naive
                                           : std::is_same_v<P, im2col> ? algorithm::im2col
                                                                       : algorithm::fft;
+
+// One pass of a layer. The combined backward of a training step is backward_data and backward_filter together.
+enum class pass : unsigned char { forward, backward_data, backward_filter };
+inline constexpr int pass_count = 3;
+
+constexpr const char* to_string(pass which) noexcept {
+  switch (which) {
+    case pass::forward: return "forward";
+    case pass::backward_data: return "backward_data";
+    case pass::backward_filter: return "backward_filter";
+  }
+  return "unknown";
+}
 
 // The passes a layer runs, which is what fftconv::automatic optimises for (the sum of their times). Other
 // policies ignore it, and a layer may still run an undeclared pass: the choice was merely not made for it.
@@ -44,7 +70,14 @@ struct passes {
   static constexpr passes training() { return {true, true, true}; }   // the default
   static constexpr passes frozen() { return {true, true, false}; }    // weights fixed, gradients flow through
   static constexpr passes inference() { return {true, false, false}; }
+  static constexpr passes only(pass which) {
+    return {which == pass::forward, which == pass::backward_data, which == pass::backward_filter};
+  }
   constexpr bool any() const { return forward || backward_data || backward_filter; }
+  constexpr bool any_backward() const { return backward_data || backward_filter; }
+  constexpr bool has(pass which) const {
+    return which == pass::forward ? forward : which == pass::backward_data ? backward_data : backward_filter;
+  }
   friend constexpr bool operator==(const passes&, const passes&) = default;
 };
 

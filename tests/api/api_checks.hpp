@@ -108,7 +108,8 @@ void configure(Layer& layer) {
 template <class Layer>
 std::string choice_of(const Layer& layer) {
   if constexpr (requires { layer.choice(); })
-    return "automatic chose " + layer.choice().policy + ": " + layer.choice().reason;
+    return std::string("automatic chose ") + (layer.choice().policy ? fftconv::to_string(*layer.choice().policy) : "nothing") +
+           ": " + layer.choice().reason;
   else
     return "";
 }

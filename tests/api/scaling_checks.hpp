@@ -36,10 +36,9 @@ std::int64_t force_chunks(fftconv::conv<N, T, P>& layer, const reference::layer&
     std::array<std::int64_t, N> spatial{};
     for (int i = 0; i < N; ++i) spatial[i] = L.input[i];
     const auto p = fftconv::detail::make_problem<N>(layer.geometry(), L.batch, spatial);
-    using fftconv::detail::im2col_pass;
-    const std::int64_t c = layer.implementation().layout(p, im2col_pass::forward).chunks;
-    CHECK(layer.implementation().layout(p, im2col_pass::backward_data).chunks == c);
-    CHECK(layer.implementation().layout(p, im2col_pass::backward_filter).chunks == c);
+    const std::int64_t c = layer.implementation().layout(p, fftconv::pass::forward).chunks;
+    CHECK(layer.implementation().layout(p, fftconv::pass::backward_data).chunks == c);
+    CHECK(layer.implementation().layout(p, fftconv::pass::backward_filter).chunks == c);
     return c;
   } else {
     return 1;

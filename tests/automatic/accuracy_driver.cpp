@@ -128,7 +128,7 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
   const auto ye = probe.output_extents(xe);
   const auto p = fftconv::detail::make_problem<N>(g, c.batch, spatial);
   const auto model =
-      fftconv::detail::model_costs<N>(p, fftconv::passes::training(), sizeof(float), fftconv::detail::host_rates);
+      fftconv::detail::model_costs<N>(p, fftconv::passes::training(), sizeof(float), fftconv::detail::host_tuning.rates);
 
   tensors t;
   auto fill = [](std::vector<float>& v, std::size_t n, unsigned seed) {
@@ -153,10 +153,10 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
   step_times measured[3];
   bool ran[3] = {false, false, false};
   double best_model = std::numeric_limits<double>::infinity();
-  for (int i = 0; i < 3; ++i) best_model = std::min(best_model, model.total(static_cast<fftconv::detail::candidate>(i)));
+  for (int i = 0; i < 3; ++i) best_model = std::min(best_model, model.total(static_cast<fftconv::algorithm>(i)));
   // Not run: a policy modelled over the cap, or over 30x the best modelled one (hopeless, and slow to time).
   const auto time_policy = [&]<class P>(int index) {
-    const double modelled = model.total(static_cast<fftconv::detail::candidate>(index));
+    const double modelled = model.total(static_cast<fftconv::algorithm>(index));
     if (modelled > cap || modelled > 30 * best_model) return;
     fftconv::conv<N, float, P> layer(g);
     measured[index] = best_step<N>(layer, t, xe, we, ye, 3);
@@ -171,15 +171,15 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
     if (ran[i] && (best < 0 || measured[i].total() < measured[best].total())) best = i;
   if (best < 0) {
     std::printf("%-40s every policy over the cap (modelled ms: naive %.1f, im2col %.1f, fft %.1f)\n", c.label.c_str(),
-                model.total(fftconv::detail::candidate::naive) * 1e3, model.total(fftconv::detail::candidate::im2col) * 1e3,
-                model.total(fftconv::detail::candidate::fft) * 1e3);
+                model.total(fftconv::algorithm::naive) * 1e3, model.total(fftconv::algorithm::im2col) * 1e3,
+                model.total(fftconv::algorithm::fft) * 1e3);
     return;
   }
 
   fftconv::conv<N, float, fftconv::automatic> heuristic(g);
   heuristic.set_mode(fftconv::automatic_mode::heuristic);
   run_step<N>(heuristic, t, xe, we, ye);
-  const std::string pick = heuristic.choice().policy;
+  const std::string pick = fftconv::to_string(*heuristic.choice().policy);
   int pick_index = 0;
   for (int i = 0; i < 3; ++i)
     if (pick == names[i]) pick_index = i;
@@ -205,7 +205,7 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
                               : best == 1 ? retime_best.template operator()<fftconv::im2col>()
                                           : retime_best.template operator()<fftconv::fft>();
     automatic_ratio = steady.total() / std::min(best_again, measured[best].total());
-    automatic_pick = automatic.choice().policy;
+    automatic_pick = fftconv::to_string(*automatic.choice().policy);
     ++total.automatic_cases;
     if (automatic_ratio <= 1.25) ++total.automatic_within;
     total.worst_automatic = std::max(total.worst_automatic, automatic_ratio);
@@ -215,9 +215,9 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
   for (int i = 0; i < 3; ++i) {
     if (ran[i])
       std::printf(" %s %8.3f/%8.3f", names[i], measured[i].total() * 1e3,
-                  model.total(static_cast<fftconv::detail::candidate>(i)) * 1e3);
+                  model.total(static_cast<fftconv::algorithm>(i)) * 1e3);
     else
-      std::printf(" %s   (capped)/%8.3f", names[i], model.total(static_cast<fftconv::detail::candidate>(i)) * 1e3);
+      std::printf(" %s   (capped)/%8.3f", names[i], model.total(static_cast<fftconv::algorithm>(i)) * 1e3);
   }
   std::printf(" | best %-6s heuristic %-6s x%.2f | auto %-6s x%.2f first %.1f ms\n", names[best], pick.c_str(),
               pick_ratio, automatic_pick.c_str(), automatic_ratio, first_call * 1e3);
@@ -225,7 +225,7 @@ void run_case(const bench::bench_case& c, double cap, std::FILE* csv, summary& t
   if (csv != nullptr)
     for (int i = 0; i < 3; ++i)
       if (ran[i]) {
-        const auto policy = static_cast<fftconv::detail::candidate>(i);
+        const auto policy = static_cast<fftconv::algorithm>(i);
         std::fprintf(csv, "%s,%s,forward,%g,%g\n", c.label.c_str(), names[i], measured[i].call[0], model.forward(policy));
         std::fprintf(csv, "%s,%s,backward,%g,%g\n", c.label.c_str(), names[i], measured[i].call[1], model.backward(policy));
       }

@@ -216,10 +216,15 @@ struct layer_data {
   }
 };
 
+// The algorithm a choice names as text, "" before the first call: the form the saved file uses.
+inline std::string picked(const fftconv::automatic_choice& choice) {
+  return choice.policy ? fftconv::to_string(*choice.policy) : "";
+}
+
 inline std::string describe(const fftconv::automatic_choice& choice) {
-  std::string text = choice.policy + " (" + choice.reason + ")";
+  std::string text = picked(choice) + " (" + choice.reason + ")";
   for (const auto& c : choice.candidates)
-    text += "\n  " + c.policy + ": total " + std::to_string(c.total_seconds * 1e3) + " ms" +
+    text += "\n  " + std::string(fftconv::to_string(c.policy)) + ": total " + std::to_string(c.total_seconds * 1e3) + " ms" +
             (c.skipped.empty() ? "" : ", " + c.skipped);
   return text;
 }
@@ -236,20 +241,20 @@ inline void start_clean(fftconv::automatic_mode mode) {
 // its y is the caller's result, and its saved state names the pick.
 template <class T, class Exec>
 void check_pick(Exec exec, const reference::layer& L, fftconv::automatic_mode mode,
-                std::initializer_list<const char*> allowed) {
+                std::initializer_list<fftconv::algorithm> allowed) {
   start_clean(mode);
   layer_data<2, T, Exec> data(exec, L, 11);
   fftconv::conv<2, T, fftconv::automatic> layer(geometry_of<2>(L));
-  CHECK(layer.choice().policy.empty());
+  CHECK(layer.choice().policy.has_value() == false);
   saved_memory<Exec> saved(exec, layer.saved_bytes(data.x_extents(), fftconv::keep::spectra,
                                                    fftconv::detail::backend<Exec>::on_device));
   data.forward(layer, exec, saved.state());
   data.backward(layer, exec, saved.const_state());
   const fftconv::automatic_choice& choice = layer.choice();
   INFO(testing_support::describe(L), " -> ", describe(choice));
-  CHECK(written_algorithm(saved) == choice.policy);
+  CHECK(written_algorithm(saved) == picked(choice));
   bool expected = false;
-  for (const char* policy : allowed) expected = expected || choice.policy == policy;
+  for (fftconv::algorithm a : allowed) expected = expected || choice.policy == a;
   CHECK(expected);
   CHECK(choice.mode == mode);
   CHECK(!choice.reason.empty());
@@ -258,7 +263,7 @@ void check_pick(Exec exec, const reference::layer& L, fftconv::automatic_mode mo
   CHECK(statistics.modelled == (mode == fftconv::automatic_mode::heuristic ? 1u : 0u));
   if (mode == fftconv::automatic_mode::exhaustive)  // every candidate timed (fft where the executor has it)
     for (const auto& candidate : choice.candidates) {
-      INFO(candidate.policy);
+      INFO(fftconv::to_string(candidate.policy));
       CHECK((candidate.considered || candidate.skipped.find("no FFT library") != std::string::npos));
       CHECK((candidate.first_call_seconds > 0 || !candidate.considered));
     }
@@ -315,7 +320,7 @@ void check_save_and_load(Exec exec, const std::string& path) {
   layer_data<2, T, Exec> data(exec, L, 13);
   fftconv::conv<2, T, fftconv::automatic> first(geometry_of<2>(L));
   data.forward(first, exec);
-  const std::string picked = first.choice().policy;
+  const std::string first_pick = picked(first.choice());
   CHECK(fftconv::save_automatic_choices(path) == 1);
   fftconv::clear_automatic_choices();
   fftconv::reset_automatic_choice_statistics();
@@ -324,16 +329,22 @@ void check_save_and_load(Exec exec, const std::string& path) {
   data.forward(second, exec);
   CHECK(fftconv::automatic_choice_statistics().measurements == 0);
   CHECK(fftconv::automatic_choice_statistics().cache_hits == 1);
-  CHECK(second.choice().policy == picked);
+  CHECK(picked(second.choice()) == first_pick);
   CHECK(second.choice().reason.find("loaded from") != std::string::npos);
   data.check_forward();
 
   {
     std::ofstream broken(path, std::ios::trunc);
-    broken << "fftconv-automatic-choices 1\nN=2 | winograd | measure | made up\n";
+    broken << "fftconv-automatic-choices 2\nN=2 | winograd | measure | made up\n";
   }
   fftconv::clear_automatic_choices();
   CHECK_THROWS_AS(fftconv::load_automatic_choices(path), fftconv::invalid_argument);
+  {
+    std::ofstream older(path, std::ios::trunc);
+    older << "fftconv-automatic-choices 1\nN=2 T=float batch=1 | im2col | measure | older\n";
+  }
+  CHECK_THROWS_WITH_AS(fftconv::load_automatic_choices(path), doctest::Contains("let the choices be measured again"),
+                       fftconv::invalid_argument);
   {
     std::ofstream broken(path, std::ios::trunc);
     broken << "not a choices file\n";
@@ -366,7 +377,7 @@ void check_concurrent_first_calls(MakeExecutor make_executor, int threads) {
       while (ready.load() < threads) std::this_thread::yield();
       data.forward(layer, exec);
       fftconv::detail::backend<Exec>::synchronize(exec);
-      picks[t] = layer.choice().policy;
+      picks[t] = picked(layer.choice());
       errors[t] = relative_l2(data.y.read(), reference::forward(L, data.x_values, data.w_values, &data.bias_values));
     });
   for (auto& worker : workers) worker.join();
@@ -399,9 +410,9 @@ void check_candidate_out_of_memory(Exec exec) {
   data.backward_filter(layer, exec);
   const fftconv::automatic_choice& choice = layer.choice();
   INFO(describe(choice));
-  CHECK((choice.policy == "naive" || choice.policy == "im2col"));
+  CHECK((choice.policy == fftconv::algorithm::naive || choice.policy == fftconv::algorithm::im2col));
   REQUIRE(choice.candidates.size() == 3);
-  CHECK(choice.candidates[2].policy == "fft");
+  CHECK(choice.candidates[2].policy == fftconv::algorithm::fft);
   CHECK(choice.candidates[2].skipped.find("out of memory") != std::string::npos);
   CHECK(choice.reason.find("out of memory") != std::string::npos);
   data.check_forward();
@@ -421,7 +432,7 @@ void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
   fftconv::conv<2, T, fftconv::automatic> unlimited(geometry_of<2>(L)), limited(geometry_of<2>(L));
   data.forward(unlimited, exec);
   INFO("unlimited: ", describe(unlimited.choice()));
-  CHECK(unlimited.choice().policy == "fft");
+  CHECK(unlimited.choice().policy == fftconv::algorithm::fft);
   limited.set_workspace_limit(1);
   const bool on_device = fftconv::detail::backend<Exec>::on_device;
   const std::size_t saved_bytes = limited.saved_bytes(data.x_extents(), fftconv::keep::spectra, on_device);
@@ -431,8 +442,8 @@ void check_workspace_limit(Exec exec, fftconv::automatic_mode mode) {
   data.backward(limited, exec, saved.const_state());
   const fftconv::automatic_choice& choice = limited.choice();
   INFO("limited: ", describe(choice));
-  CHECK(choice.policy != "fft");
-  CHECK(written_algorithm(saved) == choice.policy);
+  CHECK(choice.policy != fftconv::algorithm::fft);
+  CHECK(written_algorithm(saved) == picked(choice));
   if (mode != fftconv::automatic_mode::heuristic) {
     REQUIRE(choice.candidates.size() == 3);
     CHECK(choice.candidates[2].skipped.find("workspace") != std::string::npos);
@@ -460,7 +471,7 @@ void check_no_address_dependence(Exec exec) {
   layer.backward_data(exec, fftconv::make_view<const T, 4>(dy.data(), y_extents),
                       fftconv::make_view<const T, 4>(w.data(), w_extents), fftconv::make_view<T, 4>(dx.data(), x_extents));
   INFO(describe(layer.choice()));
-  CHECK(layer.choice().policy == "fft");
+  CHECK(layer.choice().policy == fftconv::algorithm::fft);
   CHECK(relative_l2(dx.read(), reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
 
   // Now the caller's x (allocated after the scratch was freed) and backward_filter.
@@ -484,7 +495,7 @@ void check_constant_weights_after_timing(Exec exec) {
   layer.set_weights_constant(true);
   data.backward_filter(layer, exec);
   INFO(describe(layer.choice()));
-  CHECK(layer.choice().policy == "fft");
+  CHECK(layer.choice().policy == fftconv::algorithm::fft);
   data.check_backward_filter();
   data.forward(layer, exec);
   data.check_forward();
@@ -498,7 +509,7 @@ void check_constant_weights_after_timing(Exec exec) {
 // Both keeps: spectra (fft's X̂ and Ŵ in the payload) and none (a header only).
 template <class T, class Exec>
 void check_saved_state_read_by_its_producer(Exec exec, const reference::layer& L,
-                                            std::initializer_list<const char*> model_picks, const std::string& path) {
+                                            std::initializer_list<fftconv::algorithm> model_picks, const std::string& path) {
   const bool on_device = fftconv::detail::backend<Exec>::on_device;
   // keep::none first: backward gets x and w then, so a reader that ignored the state would fail the checks
   // rather than read null inputs.
@@ -509,10 +520,10 @@ void check_saved_state_read_by_its_producer(Exec exec, const reference::layer& L
     fftconv::conv<2, T, fftconv::automatic> writer(geometry_of<2>(L));
     saved_memory<Exec> saved(exec, writer.saved_bytes(written.x_extents(), kept, on_device));
     written.forward(writer, exec, saved.state());
-    const std::string producer = writer.choice().policy;
+    const std::string producer = picked(writer.choice());
     INFO("writer: ", describe(writer.choice()));
     bool expected = false;
-    for (const char* policy : model_picks) expected = expected || producer == policy;
+    for (fftconv::algorithm a : model_picks) expected = expected || producer == fftconv::to_string(a);
     REQUIRE(expected);
     CHECK(written_algorithm(saved) == producer);
     written.check_forward();
@@ -548,7 +559,7 @@ void check_saved_state_read_by_its_producer(Exec exec, const reference::layer& L
     layer_data<2, T, Exec> again(exec, L, 80);
     again.backward(reader, exec, {});
     INFO("reader: ", describe(reader.choice()));
-    CHECK(reader.choice().policy == pinned);
+    CHECK(picked(reader.choice()) == pinned);
     CHECK(holds_candidate(reader, pinned));
     again.check_backward({});
   }
@@ -618,7 +629,7 @@ void check_workspace_prediction(const reference::layer& L, fftconv::automatic_mo
     CHECK(before == layer.workspace_bytes());
   else
     CHECK(before >= layer.workspace_bytes());
-  if (layer.choice().policy != "naive") CHECK(layer.workspace_bytes() > 0);
+  if (layer.choice().policy != fftconv::algorithm::naive) CHECK(layer.workspace_bytes() > 0);
 }
 
 // The functional form decides per pass: each of its calls declares its one pass, so three keys are decided.

@@ -9,9 +9,9 @@ using testing_support::test_stream;
 TEST_CASE("automatic device: clear-cut picks, measured (model-pruned and exhaustive) and modelled") {
   test_stream s;
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic}) {
-    automatic_checks::check_pick<float>(s.executor(), automatic_checks::pointwise_layer(), mode, {"im2col"});
-    automatic_checks::check_pick<float>(s.executor(), automatic_checks::large_kernel_layer(), mode, {"fft"});
-    automatic_checks::check_pick<double>(s.executor(), automatic_checks::tiny_image_layer(), mode, {"naive", "im2col"});
+    automatic_checks::check_pick<float>(s.executor(), automatic_checks::pointwise_layer(), mode, {fftconv::algorithm::im2col});
+    automatic_checks::check_pick<float>(s.executor(), automatic_checks::large_kernel_layer(), mode, {fftconv::algorithm::fft});
+    automatic_checks::check_pick<double>(s.executor(), automatic_checks::tiny_image_layer(), mode, {fftconv::algorithm::naive, fftconv::algorithm::im2col});
   }
 }
 
@@ -34,9 +34,9 @@ TEST_CASE("automatic device: a candidate out of memory or over the workspace lim
 TEST_CASE("automatic device: saved states read by the algorithm that wrote them, backward without one, saved_bytes") {
   test_stream s;
   automatic_checks::check_saved_state_read_by_its_producer<float>(s.executor(), automatic_checks::large_kernel_layer(),
-                                                                  {"fft"}, "automatic_saved_state_device_test.txt");
+                                                                  {fftconv::algorithm::fft}, "automatic_saved_state_device_test.txt");
   automatic_checks::check_saved_state_read_by_its_producer<double>(s.executor(), automatic_checks::tiny_image_layer(),
-                                                                   {"naive", "im2col"}, "automatic_saved_state_device_test.txt");
+                                                                   {fftconv::algorithm::naive, fftconv::algorithm::im2col}, "automatic_saved_state_device_test.txt");
   for (automatic_mode mode : {automatic_mode::heuristic, automatic_mode::measure})
     automatic_checks::check_backward_without_saved_state<float>(s.executor(), automatic_checks::tiny_image_layer(), mode);
   automatic_checks::check_saved_bytes<float>(s.executor(), automatic_checks::large_kernel_layer());

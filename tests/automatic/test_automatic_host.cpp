@@ -1,6 +1,7 @@
 // fftconv::automatic on the host: picks on clear-cut layers in both modes, the process cache, threads, a
 // candidate out of memory, no dependence on the timing's scratch addresses, saved states read by the algorithm
 // that wrote them, backward without a saved state, the functional form, and the cost model as arithmetic.
+#include <array>
 #include <string>
 
 #include "automatic_checks.hpp"
@@ -15,22 +16,23 @@ struct host_executor {
 
 TEST_CASE("automatic host: 1x1 -> im2col, measured (model-pruned and exhaustive) and modelled") {
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
-    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::pointwise_layer(), mode, {"im2col"});
+    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::pointwise_layer(), mode, {fftconv::algorithm::im2col});
 }
 
 TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured (model-pruned and exhaustive) and modelled") {
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
-    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode, {"fft"});
+    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode, {fftconv::algorithm::fft});
 }
 
 TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col modelled, the fastest timed when measured", T, float, double) {
-  // The model picks naive or im2col here. The tiled fft now runs this layer within ~10% of im2col (1.44 vs
-  // 1.58 ms measured in CI), so the measured modes may keep any candidate they timed fastest on that run.
+  // The model picks naive or im2col here. The tiled fft runs this layer close to im2col, so the measured modes
+  // may keep any candidate they timed fastest on that run.
+  using fftconv::algorithm;
   automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), automatic_mode::heuristic,
-                                  {"naive", "im2col"});
+                                  {algorithm::naive, algorithm::im2col});
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive})
     automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode,
-                                    {"naive", "im2col", "fft"});
+                                    {algorithm::naive, algorithm::im2col, algorithm::fft});
 }
 
 TEST_CASE("automatic host: a cache hit does not time again, and clear makes the next layer time") {
@@ -64,14 +66,14 @@ TEST_CASE("automatic host: weights declared constant keep no Ŵ of the timing's 
 
 TEST_CASE_TEMPLATE("automatic host: backward runs the algorithm that wrote the saved state, fft or not", T, float, double) {
   automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::large_kernel_layer(),
-                                                              {"fft"}, "automatic_saved_state_host_test.txt");
+                                                              {fftconv::algorithm::fft}, "automatic_saved_state_host_test.txt");
   automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::tiny_image_layer(),
-                                                              {"naive", "im2col"}, "automatic_saved_state_host_test.txt");
+                                                              {fftconv::algorithm::naive, fftconv::algorithm::im2col}, "automatic_saved_state_host_test.txt");
 }
 
 TEST_CASE("automatic host: backward without a saved state, each set of gradients, modelled and measured") {
   for (automatic_mode mode : {automatic_mode::heuristic, automatic_mode::measure}) {
-    INFO("mode ", fftconv::mode_name(mode));
+    INFO("mode ", fftconv::to_string(mode));
     automatic_checks::check_backward_without_saved_state<float>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode);
     automatic_checks::check_backward_without_saved_state<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode);
   }
@@ -95,7 +97,7 @@ TEST_CASE("automatic host: the functional form decides per pass") {
 
 TEST_CASE("automatic host: choice() before a call, declared passes, bad arguments") {
   fftconv::conv<2, float, fftconv::automatic> layer({.in_channels = 1, .out_channels = 1, .kernel = {3, 3}});
-  CHECK(layer.choice().policy.empty());
+  CHECK_FALSE(layer.choice().policy.has_value());
   CHECK(layer.implementation().declared_passes() == fftconv::passes::training());
   layer.set_passes(fftconv::passes::inference());
   CHECK(layer.implementation().declared_passes() == fftconv::passes::inference());
@@ -107,18 +109,18 @@ TEST_CASE("automatic host: choice() before a call, declared passes, bad argument
 }
 
 TEST_CASE("automatic host: the cost model is deterministic and ranks the clear cases") {
-  using fftconv::detail::candidate;
+  using fftconv::algorithm;
   const auto model = [](const reference::layer& L) {
     const auto g = testing_support::geometry_of<2>(L);
     const auto p = fftconv::detail::make_problem<2>(g, L.batch, {L.input[0], L.input[1]});
-    return fftconv::detail::model_costs<2>(p, fftconv::passes::training(), sizeof(float), fftconv::detail::host_rates);
+    return fftconv::detail::model_costs<2>(p, fftconv::passes::training(), sizeof(float), fftconv::detail::host_tuning.rates);
   };
   const auto pointwise = model(automatic_checks::pointwise_layer());
-  CHECK(pointwise.total(candidate::im2col) < pointwise.total(candidate::fft));
-  CHECK(pointwise.total(candidate::im2col) < pointwise.total(candidate::naive));
+  CHECK(pointwise.total(algorithm::im2col) < pointwise.total(algorithm::fft));
+  CHECK(pointwise.total(algorithm::im2col) < pointwise.total(algorithm::naive));
   const auto large = model(automatic_checks::large_kernel_layer());
-  CHECK(large.total(candidate::fft) * 4 < large.total(candidate::im2col));
-  CHECK(large.total(candidate::fft) * 4 < large.total(candidate::naive));
+  CHECK(large.total(algorithm::fft) * 4 < large.total(algorithm::im2col));
+  CHECK(large.total(algorithm::fft) * 4 < large.total(algorithm::naive));
   const auto again = model(automatic_checks::large_kernel_layer());
   for (int c = 0; c < 3; ++c)
     for (int pass = 0; pass < 3; ++pass) CHECK(again.seconds[c][pass] == large.seconds[c][pass]);
@@ -126,14 +128,14 @@ TEST_CASE("automatic host: the cost model is deterministic and ranks the clear c
   const auto g = testing_support::geometry_of<2>(automatic_checks::tiny_image_layer());
   const auto p = fftconv::detail::make_problem<2>(g, 2, {8, 8});
   const auto inference =
-      fftconv::detail::model_costs<2>(p, fftconv::passes::inference(), sizeof(float), fftconv::detail::host_rates);
+      fftconv::detail::model_costs<2>(p, fftconv::passes::inference(), sizeof(float), fftconv::detail::host_tuning.rates);
   for (int c = 0; c < 3; ++c) {
     CHECK(inference.seconds[c][0] > 0);
     CHECK(inference.seconds[c][1] == 0);
     CHECK(inference.seconds[c][2] == 0);
   }
   // A step is a forward and one combined backward: its data and filter parts.
-  for (candidate c : {candidate::naive, candidate::im2col, candidate::fft}) {
+  for (algorithm c : {algorithm::naive, algorithm::im2col, algorithm::fft}) {
     const auto& s = large.seconds[static_cast<int>(c)];
     CHECK(large.forward(c) == s[0]);
     CHECK(large.backward(c) == s[1] + s[2]);
@@ -143,4 +145,51 @@ TEST_CASE("automatic host: the cost model is deterministic and ranks the clear c
   CHECK(fftconv::detail::smallest_7_smooth_at_least(150) == 150);
   CHECK(fftconv::detail::smallest_7_smooth_at_least(151) == 160);
   CHECK(fftconv::detail::smallest_7_smooth_at_least((std::int64_t{1} << 39) + 4) > (std::int64_t{1} << 39));
+}
+
+TEST_CASE("automatic host: a choice key reads back from its text, and carries the tuning it was made under") {
+  using fftconv::detail::choice_key;
+  const fftconv::geometry<2> g{.in_channels = 3, .out_channels = 8, .kernel = {5, 5}};
+  const auto p = fftconv::detail::make_problem<2>(g, 4, {32, 24});
+  const auto key = fftconv::detail::make_choice_key<2, float>(p, fftconv::passes::frozen(), std::size_t{1} << 20,
+                                                              fftconv::automatic_mode::exhaustive,
+                                                              fftconv::detail::fingerprint(fftconv::detail::host_tuning),
+                                                              "host threads=2 blas=openblas-SkylakeX");
+  std::string text = key.text();
+  INFO(text);
+  CHECK(text.find("input=32x24") != std::string::npos);
+  CHECK(text.find("passes=fd ") != std::string::npos);
+  const auto parsed = choice_key::parse(text);
+  REQUIRE(parsed.has_value());
+  CHECK(*parsed == key);
+  CHECK(choice_key::parse(text.substr(0, text.find(" on="))) == std::nullopt);
+  CHECK(choice_key::parse("N=2 T=float batch=x") == std::nullopt);
+  CHECK(choice_key::parse(std::string(text).replace(text.find("kernel=5x5"), 10, "kernel=5x")) == std::nullopt);
+
+  // Another limit, mode, element type or set of tuning constants is another key.
+  auto other = key;
+  other.workspace_limit.reset();
+  CHECK(other != key);
+  CHECK(choice_key::parse(other.text()) == other);
+  CHECK(fftconv::detail::fingerprint(fftconv::detail::host_tuning) !=
+        fftconv::detail::fingerprint(fftconv::detail::device_tuning));
+  fftconv::detail::tuning changed = fftconv::detail::host_tuning;
+  changed.hopeless_factor += 1;
+  CHECK(fftconv::detail::fingerprint(changed) != fftconv::detail::fingerprint(fftconv::detail::host_tuning));
+}
+
+TEST_CASE("automatic host: algorithms and passes as values") {
+  for (fftconv::algorithm a : fftconv::algorithms) {
+    fftconv::algorithm parsed{};
+    CHECK(fftconv::parse_algorithm(fftconv::to_string(a), parsed));
+    CHECK(parsed == a);
+  }
+  fftconv::algorithm unchanged = fftconv::algorithm::im2col;
+  CHECK_FALSE(fftconv::parse_algorithm("winograd", unchanged));
+  CHECK(unchanged == fftconv::algorithm::im2col);
+  CHECK(fftconv::passes::only(fftconv::pass::backward_data) == fftconv::passes{false, true, false});
+  CHECK(fftconv::passes::frozen().has(fftconv::pass::backward_data));
+  CHECK_FALSE(fftconv::passes::frozen().has(fftconv::pass::backward_filter));
+  CHECK_FALSE(fftconv::passes::inference().any_backward());
+  CHECK(std::string(fftconv::to_string(fftconv::pass::backward_filter)) == "backward_filter");
 }

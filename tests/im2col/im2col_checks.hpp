@@ -104,9 +104,8 @@ void check_chunked_layer(const reference::layer& L, std::size_t limit, std::int6
 
   fftconv::conv<N, T, fftconv::im2col> chunked(geometry_of<N>(L));
   chunked.set_workspace_limit(limit);
-  using fftconv::detail::im2col_pass;
-  for (im2col_pass pass : {im2col_pass::forward, im2col_pass::backward_data, im2col_pass::backward_filter}) {
-    const auto layout = chunked.implementation().layout(problem_of<N>(L), pass);
+  for (fftconv::pass which : {fftconv::pass::forward, fftconv::pass::backward_data, fftconv::pass::backward_filter}) {
+    const auto layout = chunked.implementation().layout(problem_of<N>(L), which);
     CHECK(layout.chunks >= min_chunks);
     CHECK(layout.chunks * layout.images_per_chunk >= L.batch);
     CHECK((layout.chunks - 1) * layout.images_per_chunk < L.batch);  // no empty chunk
@@ -117,8 +116,8 @@ void check_chunked_layer(const reference::layer& L, std::size_t limit, std::int6
   CHECK(chunked.workspace_bytes() <= std::max(limit, column_bytes_per_image<T>(L)));
 
   fftconv::conv<N, T, fftconv::im2col> whole(geometry_of<N>(L));
-  for (im2col_pass pass : {im2col_pass::forward, im2col_pass::backward_data, im2col_pass::backward_filter})
-    CHECK(whole.implementation().layout(problem_of<N>(L), pass).chunks == 1);
+  for (fftconv::pass which : {fftconv::pass::forward, fftconv::pass::backward_data, fftconv::pass::backward_filter})
+    CHECK(whole.implementation().layout(problem_of<N>(L), which).chunks == 1);
   const outputs one = run_passes<N, T>(whole, L, exec, x_values, w_values, bias_values, dy_values);
 
   CHECK(relative_l2(split.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
@@ -157,8 +156,7 @@ void check_pointwise_padded_after(Exec exec) {
   const auto bias_values = testing_support::random_values(L.out_channels, 27);
   const auto dy_values = testing_support::random_values(L.y_size(), 28);
   fftconv::conv<N, T, fftconv::im2col> layer(geometry_of<N>(L));
-  using fftconv::detail::im2col_pass;
-  CHECK_FALSE(layer.implementation().layout(problem_of<N>(L), im2col_pass::forward).direct);
+  CHECK_FALSE(layer.implementation().layout(problem_of<N>(L), fftconv::pass::forward).direct);
   const outputs out = run_passes<N, T>(layer, L, exec, x_values, w_values, bias_values, dy_values);
   CHECK(relative_l2(out.y, reference::forward(L, x_values, w_values, &bias_values)) <= tolerance<T>::forward);
   CHECK(relative_l2(out.dx, reference::backward_data(L, dy_values, w_values)) <= tolerance<T>::data);
@@ -176,11 +174,10 @@ void check_pointwise(Exec exec) {
   const auto bias_values = testing_support::random_values(L.out_channels, 23);
   const auto dy_values = testing_support::random_values(L.y_size(), 24);
   fftconv::conv<N, T, fftconv::im2col> layer(geometry_of<N>(L));
-  using fftconv::detail::im2col_pass;
-  const auto forward_layout = layer.implementation().layout(problem_of<N>(L), im2col_pass::forward);
+  const auto forward_layout = layer.implementation().layout(problem_of<N>(L), fftconv::pass::forward);
   CHECK(forward_layout.direct);
-  CHECK(forward_layout.workspace_elements(im2col_pass::forward, L.batch) == 0);
-  CHECK(forward_layout.workspace_elements(im2col_pass::backward_data, L.batch) == 0);
+  CHECK(forward_layout.workspace_elements(fftconv::pass::forward, L.batch) == 0);
+  CHECK(forward_layout.workspace_elements(fftconv::pass::backward_data, L.batch) == 0);
   const outputs out = run_passes<N, T>(layer, L, exec, x_values, w_values, bias_values, dy_values);
   // Only dW's per-image partials remain (4 images x weights).
   CHECK(layer.workspace_bytes() == static_cast<std::size_t>(L.batch * L.w_size()) * sizeof(T));

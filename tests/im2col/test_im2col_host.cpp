@@ -13,7 +13,6 @@
 using fftconv::detail::gemm_desc;
 using fftconv::detail::gemm_op;
 using fftconv::detail::im2col_gemm;
-using fftconv::detail::im2col_pass;
 
 namespace {
 
@@ -27,7 +26,7 @@ fftconv::detail::problem<2> known_problem(std::int64_t batch) {
 }  // namespace
 
 TEST_CASE("im2col: GEMM descriptors of a known layer, batched over images") {
-  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(5), im2col_pass::forward, sizeof(float),
+  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(5), fftconv::pass::forward, sizeof(float),
                                                              std::size_t{1} << 30);
   CHECK(layout.images_per_chunk == 5);
   CHECK(layout.chunks == 1);
@@ -65,7 +64,7 @@ TEST_CASE("im2col: GEMM descriptors of a known layer, batched over images") {
 }
 
 TEST_CASE("im2col: with more groups than images the batch runs over groups") {
-  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(1), im2col_pass::forward, sizeof(float),
+  const auto layout = fftconv::detail::make_im2col_layout<2>(known_problem(1), fftconv::pass::forward, sizeof(float),
                                                              std::size_t{1} << 30);
   const im2col_gemm forward = layout.forward_gemm(1);
   CHECK(forward.desc == gemm_desc{.op_a = gemm_op::none, .op_b = gemm_op::none, .m = 3, .n = 64, .k = 18,
@@ -80,20 +79,20 @@ TEST_CASE("im2col: chunks are balanced and sized by the workspace limit") {
   const auto p = fftconv::detail::make_problem<2>(g, 32, {64, 64});
   const std::size_t image = 64 * 9 * 4096 * 4;
   // The default 256 MiB holds 28 images: 32 run as 16 + 16, not 28 + 4.
-  const auto by_default = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, std::size_t{256} << 20);
+  const auto by_default = fftconv::detail::make_im2col_layout<2>(p, fftconv::pass::forward, 4, std::size_t{256} << 20);
   CHECK(by_default.chunks == 2);
   CHECK(by_default.images_per_chunk == 16);
   // A limit of 5 images: 7 chunks of 5 (the last one 2).
-  const auto five = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, 5 * image);
+  const auto five = fftconv::detail::make_im2col_layout<2>(p, fftconv::pass::forward, 4, 5 * image);
   CHECK(five.chunks == 7);
   CHECK(five.images_per_chunk == 5);
-  CHECK(five.workspace_elements(im2col_pass::forward, 5) * 4 == static_cast<std::int64_t>(5 * image));
+  CHECK(five.workspace_elements(fftconv::pass::forward, 5) * 4 == static_cast<std::int64_t>(5 * image));
   // backward_filter also holds each image's dW partial (64*64*9 elements), so 5 columns no longer fit 5 images.
-  const auto filter = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::backward_filter, 4, 5 * image);
+  const auto filter = fftconv::detail::make_im2col_layout<2>(p, fftconv::pass::backward_filter, 4, 5 * image);
   CHECK(filter.images_per_chunk == 4);
-  CHECK(filter.workspace_elements(im2col_pass::backward_filter, 4) == 4 * (64 * 9 * 4096 + 64 * 64 * 9));
+  CHECK(filter.workspace_elements(fftconv::pass::backward_filter, 4) == 4 * (64 * 9 * 4096 + 64 * 64 * 9));
   // A limit below one image still makes progress, one image at a time.
-  const auto tiny = fftconv::detail::make_im2col_layout<2>(p, im2col_pass::forward, 4, 1);
+  const auto tiny = fftconv::detail::make_im2col_layout<2>(p, fftconv::pass::forward, 4, 1);
   CHECK(tiny.chunks == 32);
   CHECK(tiny.images_per_chunk == 1);
 }
@@ -101,7 +100,7 @@ TEST_CASE("im2col: chunks are balanced and sized by the workspace limit") {
 TEST_CASE("im2col: the 1x1, stride-1, unpadded layer needs no column buffer") {
   fftconv::geometry<3> g{.in_channels = 8, .out_channels = 4, .kernel = {1, 1, 1}, .dilation = {2, 3, 1}};
   const auto p = fftconv::detail::make_problem<3>(g, 3, {4, 5, 6});
-  const auto layout = fftconv::detail::make_im2col_layout<3>(p, im2col_pass::forward, 8, 1);
+  const auto layout = fftconv::detail::make_im2col_layout<3>(p, fftconv::pass::forward, 8, 1);
   CHECK(layout.direct);
   CHECK(layout.chunks == 1);  // no workspace, so no reason to split the batch
   // y_b [4 x 120] = W [4 x 8] * x_b [8 x 120], x read in place.
@@ -110,7 +109,7 @@ TEST_CASE("im2col: the 1x1, stride-1, unpadded layer needs no column buffer") {
                                                  .stride_b = 8 * 120, .stride_c = 4 * 120, .batch = 3});
   g.stride = {1, 2, 1};
   CHECK_FALSE(fftconv::detail::make_im2col_layout<3>(fftconv::detail::make_problem<3>(g, 3, {4, 5, 6}),
-                                                     im2col_pass::forward, 8, 1)
+                                                     fftconv::pass::forward, 8, 1)
                   .direct);
 }
 
@@ -118,7 +117,7 @@ TEST_CASE("im2col: an image whose columns exceed 32-bit indexing is refused with
   fftconv::geometry<3> g{.in_channels = 16, .out_channels = 16, .kernel = {3, 3, 3}, .padding = {1, 1, 1}};
   const auto p = fftconv::detail::make_problem<3>(g, 2, {256, 256, 256});  // 16*27*256^3 = 7.2e9 column entries
   testing_support::check_throws_naming<fftconv::invalid_argument>(
-      [&] { (void)fftconv::detail::make_im2col_layout<3>(p, im2col_pass::forward, 4, std::size_t{1} << 40); },
+      [&] { (void)fftconv::detail::make_im2col_layout<3>(p, fftconv::pass::forward, 4, std::size_t{1} << 40); },
       {"im2col", "7247757312"});
 }
 

@@ -27,57 +27,19 @@
 
 #include "../geometry.hpp"
 #include "../policy.hpp"
+#include "../tuning.hpp"  // backend_rates
 
 namespace fftconv::detail {
 
-// The three candidates, in the order their figures are reported.
-enum class candidate : int { naive = 0, im2col = 1, fft = 2 };
-inline constexpr int candidate_count = 3;
-
-inline constexpr const char* candidate_name(candidate c) {
-  switch (c) {
-    case candidate::naive: return "naive";
-    case candidate::im2col: return "im2col";
-    case candidate::fft: return "fft";
-  }
-  return "?";
-}
-
-enum class pass_kind : int { forward = 0, backward_data = 1, backward_filter = 2 };
-inline constexpr int pass_count = 3;
-
-inline constexpr bool declares(const passes& declared, pass_kind pass) {
-  switch (pass) {
-    case pass_kind::forward: return declared.forward;
-    case pass_kind::backward_data: return declared.backward_data;
-    case pass_kind::backward_filter: return declared.backward_filter;
-  }
-  return false;
-}
-
-// Rates of one backend, in operations (or bytes) per second.
-struct backend_rates {
-  double direct_flops;      // naive's scalar multiply-adds (all cores)
-  double gemm_flops;        // a large GEMM
-  double gemm_half_extent;  // a GEMM whose smallest dimension is this runs at half the large-GEMM rate
-  double fft_flops;         // a large real FFT, at 2.5 V log2 V flops
-  double memory_bytes;      // streaming gathers, staging, crops, transposes
-  double call_seconds;      // fixed cost of one library call or kernel launch
-};
-
-// Host: OpenMP loops, OpenBLAS, FFTW3. Device: CUDA kernels, cuBLAS, cuFFT (H100-class).
-inline constexpr backend_rates host_rates{1.8e8, 8.0e9, 4.0, 1.0e10, 6.0e9, 2.0e-6};
-inline constexpr backend_rates device_rates{4.0e11, 2.5e13, 32.0, 2.0e12, 2.0e12, 6.0e-6};
-
 // Seconds per declared pass for each candidate; a pass that is not declared costs 0.
 struct modelled_costs {
-  std::array<std::array<double, pass_count>, candidate_count> seconds{};
+  std::array<std::array<double, pass_count>, algorithm_count> seconds{};  // [algorithm][pass]
 
-  double total(candidate c) const { return forward(c) + backward(c); }
-  double forward(candidate c) const { return seconds[static_cast<int>(c)][0]; }
+  double total(algorithm a) const { return forward(a) + backward(a); }
+  double forward(algorithm a) const { return seconds[static_cast<int>(a)][0]; }
   // The combined backward: its data and filter parts.
-  double backward(candidate c) const {
-    const auto& s = seconds[static_cast<int>(c)];
+  double backward(algorithm a) const {
+    const auto& s = seconds[static_cast<int>(a)];
     return s[1] + s[2];
   }
 };
@@ -123,9 +85,9 @@ modelled_costs model_costs(const problem<N>& p, const passes& declared, std::siz
   // Double precision halves every arithmetic rate.
   const double precision = element_bytes > 4 ? 2.0 : 1.0;
 
-  auto& naive_s = costs.seconds[static_cast<int>(candidate::naive)];
-  auto& im2col_s = costs.seconds[static_cast<int>(candidate::im2col)];
-  auto& fft_s = costs.seconds[static_cast<int>(candidate::fft)];
+  auto& naive_s = costs.seconds[static_cast<int>(algorithm::naive)];
+  auto& im2col_s = costs.seconds[static_cast<int>(algorithm::im2col)];
+  auto& fft_s = costs.seconds[static_cast<int>(algorithm::fft)];
 
   // naive: forward and backward_filter visit every (output, tap) pair; backward_data every (input, tap) pair
   // of its gather (a stride skips most of them, but each is still tested).
@@ -192,9 +154,9 @@ modelled_costs model_costs(const problem<N>& p, const passes& declared, std::siz
                products(Og, Cg, B, maps_y + maps_x + maps_w) + B * O * S_out * bytes / rates.memory_bytes;
   }
 
-  for (int pass = 0; pass < pass_count; ++pass)
-    if (!declares(declared, static_cast<pass_kind>(pass)))
-      for (auto& per_candidate : costs.seconds) per_candidate[pass] = 0;
+  for (int which = 0; which < pass_count; ++which)
+    if (!declared.has(static_cast<pass>(which)))
+      for (auto& per_algorithm : costs.seconds) per_algorithm[which] = 0;
   return costs;
 }
 

@@ -13,11 +13,11 @@
 // declared passes, on the caller's x and w (synthetic where the triggering call lacks them), a seeded synthetic
 // dy, and scratch y, dx, dw, db and saved state (the candidate's forward writes it, its backward reads it, as a
 // caller's step does); never on the caller's outputs:
-//   - naive is timed only where the cost model predicts it within reach of the best (≤ 4x, or under 2 ms),
-//     and no candidate modelled over 20x the best is timed (exhaustive mode times every candidate);
-//   - one warm-up step (plans, workspace; reported as first_call_seconds), then the minimum of 2..10 timed
-//     steps; a candidate more than 4x slower than the best so far stops after one, and one whose warm-up is
-//     over 10x the best keeps the warm-up as its figure;
+//   - naive is timed only where the cost model predicts it within reach of the best, and no candidate modelled
+//     hopelessly slower than the best is timed (exhaustive mode times every candidate);
+//   - one warm-up step (plans, workspace; reported as first_call_seconds), then the minimum of a few timed
+//     steps; a candidate clearly slower than the best so far stops after one, and one whose warm-up is far
+//     slower keeps the warm-up as its figure (the factors: tuning.hpp; the trial: automatic/trial.hpp);
 //   - every candidate's outputs are compared with the first finished candidate's; one that disagrees beyond
 //     agreement_tolerance is reported and cannot win;
 //   - out_of_memory and workspace_limit_exceeded skip a candidate (the message is kept in choice()); any
@@ -35,9 +35,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
-#include <cstring>
 #include <exception>
-#include <iomanip>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -47,10 +45,14 @@
 #include <utility>
 #include <vector>
 
+#include "../automatic/choice.hpp"
 #include "../automatic/choice_cache.hpp"
+#include "../automatic/choice_key.hpp"
 #include "../automatic/cost_model.hpp"
+#include "../automatic/explanation.hpp"
 #include "../automatic/hardware.hpp"
 #include "../automatic/measurement.hpp"
+#include "../automatic/trial.hpp"
 #include "../backend/backend.hpp"
 #include "../call.hpp"                   // keep
 #include "../detail/kernels/direct.hpp"  // bias_gradient_term
@@ -58,6 +60,7 @@
 #include "../error.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
+#include "../tuning.hpp"
 #include "fft.hpp"
 #include "im2col.hpp"
 #include "naive.hpp"
@@ -77,13 +80,6 @@ struct call_arguments {
   keep kept = keep::none;
   std::optional<algorithm> producer;      // backward: the algorithm that wrote the saved state
 };
-
-inline constexpr algorithm algorithm_of_candidate(candidate c) {
-  return c == candidate::naive ? algorithm::naive : c == candidate::im2col ? algorithm::im2col : algorithm::fft;
-}
-inline constexpr candidate candidate_of_algorithm(algorithm a) {
-  return a == algorithm::naive ? candidate::naive : a == algorithm::im2col ? candidate::im2col : candidate::fft;
-}
 
 template <int N, class T>
 class conv_impl<automatic, N, T> {
@@ -123,7 +119,7 @@ class conv_impl<automatic, N, T> {
     call.backward = true;
     call.x = x, call.w = w, call.dy = dy, call.dx = dx, call.dw = dw, call.dbias = dbias;
     call.payload_in = payload, call.kept = kept, call.producer = producer;
-    if (producer) return run(candidate_of_algorithm(*producer), exec, p, call);
+    if (producer) return run(*producer, exec, p, call);
     execute(exec, p, call);
   }
 
@@ -146,7 +142,7 @@ class conv_impl<automatic, N, T> {
   std::size_t saved_payload_bytes(const problem<N>& p, keep kept, bool on_device) const {
     if (!on_device && !fft_backend<host>::available) return 0;
     for (const payload_size& known : payload_sizes_)
-      if (known.kept == kept && known.on_device == on_device && std::memcmp(&known.shape, &p, sizeof p) == 0)
+      if (known.kept == kept && known.on_device == on_device && known.shape == p)
         return known.bytes;
     std::size_t bytes = 0;
     if constexpr (requires(const conv_impl<fft, N, T>& f) {
@@ -180,8 +176,8 @@ class conv_impl<automatic, N, T> {
   // be read), the choice the layer holds, else im2col.
   algorithm algorithm_for(const problem<N>& p) const {
     for (const auto& [shape, ran] : forward_algorithms_)
-      if (std::memcmp(&shape, &p, sizeof p) == 0) return ran;
-    if (last_choice_ && !last_choice_->policy.empty()) return algorithm_of_candidate(candidate_named(last_choice_->policy));
+      if (shape == p) return ran;
+    if (last_choice_ && last_choice_->policy) return *last_choice_->policy;
     return algorithm::im2col;
   }
 
@@ -199,7 +195,7 @@ class conv_impl<automatic, N, T> {
   // The choice behind the most recent call (policy empty before the first call). A backward that read a saved
   // state ran the state's algorithm and leaves this as it was.
   const automatic_choice& choice() const {
-    static const automatic_choice none{"", automatic_mode::measure, "no call yet", {}, ""};
+    static const automatic_choice none{std::nullopt, automatic_mode::measure, "no call yet", {}, ""};
     return last_choice_ ? *last_choice_ : none;
   }
 
@@ -235,11 +231,11 @@ class conv_impl<automatic, N, T> {
   // largest any candidate would hold. A candidate that cannot run p (over the limit, past im2col's 32-bit
   // indexing) holds nothing.
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep kept) const {
-    std::optional<candidate> known;
+    std::optional<algorithm> known;
     for (const auto& [shape, ran] : forward_algorithms_)
-      if (std::memcmp(&shape, &p, sizeof p) == 0) known = candidate_of_algorithm(ran);
+      if (shape == p) known = ran;
     if (!known && mode() == automatic_mode::heuristic)
-      known = candidate_named(model_choice<host>(p, passes_, "", "")->policy);
+      known = model_choice<host>(p, passes_, {}, "")->policy;
     const auto held = [&](const auto& c) -> std::size_t {
       try {
         return c.held_workspace_bytes(p, which, kept);
@@ -250,9 +246,9 @@ class conv_impl<automatic, N, T> {
       }
     };
     std::size_t most = 0;
-    if (!known || *known == candidate::im2col) most = std::max(most, with_settings<im2col>(held));
+    if (!known || *known == algorithm::im2col) most = std::max(most, with_settings<im2col>(held));
     if constexpr (fft_usable<host>)
-      if (!known || *known == candidate::fft) most = std::max(most, with_settings<fft>(held));
+      if (!known || *known == algorithm::fft) most = std::max(most, with_settings<fft>(held));
     return most;
   }
 
@@ -266,27 +262,17 @@ class conv_impl<automatic, N, T> {
   template <class Exec>
   static constexpr bool fft_usable = fft_backend<Exec>::available;
 
-  template <class Exec>
-  static constexpr const backend_rates& rates() {
-    return backend<Exec>::on_device ? device_rates : host_rates;
-  }
-
   // What decides whether the previous call's choice still holds, compared without building the key: a
-  // layer's steady calls then cost a few comparisons (the key string is built only when something changed).
+  // layer's steady calls then cost a few comparisons (the key is built only when something changed).
   struct call_signature {
     problem<N> shape;
     passes declared;
     automatic_mode mode;
-    std::size_t workspace_limit;
-    bool limit_set;
+    std::optional<std::size_t> workspace_limit;
     bool on_device;
     int place;  // the device ordinal, or the host's thread count: both are part of the hardware identity
 
-    bool operator==(const call_signature& other) const {
-      return std::memcmp(&shape, &other.shape, sizeof shape) == 0 && declared == other.declared &&
-             mode == other.mode && workspace_limit == other.workspace_limit && limit_set == other.limit_set &&
-             on_device == other.on_device && place == other.place;
-    }
+    friend bool operator==(const call_signature&, const call_signature&) = default;
   };
 
   template <class Exec>
@@ -296,26 +282,27 @@ class conv_impl<automatic, N, T> {
       place = backend<Exec>::current_device(exec);
     else
       place = host_thread_count();
-    return {p, passes_, chosen_mode, workspace_limit_.value_or(0), workspace_limit_.has_value(),
-            backend<Exec>::on_device, place};
+    return {p, passes_, chosen_mode, workspace_limit_, backend<Exec>::on_device, place};
   }
 
+  // Dispatch: the previous call's choice when nothing changed, else this layer's memo, else the process-wide
+  // cache, which decides a new key once (measuring or modelling).
   template <class Exec>
   void execute(Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
     const passes declared = passes_;
     const automatic_mode chosen_mode = mode();
     const call_signature signature = signature_of(exec, p, chosen_mode);
     if (last_signature_ && *last_signature_ == signature && last_choice_)
-      return run_with_fallback(exec, p, call, last_choice_, last_key_);
+      return run_with_fallback(exec, p, call, last_choice_, last_key_ ? &*last_key_ : nullptr);
     last_signature_.reset();
-    const std::string key = choice_key<N>(p, sizeof(T), declared, workspace_limit_.value_or(0),
-                                          workspace_limit_.has_value(), chosen_mode, hardware_identity(exec));
+    const choice_key key = make_choice_key<N, T>(p, declared, workspace_limit_, chosen_mode,
+                                                 fingerprint(tuning_of<Exec>), hardware_identity(exec));
     for (const auto& [known, held] : memo_)
       if (known == key) {
         last_choice_ = held;
         last_key_ = key;
         last_signature_ = signature;
-        return run_with_fallback(exec, p, call, held, key);  // a copy: a fallback may rewrite memo_
+        return run_with_fallback(exec, p, call, held, &key);  // a copy: a fallback may rewrite memo_
       }
     if (chosen_mode != automatic_mode::heuristic && capturing(exec)) {
       // A choice measured earlier (by any layer) still holds; otherwise the model's pick, not remembered, so
@@ -324,24 +311,24 @@ class conv_impl<automatic, N, T> {
         remember(key, measured);
         last_key_ = key;
         last_signature_ = signature;
-        return run_with_fallback(exec, p, call, measured, key);
+        return run_with_fallback(exec, p, call, measured, &key);
       }
-      auto choice = model_choice<Exec>(p, declared, "", "the stream is being captured into a CUDA graph");
+      auto choice = model_choice<Exec>(p, declared, nullptr, "the stream is being captured into a CUDA graph");
       last_choice_ = choice;
-      return run_with_fallback(exec, p, call, choice, "");
+      return run_with_fallback(exec, p, call, choice, nullptr);
     }
     last_key_ = key;
     bool call_done = false;
     auto choice = choice_cache::instance().find_or_decide(key, [&]() -> std::shared_ptr<const automatic_choice> {
-      if (chosen_mode == automatic_mode::heuristic) return model_choice<Exec>(p, declared, key, "");
+      if (chosen_mode == automatic_mode::heuristic) return model_choice<Exec>(p, declared, &key, "");
       return measure_choice(exec, p, call, declared, key, chosen_mode == automatic_mode::exhaustive, call_done);
     });
     remember(key, choice);
     last_signature_ = signature;
-    if (!call_done) run_with_fallback(exec, p, call, choice, key);
+    if (!call_done) run_with_fallback(exec, p, call, choice, &key);
   }
 
-  void remember(const std::string& key, std::shared_ptr<const automatic_choice> choice) {
+  void remember(const choice_key& key, std::shared_ptr<const automatic_choice> choice) {
     for (auto& [known, held] : memo_)
       if (known == key) {
         held = choice;
@@ -353,18 +340,12 @@ class conv_impl<automatic, N, T> {
     last_choice_ = std::move(choice);
   }
 
-  static candidate candidate_named(const std::string& name) {
-    if (name == "naive") return candidate::naive;
-    if (name == "im2col") return candidate::im2col;
-    return candidate::fft;
-  }
-
   // Runs the chosen candidate; on out_of_memory / workspace_limit_exceeded (a loaded or modelled choice that
-  // does not fit) the others in the model's order, remembering what happened.
+  // does not fit) the others in the model's order, remembering what happened (key null: nothing to remember).
   template <class Exec>
   void run_with_fallback(Exec exec, const problem<N>& p, const call_arguments<N, T>& call,
-                         std::shared_ptr<const automatic_choice> choice, const std::string& key) {
-    const candidate chosen = candidate_named(choice->policy);
+                         std::shared_ptr<const automatic_choice> choice, const choice_key* key) {
+    const algorithm chosen = *choice->policy;
     std::string failure;
     std::exception_ptr first_error;
     try {
@@ -377,8 +358,8 @@ class conv_impl<automatic, N, T> {
       first_error = std::current_exception();
     }
     release(chosen);
-    const modelled_costs model = model_costs<N>(p, passes_, sizeof(T), rates<Exec>());
-    for (candidate c : model_order<Exec>(model)) {
+    const modelled_costs model = model_costs<N>(p, passes_, sizeof(T), tuning_of<Exec>.rates);
+    for (algorithm c : model_order<Exec>(model)) {
       if (c == chosen) continue;
       try {
         run(c, exec, p, call);
@@ -392,31 +373,31 @@ class conv_impl<automatic, N, T> {
         continue;
       }
       auto fallback = std::make_shared<automatic_choice>(*choice);
-      fallback->policy = candidate_name(c);
-      fallback->reason = choice->policy + " failed (" + failure + "); fell back to " + candidate_name(c) +
+      fallback->policy = c;
+      fallback->reason = std::string(to_string(chosen)) + " failed (" + failure + "); fell back to " + to_string(c) +
                          " (next by the cost model). Before: " + choice->reason;
-      if (key.empty())
+      if (key == nullptr)
         last_choice_ = std::move(fallback);
       else
-        remember(key, std::move(fallback));  // this layer only: the shared choice may fit other layers
+        remember(*key, std::move(fallback));  // this layer only: the shared choice may fit other layers
       return;
     }
     std::rethrow_exception(first_error);  // no policy fits: the chosen one's error
   }
 
   template <class Exec>
-  std::vector<candidate> model_order(const modelled_costs& model) const {
-    std::vector<candidate> order{candidate::naive, candidate::im2col};
-    if constexpr (fft_usable<Exec>) order.push_back(candidate::fft);
+  std::vector<algorithm> model_order(const modelled_costs& model) const {
+    std::vector<algorithm> order{algorithm::naive, algorithm::im2col};
+    if constexpr (fft_usable<Exec>) order.push_back(algorithm::fft);
     std::stable_sort(order.begin(), order.end(),
-                     [&](candidate a, candidate b) { return model.total(a) < model.total(b); });
+                     [&](algorithm a, algorithm b) { return model.total(a) < model.total(b); });
     return order;
   }
 
   // Predicted workspace over the limit rules out the FFT policy where it can predict it
   // (predicted_workspace_bytes(problem)); otherwise its own error at run time does.
-  bool over_workspace_limit(candidate c, const problem<N>& p) const {
-    if (!workspace_limit_ || c != candidate::fft) return false;
+  bool over_workspace_limit(algorithm c, const problem<N>& p) const {
+    if (!workspace_limit_ || c != algorithm::fft) return false;
     if constexpr (requires(const conv_impl<fft, N, T>& f) {
                     { f.predicted_workspace_bytes(p) } -> std::convertible_to<std::size_t>;
                   }) {
@@ -432,22 +413,17 @@ class conv_impl<automatic, N, T> {
     }
   }
 
-  static std::string milliseconds(double seconds) {
-    std::ostringstream out;
-    out << std::setprecision(3) << seconds * 1e3 << " ms";
-    return out.str();
-  }
-
+  // The cost model's pick (heuristic mode, or measure mode where timing is impossible).
   template <class Exec>
-  std::shared_ptr<automatic_choice> model_choice(const problem<N>& p, const passes& declared, const std::string& key,
+  std::shared_ptr<automatic_choice> model_choice(const problem<N>& p, const passes& declared, const choice_key* key,
                                                  const std::string& why_not_measured) const {
     auto choice = std::make_shared<automatic_choice>();
     choice->mode = automatic_mode::heuristic;
-    choice->key = key;
-    const modelled_costs model = model_costs<N>(p, declared, sizeof(T), rates<Exec>());
-    choice->candidates.resize(candidate_count);
-    std::vector<candidate> ranked;
-    for (candidate c : model_order<Exec>(model)) {
+    if (key != nullptr) choice->key = key->text();
+    const modelled_costs model = model_costs<N>(p, declared, sizeof(T), tuning_of<Exec>.rates);
+    choice->candidates.resize(algorithm_count);
+    std::vector<algorithm> ranked;
+    for (algorithm c : model_order<Exec>(model)) {
       automatic_candidate& report = choice->candidates[static_cast<int>(c)];
       if (over_workspace_limit(c, p)) {
         report.skipped = "predicted workspace over the limit";
@@ -456,124 +432,92 @@ class conv_impl<automatic, N, T> {
       report.considered = true;
       ranked.push_back(c);
     }
-    for (int c = 0; c < candidate_count; ++c) {
-      automatic_candidate& report = choice->candidates[c];
-      report.policy = candidate_name(static_cast<candidate>(c));
-      report.forward_seconds = declared.forward ? model.forward(static_cast<candidate>(c)) : -1;
-      report.backward_seconds = backward_declared(declared) ? model.backward(static_cast<candidate>(c)) : -1;
-      report.total_seconds = model.total(static_cast<candidate>(c));
+    for (algorithm c : algorithms) {
+      automatic_candidate& report = choice->candidates[static_cast<int>(c)];
+      report.policy = c;
+      report.forward_seconds = declared.forward ? model.forward(c) : -1;
+      report.backward_seconds = declared.any_backward() ? model.backward(c) : -1;
+      report.total_seconds = model.total(c);
       if (!report.considered && report.skipped.empty()) report.skipped = "no FFT library for this executor";
     }
-    if (ranked.empty()) ranked.push_back(candidate::im2col);  // im2col chunks to any limit
-    choice->policy = candidate_name(ranked.front());
-    std::ostringstream reason;
-    if (!why_not_measured.empty()) reason << "not measured (" << why_not_measured << "); ";
-    reason << "cost model:";
-    for (std::size_t i = 0; i < ranked.size(); ++i)
-      reason << (i ? " < " : " ") << candidate_name(ranked[i]) << ' ' << milliseconds(model.total(ranked[i]));
-    choice->reason = reason.str();
+    if (ranked.empty()) ranked.push_back(algorithm::im2col);  // im2col chunks to any limit
+    choice->policy = ranked.front();
+    choice->reason = describe_model(ranked, model, why_not_measured);
     return choice;
   }
 
+  // Measure mode: a trial per candidate worth timing (automatic/trial.hpp) over a step of the declared passes,
+  // the agreement check, then the winner runs the triggering call.
   template <class Exec>
   std::shared_ptr<const automatic_choice> measure_choice(Exec exec, const problem<N>& p,
                                                          const call_arguments<N, T>& call, const passes& declared,
-                                                         const std::string& key, bool exhaustive, bool& call_done) {
+                                                         const choice_key& key, bool exhaustive, bool& call_done) {
     using be = backend<Exec>;
-    const modelled_costs model = model_costs<N>(p, declared, sizeof(T), rates<Exec>());
-    const std::vector<candidate> order = model_order<Exec>(model);
+    const tuning& tuned = tuning_of<Exec>;
+    const modelled_costs model = model_costs<N>(p, declared, sizeof(T), tuned.rates);
+    const std::vector<algorithm> order = model_order<Exec>(model);
 
     auto choice = std::make_shared<automatic_choice>();
     choice->mode = exhaustive ? automatic_mode::exhaustive : automatic_mode::measure;
-    choice->key = key;
-    choice->candidates.resize(candidate_count);
-    for (int c = 0; c < candidate_count; ++c) choice->candidates[c].policy = candidate_name(static_cast<candidate>(c));
+    choice->key = key.text();
+    choice->candidates.resize(algorithm_count);
+    for (algorithm c : algorithms) choice->candidates[static_cast<int>(c)].policy = c;
     if constexpr (!fft_usable<Exec>)
-      choice->candidates[static_cast<int>(candidate::fft)].skipped = "no FFT library for this executor";
+      choice->candidates[static_cast<int>(algorithm::fft)].skipped = "no FFT library for this executor";
 
-    // naive only where it might win: its modelled step within 4x of the best other candidate, or under 2 ms.
-    // Any candidate modelled over 20x the best is not timed either: the model is within ~3x on the project's
-    // hosts, and timing a hopeless candidate (im2col on a large kernel) would cost the first call seconds.
-    double best_other = std::numeric_limits<double>::infinity();
-    for (candidate c : order)
-      if (c != candidate::naive) best_other = std::min(best_other, model.total(c));
-    const double best_model = model.total(order.front());
-    const auto worth_timing = [&](candidate c) {
-      if (exhaustive) return true;
-      const double modelled = model.total(c);
-      if (c == candidate::naive) return modelled <= 4 * best_other || modelled <= 2e-3;
-      return modelled <= hopeless_factor * best_model;
-    };
-    for (candidate c : order)
+    timing_filter filter;
+    filter.exhaustive = exhaustive;
+    for (algorithm c : order)
+      if (c != algorithm::naive) filter.best_other = std::min(filter.best_other, model.total(c));
+    filter.best = model.total(order.front());
+    const auto worth_timing = [&](algorithm c) { return filter.worth_timing(c, model, tuned); };
+    for (algorithm c : order)
       if (!worth_timing(c))
         choice->candidates[static_cast<int>(c)].skipped =
-            "not timed: modelled " + milliseconds(model.total(c)) + ", over " +
-            (c == candidate::naive ? "4x the best other (" + milliseconds(best_other)
-                                   : std::to_string(static_cast<int>(hopeless_factor)) + "x the best (" +
-                                         milliseconds(best_model)) +
-            ")";
+            not_timed_reason(c, model.total(c), filter.best_other, filter.best, tuned);
 
-    std::optional<candidate> winner;
+    std::optional<algorithm> winner;
     std::exception_ptr first_skip;
     {
-      // Scratch, in the executor's memory space. If it does not fit, decide by the model instead. A layer that
-      // runs a backward after its forward gets a saved state: the candidate's forward writes it (fft: X̂ and Ŵ
-      // under keep::spectra, saved_bytes' default) and its backward reads it, as the caller's step will.
-      const bool saves = declared.forward && backward_declared(declared);
+      // If the scratch does not fit, decide by the model instead. A layer that runs a backward after its
+      // forward gets a saved state: the candidate's forward writes it (fft: X̂ and Ŵ under keep::spectra,
+      // saved_bytes' default) and its backward reads it, as the caller's step will.
+      const bool saves = declared.forward && declared.any_backward();
       constexpr keep timing_kept = keep::spectra;
-      std::optional<typename be::template buffer<T>> synthetic_x, synthetic_w, dy, y, dx, dw, db, reference[4];
-      std::optional<typename be::template buffer<std::byte>> saved;
+      std::optional<trial_scratch<Exec, T>> scratch;
       try {
-        const auto make = [&](auto& holder, std::int64_t n) { holder.emplace(be::template allocate<T>(exec, static_cast<std::size_t>(n))); };
-        if (!call.x) make(synthetic_x, p.input_size());
-        if (!call.w) make(synthetic_w, p.weight_size());
-        make(dy, p.output_size());
-        make(y, p.output_size());
-        make(dx, p.input_size());
-        make(dw, p.weight_size());
-        make(db, p.out_channels);
-        make(reference[0], p.output_size());
-        make(reference[1], p.input_size());
-        make(reference[2], p.weight_size());
-        make(reference[3], p.out_channels);
-        if (saves)
-          saved.emplace(be::template allocate<std::byte>(
-              exec, std::max<std::size_t>(1, saved_payload_bytes(p, timing_kept, be::on_device))));
+        scratch.emplace(exec, p, !call.x, !call.w,
+                        saves ? std::optional<std::size_t>(saved_payload_bytes(p, timing_kept, be::on_device))
+                              : std::nullopt);
       } catch (const out_of_memory& e) {
-        return model_choice<Exec>(p, declared, key, std::string("the timing's scratch did not fit: ") + e.what());
+        return model_choice<Exec>(p, declared, &key, std::string("the timing's scratch did not fit: ") + e.what());
       }
-      constexpr std::uint64_t seed = 0x5eed5eed5eedull;
-      if (synthetic_x) be::for_each_index(exec, p.input_size(), synthetic_values<T>{synthetic_x->data(), seed + 1});
-      if (synthetic_w) be::for_each_index(exec, p.weight_size(), synthetic_values<T>{synthetic_w->data(), seed + 2});
-      be::for_each_index(exec, p.output_size(), synthetic_values<T>{dy->data(), seed + 3});
 
       // The scratch is dense; the caller's x and w keep their strides.
       const tensor_layout<N> input_layout = tensor_layout<N>::row_major(p.in_channels, p.input);
       const tensor_layout<N> output_layout = tensor_layout<N>::row_major(p.out_channels, p.output);
       const tensor_layout<N> weight_layout = tensor_layout<N>::row_major(p.in_channels_per_group(), p.kernel);
-      const strided<const T, N> x = call.x ? call.x : strided<const T, N>{synthetic_x->data(), input_layout};
-      const strided<const T, N> w = call.w ? call.w : strided<const T, N>{synthetic_w->data(), weight_layout};
+      const strided<const T, N> x = call.x ? call.x : strided<const T, N>{scratch->x->data(), input_layout};
+      const strided<const T, N> w = call.w ? call.w : strided<const T, N>{scratch->w->data(), weight_layout};
       call_arguments<N, T> forward_step;
-      forward_step.x = x, forward_step.w = w, forward_step.y = {y->data(), output_layout};
+      forward_step.x = x, forward_step.w = w, forward_step.y = {scratch->y->data(), output_layout};
       forward_step.bias = call.backward ? nullptr : call.bias;
-      if (saves) forward_step.payload_out = saved->data(), forward_step.kept = timing_kept;
+      if (saves) forward_step.payload_out = scratch->saved->data(), forward_step.kept = timing_kept;
       // The backward of candidate c: what conv::backward hands it (x and w left out where fft's saved spectra
       // replace them).
-      const auto backward_step = [&](candidate c) {
+      const auto backward_step = [&](algorithm c) {
         call_arguments<N, T> step;
         step.backward = true;
-        step.dy = {dy->data(), output_layout};
-        if (declared.backward_data) step.dx = {dx->data(), input_layout};
-        if (declared.backward_filter) step.dw = {dw->data(), weight_layout}, step.dbias = db->data();
-        if (saves) {
-          step.payload_in = saved->data(), step.kept = timing_kept, step.producer = algorithm_of_candidate(c);
-        }
-        const bool spectra = saves && timing_kept == keep::spectra && c == candidate::fft;
+        step.dy = {scratch->dy->data(), output_layout};
+        if (declared.backward_data) step.dx = {scratch->dx->data(), input_layout};
+        if (declared.backward_filter) step.dw = {scratch->dw->data(), weight_layout}, step.dbias = scratch->db->data();
+        if (saves) step.payload_in = scratch->saved->data(), step.kept = timing_kept, step.producer = c;
+        const bool spectra = saves && timing_kept == keep::spectra && c == algorithm::fft;
         if (step.dw && !spectra) step.x = x;
         if (step.dx && !spectra) step.w = w;
         return step;
       };
-      // Outputs, for the agreement check: {candidate's, reference's, count}.
+      // Outputs, for the agreement check.
       struct output {
         T* mine;
         T* reference;
@@ -582,49 +526,33 @@ class conv_impl<automatic, N, T> {
         bool declared;
       };
       const output outputs[4] = {
-          {y->data(), reference[0]->data(), p.output_size(), "y", declared.forward},
-          {dx->data(), reference[1]->data(), p.input_size(), "dx", declared.backward_data},
-          {dw->data(), reference[2]->data(), p.weight_size(), "dw", declared.backward_filter},
-          {db->data(), reference[3]->data(), p.out_channels, "db", declared.backward_filter}};
+          {scratch->y->data(), scratch->reference[0]->data(), p.output_size(), "y", declared.forward},
+          {scratch->dx->data(), scratch->reference[1]->data(), p.input_size(), "dx", declared.backward_data},
+          {scratch->dw->data(), scratch->reference[2]->data(), p.weight_size(), "dw", declared.backward_filter},
+          {scratch->db->data(), scratch->reference[3]->data(), p.out_channels, "db", declared.backward_filter}};
 
-      std::optional<candidate> reference_candidate;
+      std::optional<algorithm> reference_candidate;
       double best_total = std::numeric_limits<double>::infinity();
       // Two rounds: the candidates worth timing, then, only if none of them could run (out of memory, over
       // the workspace limit), the ones the model had ruled out.
       for (int round = 0; round < 2 && !winner; ++round) {
-        for (candidate c : order) {
+        for (algorithm c : order) {
           automatic_candidate& report = choice->candidates[static_cast<int>(c)];
           if (worth_timing(c) != (round == 0)) continue;
           report.skipped.clear();
           const call_arguments<N, T> backward_call = backward_step(c);
-          double call_seconds[2];  // forward, backward
-          const auto run_step = [&] {
+          const auto step = [&](double (&call_seconds)[2]) {
             call_seconds[0] = declared.forward ? timed_seconds(exec, [&] { run(c, exec, p, forward_step); }) : 0;
-            call_seconds[1] = backward_declared(declared) ? timed_seconds(exec, [&] { run(c, exec, p, backward_call); }) : 0;
-            return call_seconds[0] + call_seconds[1];
+            call_seconds[1] =
+                declared.any_backward() ? timed_seconds(exec, [&] { run(c, exec, p, backward_call); }) : 0;
           };
           try {
-            report.first_call_seconds = run_step();
-            double minimum[2] = {call_seconds[0], call_seconds[1]};
-            // A warm-up over 10x the best so far stands as the figure: planning and first allocations are small
-            // next to such a step, so repeats would not bring it within reach.
-            if (!(report.first_call_seconds > warm_up_cut_factor * best_total)) {
-              minimum[0] = minimum[1] = std::numeric_limits<double>::infinity();
-              double spent = 0;
-              for (int repeat = 1;; ++repeat) {
-                const double total = run_step();
-                for (int part = 0; part < 2; ++part) minimum[part] = std::min(minimum[part], call_seconds[part]);
-                spent += total;
-                if (repeat >= max_repeats) break;
-                if (total > slow_factor * best_total) break;  // clearly losing: one figure is enough
-                // Long steps vary less from run to run: two figures suffice past 0.1 s.
-                if (repeat >= (total > 0.1 ? 2 : min_repeats) && spent >= time_budget_seconds) break;
-              }
-            }
+            const trial_figures figures = run_trial(step, best_total, tuned);
             report.considered = true;
-            report.forward_seconds = declared.forward ? minimum[0] : -1;
-            report.backward_seconds = backward_declared(declared) ? minimum[1] : -1;
-            report.total_seconds = minimum[0] + minimum[1];
+            report.first_call_seconds = figures.first_call_seconds;
+            report.forward_seconds = declared.forward ? figures.forward_seconds : -1;
+            report.backward_seconds = declared.any_backward() ? figures.backward_seconds : -1;
+            report.total_seconds = figures.forward_seconds + figures.backward_seconds;
           } catch (const out_of_memory& e) {
             report.skipped = std::string("out of memory: ") + e.what();
             if (!first_skip) first_skip = std::current_exception();
@@ -646,7 +574,7 @@ class conv_impl<automatic, N, T> {
               const double difference = relative_difference(exec, o.mine, o.reference, o.count);
               if (!(difference <= agreement_tolerance<T>)) {
                 std::ostringstream why;
-                why << "disagrees with " << candidate_name(*reference_candidate) << " on " << o.name
+                why << "disagrees with " << to_string(*reference_candidate) << " on " << o.name
                     << " (relative L2 " << difference << ")";
                 report.skipped = why.str();
               }
@@ -664,52 +592,22 @@ class conv_impl<automatic, N, T> {
       if (first_skip) std::rethrow_exception(first_skip);
       fail("automatic: no candidate produced agreeing results for this layer (see the candidates' reasons)");
     }
-    for (candidate c : {candidate::naive, candidate::im2col, candidate::fft})
+    for (algorithm c : algorithms)
       if (c != *winner) release(c);
     // The timing may have run on synthetic weights: a layer declared weights-constant would keep their Ŵ.
     weights_changed_of(*winner);
-    choice->policy = candidate_name(*winner);
+    choice->policy = *winner;
     choice->reason = describe_measurement(*choice, declared);
     run(*winner, exec, p, call);
     call_done = true;
     return choice;
   }
-
-  static std::string describe_measurement(const automatic_choice& choice, const passes& declared) {
-    std::vector<const automatic_candidate*> timed, other;
-    for (const auto& c : choice.candidates) (c.considered && c.skipped.empty() ? timed : other).push_back(&c);
-    std::stable_sort(timed.begin(), timed.end(),
-                     [](const automatic_candidate* a, const automatic_candidate* b) { return a->total_seconds < b->total_seconds; });
-    std::ostringstream reason;
-    reason << "measured " << step_name(declared) << ", minimum of repeats:";
-    for (std::size_t i = 0; i < timed.size(); ++i)
-      reason << (i ? " < " : " ") << timed[i]->policy << ' ' << milliseconds(timed[i]->total_seconds);
-    for (const auto* c : other)
-      if (!c->skipped.empty()) reason << "; " << c->policy << ": " << c->skipped;
-    return reason.str();
-  }
-
-  // "forward + backward (dx, dw)": the calls a step of the declared passes makes.
-  static std::string step_name(const passes& declared) {
-    std::string name = declared.forward ? "forward" : "";
-    if (backward_declared(declared)) {
-      name += declared.forward ? " + backward (" : "backward (";
-      name += declared.backward_data ? (declared.backward_filter ? "dx, dw, db" : "dx") : "dw, db";
-      name += ")";
-    }
-    return name;
-  }
-
-  static constexpr bool backward_declared(const passes& declared) {
-    return declared.backward_data || declared.backward_filter;
-  }
-
   template <class Exec>
-  void run(candidate c, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
+  void run(algorithm c, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
     switch (c) {
-      case candidate::naive: run_on(obtain<naive>(), exec, p, call); break;
-      case candidate::im2col: run_on(obtain<im2col>(), exec, p, call); break;
-      case candidate::fft:
+      case algorithm::naive: run_on(obtain<naive>(), exec, p, call); break;
+      case algorithm::im2col: run_on(obtain<im2col>(), exec, p, call); break;
+      case algorithm::fft:
         if constexpr (fft_usable<Exec>) {
           run_on(obtain<fft>(), exec, p, call);
           break;
@@ -718,7 +616,7 @@ class conv_impl<automatic, N, T> {
                ", but this executor has no FFT library");
         }
     }
-    if (!call.backward) last_forward_ = algorithm_of_candidate(c);
+    if (!call.backward) last_forward_ = c;
   }
 
   // One call on a candidate: its combined backward where it has one (the FFT policy), else pass by pass as
@@ -756,7 +654,7 @@ class conv_impl<automatic, N, T> {
   // Which candidate forward ran for p, for algorithm_for (a few shapes, as memo_).
   void record_forward(const problem<N>& p, algorithm ran) {
     for (auto& [shape, held] : forward_algorithms_)
-      if (std::memcmp(&shape, &p, sizeof p) == 0) {
+      if (shape == p) {
         held = ran;
         return;
       }
@@ -816,34 +714,28 @@ class conv_impl<automatic, N, T> {
   }
 
   template <class F>
-  void with_candidate(candidate c, F&& f) {
+  void with_candidate(algorithm c, F&& f) {
     switch (c) {
-      case candidate::naive: if (naive_) f(*naive_); break;
-      case candidate::im2col: if (im2col_) f(*im2col_); break;
-      case candidate::fft: if (fft_) f(*fft_); break;
+      case algorithm::naive: if (naive_) f(*naive_); break;
+      case algorithm::im2col: if (im2col_) f(*im2col_); break;
+      case algorithm::fft: if (fft_) f(*fft_); break;
     }
   }
 
-  void weights_changed_of(candidate c) {
+  void weights_changed_of(algorithm c) {
     with_candidate(c, [](auto& impl) { impl.weights_changed(); });
   }
 
   // Destroys a candidate and its workspace; it is re-created, with the layer's settings, when next needed.
-  void release(candidate c) {
+  void release(algorithm c) {
     switch (c) {
-      case candidate::naive: naive_.reset(); break;
-      case candidate::im2col: im2col_.reset(); break;
-      case candidate::fft: fft_.reset(); break;
+      case algorithm::naive: naive_.reset(); break;
+      case algorithm::im2col: im2col_.reset(); break;
+      case algorithm::fft: fft_.reset(); break;
     }
   }
 
   static constexpr std::size_t memo_capacity = 8;  // shapes one layer alternates between (e.g. a short last batch)
-  static constexpr int min_repeats = 3;
-  static constexpr int max_repeats = 10;
-  static constexpr double slow_factor = 4.0;
-  static constexpr double hopeless_factor = 20.0;  // modelled over this many times the best: not timed
-  static constexpr double warm_up_cut_factor = 10.0;  // a warm-up step this much slower than the best: no repeats
-  static constexpr double time_budget_seconds = 0.2;  // per candidate, after min_repeats
 
   geometry<N> geometry_;
   passes passes_ = passes::training();
@@ -853,10 +745,10 @@ class conv_impl<automatic, N, T> {
   std::optional<conv_impl<naive, N, T>> naive_;
   std::optional<conv_impl<im2col, N, T>> im2col_;
   std::optional<conv_impl<fft, N, T>> fft_;
-  std::vector<std::pair<std::string, std::shared_ptr<const automatic_choice>>> memo_;
+  std::vector<std::pair<choice_key, std::shared_ptr<const automatic_choice>>> memo_;
   std::shared_ptr<const automatic_choice> last_choice_;
   std::optional<call_signature> last_signature_;  // of the call last_choice_ was found for
-  std::string last_key_;
+  std::optional<choice_key> last_key_;
   algorithm last_forward_ = algorithm::naive;  // the candidate the latest forward ran (run() sets it)
   std::vector<std::pair<problem<N>, algorithm>> forward_algorithms_;
   // saved_payload_bytes per shape, computed once: the FFT policy sizes its spectra by choosing its tiling (tens

@@ -38,6 +38,7 @@
 #include "../geometry.hpp"
 #include "../call.hpp"  // keep
 #include "../policy.hpp"
+#include "../tuning.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -49,7 +50,6 @@ namespace fftconv::detail {
 // kernels/im2col.hpp), and the GEMM dimensions fit CBLAS's 32-bit integers.
 inline constexpr std::int64_t im2col_index_limit = (std::int64_t{1} << 31) - 1;
 
-enum class im2col_pass { forward, backward_data, backward_filter };
 
 // The host forward runs in blocks of output rows when one image's product (O/g x S x C/g*K multiply-adds per
 // group) exceeds this; below it, the images of a chunk run batched (see forward_in_blocks).
@@ -85,10 +85,10 @@ struct im2col_layout {
   std::int64_t column_image() const { return direct ? 0 : rows * output_spatial; }
   std::int64_t columns_stride() const { return rows * output_spatial; }  // between images' columns
 
-  // Elements of workspace one chunk of `images` uses in `pass`.
-  std::int64_t workspace_elements(im2col_pass pass, std::int64_t images) const {
+  // Elements of workspace one chunk of `images` uses in pass `which`.
+  std::int64_t workspace_elements(pass which, std::int64_t images) const {
     std::int64_t elements = images * column_image();
-    if (pass == im2col_pass::backward_filter && images > 1) elements += images * weight_size;
+    if (which == pass::backward_filter && images > 1) elements += images * weight_size;
     return elements;
   }
 
@@ -145,10 +145,10 @@ bool im2col_direct(const problem<N>& p) {
   return direct;
 }
 
-// The layout of `pass` over problem p, with chunks sized so that one chunk's workspace of
+// The layout of pass `which` over problem p, with chunks sized so that one chunk's workspace of
 // `element_bytes`-sized elements stays under `limit_bytes` (at least one image per chunk).
 template <int N>
-im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::size_t element_bytes,
+im2col_layout make_im2col_layout(const problem<N>& p, pass which, std::size_t element_bytes,
                                  std::size_t limit_bytes) {
   im2col_layout l;
   l.batch = p.batch;
@@ -178,7 +178,7 @@ im2col_layout make_im2col_layout(const problem<N>& p, im2col_pass pass, std::siz
   std::int64_t most_images = im2col_index_limit / largest_image;
 
   // Workspace per image; the filter pass's partials are only needed when a chunk has several images.
-  const std::int64_t per_image = l.workspace_elements(pass, 2) / 2;
+  const std::int64_t per_image = l.workspace_elements(which, 2) / 2;
   if (per_image > 0) {
     const auto fit = static_cast<std::int64_t>(limit_bytes / element_bytes / static_cast<std::size_t>(per_image));
     most_images = std::min(most_images, std::max<std::int64_t>(fit, 1));
@@ -258,7 +258,7 @@ class im2col_workspace {
 template <int N, class T>
 class conv_impl<im2col, N, T> {
  public:
-  static constexpr std::size_t default_workspace_limit = std::size_t{256} << 20;
+  static constexpr std::size_t default_workspace_limit = host_tuning.im2col_workspace_limit;
 
   explicit conv_impl(const geometry<N>&) {}
 
@@ -275,13 +275,13 @@ class conv_impl<im2col, N, T> {
     using be = backend<Exec>;
     const T* w = weights.data;
     T* y = output.data;
-    const im2col_layout l = layout(p, im2col_pass::forward);
+    const im2col_layout l = layout(p, pass::forward);
     if constexpr (!be::on_device) {
       // Blocks pay off when one image's product is large; small ones (LeNet's: 6 x 784 x 25) run batched
       // over the chunk's images below, which the host GEMM spreads over threads, one image per call.
       if (forward_blocked(l)) return forward_in_blocks(exec, p, l, x, w, bias, y);
     }
-    T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::forward, l.images_per_chunk)));
+    T* columns = workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(pass::forward, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
       const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
       const strided<const T, N> x_chunk{x.data + first * x.layout.leading, x.layout};
@@ -303,9 +303,9 @@ class conv_impl<im2col, N, T> {
                      strided<T, N> dx) {
     const T* dy = gradient.data;
     const T* w = weights.data;
-    const im2col_layout l = layout(p, im2col_pass::backward_data);
+    const im2col_layout l = layout(p, pass::backward_data);
     T* columns =
-        workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_data, l.images_per_chunk)));
+        workspace_.get<T>(exec, static_cast<std::size_t>(l.workspace_elements(pass::backward_data, l.images_per_chunk)));
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
       const std::int64_t images = std::min(l.images_per_chunk, p.batch - first);
       const strided<T, N> dx_chunk{dx.data + first * dx.layout.leading, dx.layout};
@@ -321,9 +321,9 @@ class conv_impl<im2col, N, T> {
     using be = backend<Exec>;
     const T* dy = gradient.data;
     T* dw = weight_gradient.data;
-    const im2col_layout l = layout(p, im2col_pass::backward_filter);
+    const im2col_layout l = layout(p, pass::backward_filter);
     T* workspace = workspace_.get<T>(
-        exec, static_cast<std::size_t>(l.workspace_elements(im2col_pass::backward_filter, l.images_per_chunk)));
+        exec, static_cast<std::size_t>(l.workspace_elements(pass::backward_filter, l.images_per_chunk)));
     T* columns = workspace;
     T* partials = workspace + l.images_per_chunk * l.column_image();
     for (std::int64_t first = 0; first < p.batch; first += l.images_per_chunk) {
@@ -362,8 +362,8 @@ class conv_impl<im2col, N, T> {
   }
   std::size_t workspace_limit() const noexcept { return workspace_limit_; }
 
-  im2col_layout layout(const problem<N>& p, im2col_pass pass) const {
-    return make_im2col_layout<N>(p, pass, sizeof(T), workspace_limit_);
+  im2col_layout layout(const problem<N>& p, pass which) const {
+    return make_im2col_layout<N>(p, which, sizeof(T), workspace_limit_);
   }
 
   // Bytes of workspace this layer holds on the host after a step of `which` passes for p: the largest of
@@ -371,15 +371,15 @@ class conv_impl<im2col, N, T> {
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
     std::int64_t elements = 0;
     if (which.forward) {
-      const im2col_layout l = layout(p, im2col_pass::forward);
+      const im2col_layout l = layout(p, pass::forward);
       elements = forward_blocked(l) ? forward_block_rows(p, l) * l.rows * p.output[N - 1] *
                                           forward_block_lanes(p, forward_block_rows(p, l) * l.rows * p.output[N - 1])
-                                    : l.workspace_elements(im2col_pass::forward, l.images_per_chunk);
+                                    : l.workspace_elements(pass::forward, l.images_per_chunk);
     }
-    for (const auto pass : {im2col_pass::backward_data, im2col_pass::backward_filter}) {
-      if (pass == im2col_pass::backward_data ? !which.backward_data : !which.backward_filter) continue;
-      const im2col_layout l = layout(p, pass);
-      elements = std::max(elements, l.workspace_elements(pass, l.images_per_chunk));
+    for (const pass backward : {pass::backward_data, pass::backward_filter}) {
+      if (!which.has(backward)) continue;
+      const im2col_layout l = layout(p, backward);
+      elements = std::max(elements, l.workspace_elements(backward, l.images_per_chunk));
     }
     return static_cast<std::size_t>(elements) * sizeof(T);
   }
@@ -426,9 +426,9 @@ class conv_impl<im2col, N, T> {
 
   // The host forward, one image at a time in blocks of output rows (of dims 0..N-2): gather the block's
   // columns [C * K, rows * output[N-1]], multiply, add the bias to the block of y just written. A block's
-  // columns (about forward_block_bytes) stay in cache from the gather to the GEMM, and the bias pass reads y
-  // from cache; whole-chunk columns (9 MiB per image for 64 channels, 3x3, 64x64) went to memory and back.
-  static constexpr std::size_t forward_block_bytes = std::size_t{1} << 20;
+  // columns (about tuning's im2col_block_bytes) stay in cache from the gather to the GEMM, and the bias pass
+  // reads y from cache, where whole-chunk columns would go to memory and back.
+  static constexpr std::size_t forward_block_bytes = host_tuning.im2col_block_bytes;
 
   template <class Exec>
   void forward_in_blocks(Exec exec, const problem<N>& p, const im2col_layout& l, strided<const T, N> x, const T* w,
