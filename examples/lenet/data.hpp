@@ -47,7 +47,7 @@ struct dataset_split {
 
 inline constexpr const char* fashion_mnist_default_dir = "/usr/share/datasets/fashion-mnist";
 
-namespace detail {
+namespace io {
 
 inline constexpr std::int64_t padded_extent = 32;
 inline constexpr std::int64_t classes = 10;
@@ -207,7 +207,7 @@ inline void append_cifar_file(const std::filesystem::path& file, dataset& d) {
   }
 }
 
-}  // namespace detail
+}  // namespace io
 
 // Per-channel standardisation with the training set's mean and standard deviation, applied to both parts.
 inline void normalise(dataset_split& data) {
@@ -244,8 +244,8 @@ inline void keep_first(dataset& d, std::int64_t count) {
 
 // train-{images,labels}-idx{3,1}-ubyte[.gz] and t10k-... from `dir`; padded to 32x32, scaled to [0, 1].
 inline dataset_split load_fashion_mnist(const std::filesystem::path& dir) {
-  dataset_split data{"fashion-mnist", detail::load_idx_part(dir, "train"), detail::load_idx_part(dir, "t10k")};
-  if (data.test.height != data.train.height) detail::fail(dir, "train and t10k image sizes differ");
+  dataset_split data{"fashion-mnist", io::load_idx_part(dir, "train"), io::load_idx_part(dir, "t10k")};
+  if (data.test.height != data.train.height) io::fail(dir, "train and t10k image sizes differ");
   return data;
 }
 
@@ -263,8 +263,8 @@ inline dataset_split load_cifar10(const std::filesystem::path& dir) {
     d->height = d->width = 32;
   }
   for (int part = 1; part <= 5; ++part)
-    detail::append_cifar_file(root / ("data_batch_" + std::to_string(part) + ".bin"), data.train);
-  detail::append_cifar_file(root / "test_batch.bin", data.test);
+    io::append_cifar_file(root / ("data_batch_" + std::to_string(part) + ".bin"), data.train);
+  io::append_cifar_file(root / "test_batch.bin", data.test);
   return data;
 }
 

@@ -1,24 +1,18 @@
 #pragma once
-// What the training loop needs from an executor beyond fftconv::detail::backend: copies between the
-// caller's host memory and the executor's memory, and a per-minibatch stopwatch. Host versions here; the
-// device versions (cudaMemcpyAsync, CUDA events) in executor_support.cuh, compiled only by nvcc.
+// What the training loop needs from an executor beyond fftconv::ops (buffers, loops, sums, GEMM): copies
+// between the caller's host memory and the executor's memory, and a per-minibatch stopwatch. Host versions
+// here; the device versions (cudaMemcpyAsync, CUDA events) in executor_support.cuh, compiled only by nvcc.
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 
-#include <fftconv/backend/backend.hpp>
 #include <fftconv/executor.hpp>
+#include <fftconv/ops.hpp>  // ops::buffer, ops::allocate, ops::for_each_index, ops::gemm, ...
 
 namespace lenet {
 
-template <class Exec, class T>
-using buffer = typename fftconv::detail::backend<Exec>::template buffer<T>;
-
-template <class T, class Exec>
-buffer<Exec, T> allocate(const Exec& exec, std::int64_t count) {
-  return fftconv::detail::backend<Exec>::template allocate<T>(exec, static_cast<std::size_t>(count));
-}
+namespace ops = fftconv::ops;
 
 template <class Exec>
 struct transfer;

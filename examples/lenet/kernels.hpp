@@ -1,7 +1,8 @@
 #pragma once
 // Element math of the LeNet layers, one functor per pass, shared by the host loops and the GPU kernels
-// (driven by fftconv::detail::backend<Exec>::for_each_index / segmented_sum). Plain structs that capture by
-// value, like the library's detail/kernels/*.hpp. Activations are row-major [batch, channels, height, width].
+// (driven by fftconv::ops::for_each_index / segmented_sum). Plain structs that capture by value, with an
+// FFTCONV_HD operator() so the same functor runs in the host loop and in the kernel. Activations are
+// row-major [batch, channels, height, width].
 
 #include <cstdint>
 #include <cuda/std/cmath>  // cuda::std::exp, cuda::std::log on host and device

@@ -1,6 +1,7 @@
 #pragma once
-// LeNet's layers, each written once over the executor: buffers from backend<Exec>::allocate, element math
-// from kernels.hpp, products through fftconv::conv (convolution) and backend<Exec>::gemm (fully connected).
+// LeNet's layers, each written once over the executor with fftconv's public API: buffers from ops::allocate,
+// element math from kernels.hpp run by ops::for_each_index, products through fftconv::conv (convolution) and
+// ops::gemm (fully connected).
 //
 // Every layer keeps what its backward pass needs from the forward pass (its input or output), owns its
 // output and input-gradient buffers sized for the largest minibatch, and overwrites its parameter gradients
@@ -22,9 +23,6 @@
 #include "kernels.hpp"
 
 namespace lenet {
-
-template <class Exec>
-using backend = fftconv::detail::backend<Exec>;
 
 // A row-major [batch, channels, height, width] activation in the executor's memory; a fully connected
 // layer's [batch, features] is [batch, features, 1, 1], so flattening is free.
@@ -50,18 +48,18 @@ struct parameter {
   parameter(const Exec& exec, std::string name, std::int64_t count)
       : name(std::move(name)),
         count(count),
-        value(allocate<T>(exec, count)),
-        gradient(allocate<T>(exec, count)),
-        velocity(allocate<T>(exec, count)) {
-    backend<Exec>::fill(exec, gradient.data(), count, T(0));
-    backend<Exec>::fill(exec, velocity.data(), count, T(0));
+        value(ops::allocate<T>(exec, count)),
+        gradient(ops::allocate<T>(exec, count)),
+        velocity(ops::allocate<T>(exec, count)) {
+    ops::fill(exec, gradient.data(), count, T(0));
+    ops::fill(exec, velocity.data(), count, T(0));
   }
 
   std::string name;
   std::int64_t count;
-  buffer<Exec, T> value;
-  buffer<Exec, T> gradient;
-  buffer<Exec, T> velocity;
+  ops::buffer<Exec, T> value;
+  ops::buffer<Exec, T> gradient;
+  ops::buffer<Exec, T> velocity;
 };
 
 // PyTorch's default initialisation of Conv2d and Linear: kaiming_uniform_(a = sqrt(5)) for the weights and
@@ -75,7 +73,7 @@ void initialise_uniform(const Exec& exec, parameter<Exec, T>& p, std::int64_t fa
   std::vector<T> values(static_cast<std::size_t>(p.count));
   for (T& v : values) v = static_cast<T>(uniform(rng));
   transfer<Exec>::to_executor(exec, p.value.data(), values.data(), p.count);
-  backend<Exec>::synchronize(exec);  // `values` dies here
+  ops::synchronize(exec);  // `values` dies here
 }
 
 inline void check_batch(std::int64_t batch, std::int64_t capacity, const char* layer) {
@@ -106,8 +104,8 @@ class conv2d {
     const auto y = conv_.output_extents({max_batch, in_channels, height, width});
     out_height_ = y[2];
     out_width_ = y[3];
-    output_ = allocate<T>(exec, max_batch * out_channels * out_height_ * out_width_);
-    input_gradient_ = allocate<T>(exec, max_batch * in_channels * height * width);
+    output_ = ops::allocate<T>(exec, max_batch * out_channels * out_height_ * out_width_);
+    input_gradient_ = ops::allocate<T>(exec, max_batch * in_channels * height * width);
   }
 
   void initialise(const Exec& exec, std::mt19937_64& rng) {
@@ -150,8 +148,8 @@ class conv2d {
   // The state forward saves for backward, for a batch of `batch` images (grown on demand).
   std::span<std::byte> saved(const Exec& exec, std::int64_t batch) {
     const std::size_t bytes = conv_.saved_bytes({batch, in_channels_, height_, width_}, fftconv::keep::spectra,
-                                                fftconv::detail::backend<Exec>::on_device);
-    if (saved_.size() < bytes) saved_ = allocate<unsigned char>(exec, static_cast<std::int64_t>(bytes));
+                                                ops::on_device<Exec>);
+    if (saved_.size() < bytes) saved_ = ops::allocate<unsigned char>(exec, static_cast<std::int64_t>(bytes));
     return {reinterpret_cast<std::byte*>(saved_.data()), bytes};
   }
 
@@ -165,9 +163,9 @@ class conv2d {
   parameter<Exec, T> bias_;
   std::int64_t in_channels_, height_, width_, max_batch_;
   std::int64_t out_height_ = 0, out_width_ = 0;
-  buffer<Exec, T> output_;
-  buffer<Exec, T> input_gradient_;
-  buffer<Exec, unsigned char> saved_;
+  ops::buffer<Exec, T> output_;
+  ops::buffer<Exec, T> input_gradient_;
+  ops::buffer<Exec, unsigned char> saved_;
   activation<const T> input_{};
 };
 
@@ -176,23 +174,24 @@ template <class Exec, class T>
 class relu {
  public:
   relu(const Exec& exec, std::int64_t max_size)
-      : output_(allocate<T>(exec, max_size)), input_gradient_(allocate<T>(exec, max_size)), max_size_(max_size) {}
+      : output_(ops::allocate<T>(exec, max_size)),
+        input_gradient_(ops::allocate<T>(exec, max_size)),
+        max_size_(max_size) {}
 
   activation<T> forward(const Exec& exec, activation<const T> x) {
     check_elements(x.size(), max_size_, "relu");
-    backend<Exec>::for_each_index(exec, x.size(), kernels::relu_forward<T>{x.data, output_.data()});
+    ops::for_each_index(exec, x.size(), kernels::relu_forward<T>{x.data, output_.data()});
     return {output_.data(), x.batch, x.channels, x.height, x.width};
   }
 
   activation<T> backward(const Exec& exec, activation<const T> dy) {
-    backend<Exec>::for_each_index(exec, dy.size(),
-                                  kernels::relu_backward<T>{output_.data(), dy.data, input_gradient_.data()});
+    ops::for_each_index(exec, dy.size(), kernels::relu_backward<T>{output_.data(), dy.data, input_gradient_.data()});
     return {input_gradient_.data(), dy.batch, dy.channels, dy.height, dy.width};
   }
 
  private:
-  buffer<Exec, T> output_;
-  buffer<Exec, T> input_gradient_;
+  ops::buffer<Exec, T> output_;
+  ops::buffer<Exec, T> input_gradient_;
   std::int64_t max_size_;
 };
 
@@ -202,9 +201,9 @@ template <class Exec, class T>
 class max_pool2 {
  public:
   max_pool2(const Exec& exec, std::int64_t max_size, bool rectify = false)
-      : output_(allocate<T>(exec, max_size / 4)),
-        position_(allocate<std::int32_t>(exec, max_size / 4)),
-        input_gradient_(allocate<T>(exec, max_size)),
+      : output_(ops::allocate<T>(exec, max_size / 4)),
+        position_(ops::allocate<std::int32_t>(exec, max_size / 4)),
+        input_gradient_(ops::allocate<T>(exec, max_size)),
         max_size_(max_size),
         rectify_(rectify) {}
 
@@ -216,24 +215,23 @@ class max_pool2 {
     input_ = x;
     const kernels::pool_shape s{x.batch * x.channels, x.height, x.width};
     const activation<T> y{output_.data(), x.batch, x.channels, s.out_height(), s.out_width()};
-    backend<Exec>::for_each_index(exec, s.out_rows(),
-                                  kernels::max_pool_forward<T>{s, rectify_, x.data, y.data, position_.data()},
-                                  2 * s.width);  // work per row: its two input rows
+    ops::for_each_index(exec, s.out_rows(), kernels::max_pool_forward<T>{s, rectify_, x.data, y.data, position_.data()},
+                        2 * s.width);  // work per row: its two input rows
     return y;
   }
 
   activation<T> backward(const Exec& exec, activation<const T> dy) {
     const kernels::pool_shape s{input_.batch * input_.channels, input_.height, input_.width};
     const activation<T> dx{input_gradient_.data(), input_.batch, input_.channels, input_.height, input_.width};
-    backend<Exec>::for_each_index(exec, s.out_rows(),
-                                  kernels::max_pool_backward<T>{s, position_.data(), dy.data, dx.data}, 2 * s.width);
+    ops::for_each_index(exec, s.out_rows(), kernels::max_pool_backward<T>{s, position_.data(), dy.data, dx.data},
+                        2 * s.width);
     return dx;
   }
 
  private:
-  buffer<Exec, T> output_;
-  buffer<Exec, std::int32_t> position_;
-  buffer<Exec, T> input_gradient_;
+  ops::buffer<Exec, T> output_;
+  ops::buffer<Exec, std::int32_t> position_;
+  ops::buffer<Exec, T> input_gradient_;
   std::int64_t max_size_;
   bool rectify_;
   activation<const T> input_{};
@@ -250,8 +248,8 @@ class linear {
         in_features_(in_features),
         out_features_(out_features),
         max_batch_(max_batch),
-        output_(allocate<T>(exec, max_batch * out_features)),
-        input_gradient_(allocate<T>(exec, max_batch * in_features)) {}
+        output_(ops::allocate<T>(exec, max_batch * out_features)),
+        input_gradient_(ops::allocate<T>(exec, max_batch * in_features)) {}
 
   void initialise(const Exec& exec, std::mt19937_64& rng) {
     initialise_uniform(exec, weight_, in_features_, rng);
@@ -266,34 +264,27 @@ class linear {
                                   "the layer takes " + std::to_string(in_features_));
     input_ = x;
     const activation<T> y{output_.data(), x.batch, out_features_};
-    backend<Exec>::for_each_index(exec, y.size(), kernels::broadcast_rows<T>{bias_.value.data(), out_features_, y.data});
+    ops::for_each_index(exec, y.size(), kernels::broadcast_rows<T>{bias_.value.data(), out_features_, y.data});
     // Y[B x out] += X[B x in] * W^T[in x out]
-    fftconv::detail::gemm_desc d;
-    d.op_b = fftconv::detail::gemm_op::transpose;
-    d.m = x.batch, d.n = out_features_, d.k = in_features_;
-    d.lda = in_features_, d.ldb = in_features_, d.ldc = out_features_;
-    backend<Exec>::gemm(exec, d, T(1), x.data, weight_.value.data(), T(1), y.data);
+    const ops::gemm_desc d{.op_b = ops::gemm_op::transpose, .m = x.batch, .n = out_features_, .k = in_features_,
+                           .lda = in_features_, .ldb = in_features_, .ldc = out_features_};
+    ops::gemm(exec, d, T(1), x.data, weight_.value.data(), T(1), y.data);
     return y;
   }
 
   activation<T> backward(const Exec& exec, activation<const T> dy) {
-    using fftconv::detail::gemm_desc;
-    using fftconv::detail::gemm_op;
     const std::int64_t batch = dy.batch;
     // dW[out x in] = dY^T[out x B] * X[B x in]
-    gemm_desc dw;
-    dw.op_a = gemm_op::transpose;
-    dw.m = out_features_, dw.n = in_features_, dw.k = batch;
-    dw.lda = out_features_, dw.ldb = in_features_, dw.ldc = in_features_;
-    backend<Exec>::gemm(exec, dw, T(1), dy.data, input_.data, T(0), weight_.gradient.data());
+    const ops::gemm_desc dw{.op_a = ops::gemm_op::transpose, .m = out_features_, .n = in_features_, .k = batch,
+                            .lda = out_features_, .ldb = in_features_, .ldc = in_features_};
+    ops::gemm(exec, dw, T(1), dy.data, input_.data, T(0), weight_.gradient.data());
     // db[o] = sum_b dY[b, o], in a fixed order
-    backend<Exec>::segmented_sum(exec, out_features_, batch, kernels::column_term<T>{dy.data, out_features_},
-                                 bias_.gradient.data());
+    ops::segmented_sum(exec, out_features_, batch, kernels::column_term<T>{dy.data, out_features_},
+                       bias_.gradient.data());
     // dX[B x in] = dY[B x out] * W[out x in], shaped like the input (undoing the flatten)
-    gemm_desc dx;
-    dx.m = batch, dx.n = in_features_, dx.k = out_features_;
-    dx.lda = out_features_, dx.ldb = in_features_, dx.ldc = in_features_;
-    backend<Exec>::gemm(exec, dx, T(1), dy.data, weight_.value.data(), T(0), input_gradient_.data());
+    const ops::gemm_desc dx{.m = batch, .n = in_features_, .k = out_features_, .lda = out_features_,
+                            .ldb = in_features_, .ldc = in_features_};
+    ops::gemm(exec, dx, T(1), dy.data, weight_.value.data(), T(0), input_gradient_.data());
     return {input_gradient_.data(), input_.batch, input_.channels, input_.height, input_.width};
   }
 
@@ -304,8 +295,8 @@ class linear {
   parameter<Exec, T> weight_;
   parameter<Exec, T> bias_;
   std::int64_t in_features_, out_features_, max_batch_;
-  buffer<Exec, T> output_;
-  buffer<Exec, T> input_gradient_;
+  ops::buffer<Exec, T> output_;
+  ops::buffer<Exec, T> input_gradient_;
   activation<const T> input_{};
 };
 

@@ -71,10 +71,10 @@ class network {
   // One optimiser step over every parameter with the gradients of the last backward.
   void update(const Exec& exec, const sgd& optimiser) {
     for (parameter<Exec, T>* p : parameters())
-      backend<Exec>::for_each_index(exec, p->count,
-                                    kernels::sgd_momentum<T>{static_cast<T>(optimiser.learning_rate),
-                                                             static_cast<T>(optimiser.momentum), p->gradient.data(),
-                                                             p->velocity.data(), p->value.data()});
+      ops::for_each_index(exec, p->count,
+                          kernels::sgd_momentum<T>{static_cast<T>(optimiser.learning_rate),
+                                                   static_cast<T>(optimiser.momentum), p->gradient.data(),
+                                                   p->velocity.data(), p->value.data()});
     weights_changed();
   }
 
@@ -110,9 +110,9 @@ template <class Exec, class T>
 class cross_entropy {
  public:
   cross_entropy(const Exec& exec, std::int64_t max_batch)
-      : losses_(allocate<T>(exec, max_batch)),
-        correct_(allocate<T>(exec, max_batch)),
-        logits_gradient_(allocate<T>(exec, max_batch * class_count)),
+      : losses_(ops::allocate<T>(exec, max_batch)),
+        correct_(ops::allocate<T>(exec, max_batch)),
+        logits_gradient_(ops::allocate<T>(exec, max_batch * class_count)),
         max_batch_(max_batch) {}
 
   // loss_sum = sum_b loss_b and correct_sum = #{b : argmax = label}, both in executor memory.
@@ -121,21 +121,21 @@ class cross_entropy {
                          T* correct_sum, bool with_gradient = true) {
     check_batch(logits.batch, max_batch_, "cross_entropy");
     T* gradient = with_gradient ? logits_gradient_.data() : nullptr;
-    backend<Exec>::for_each_index(exec, logits.batch,
-                                  kernels::softmax_cross_entropy<T>{logits.data, labels, class_count,
-                                                                    T(1) / static_cast<T>(logits.batch),
-                                                                    losses_.data(), correct_.data(), gradient},
-                                  4 * class_count);
-    backend<Exec>::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{losses_.data()}, loss_sum);
-    backend<Exec>::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{correct_.data()}, correct_sum);
+    ops::for_each_index(exec, logits.batch,
+                        kernels::softmax_cross_entropy<T>{logits.data, labels, class_count,
+                                                          T(1) / static_cast<T>(logits.batch), losses_.data(),
+                                                          correct_.data(), gradient},
+                        4 * class_count);
+    ops::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{losses_.data()}, loss_sum);
+    ops::segmented_sum(exec, 1, logits.batch, kernels::element_term<T>{correct_.data()}, correct_sum);
     if (!with_gradient) return {};
     return {gradient, logits.batch, class_count};
   }
 
  private:
-  buffer<Exec, T> losses_;
-  buffer<Exec, T> correct_;
-  buffer<Exec, T> logits_gradient_;
+  ops::buffer<Exec, T> losses_;
+  ops::buffer<Exec, T> correct_;
+  ops::buffer<Exec, T> logits_gradient_;
   std::int64_t max_batch_;
 };
 

@@ -47,7 +47,7 @@ inline std::string usage(std::string_view program) {
          "  --seed N            initialisation and shuffling seed (default 1)\n";
 }
 
-namespace detail {
+namespace parsing {
 
 inline std::int64_t parse_integer(std::string_view flag, const std::string& text, std::int64_t minimum) {
   std::size_t used = 0;
@@ -75,7 +75,7 @@ inline double parse_real(std::string_view flag, const std::string& text, double 
   return value;
 }
 
-}  // namespace detail
+}  // namespace parsing
 
 // Throws usage_error naming the flag and the value at fault.
 inline options parse_options(int argc, const char* const* argv) {
@@ -98,21 +98,21 @@ inline options parse_options(int argc, const char* const* argv) {
     } else if (flag == "--data") {
       o.data_dir = value;
     } else if (flag == "--epochs") {
-      o.epochs = detail::parse_integer(flag, value, 1);
+      o.epochs = parsing::parse_integer(flag, value, 1);
     } else if (flag == "--batch") {
-      o.batch = detail::parse_integer(flag, value, 1);
+      o.batch = parsing::parse_integer(flag, value, 1);
     } else if (flag == "--lr") {
-      o.learning_rate = detail::parse_real(flag, value, 0.0);
+      o.learning_rate = parsing::parse_real(flag, value, 0.0);
     } else if (flag == "--momentum") {
-      o.momentum = detail::parse_real(flag, value, 0.0);
+      o.momentum = parsing::parse_real(flag, value, 0.0);
     } else if (flag == "--limit") {
-      o.limit = detail::parse_integer(flag, value, 1);
+      o.limit = parsing::parse_integer(flag, value, 1);
     } else if (flag == "--device") {
       if (value != "host" && value != "gpu" && value != "auto")
         throw usage_error("--device takes host|gpu|auto, not '" + value + "'");
       o.device = value;
     } else if (flag == "--seed") {
-      o.seed = static_cast<std::uint64_t>(detail::parse_integer(flag, value, 0));
+      o.seed = static_cast<std::uint64_t>(parsing::parse_integer(flag, value, 0));
     } else {
       throw usage_error("unknown option '" + std::string(flag) + "'");
     }

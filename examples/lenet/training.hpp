@@ -42,15 +42,15 @@ struct resident_dataset {
   resident_dataset(const Exec& exec, const dataset& d)
       : count(d.count),
         sample_size(d.sample_size()),
-        images(allocate<float>(exec, d.count * d.sample_size())),
-        labels(allocate<std::int32_t>(exec, d.count)) {
+        images(ops::allocate<float>(exec, d.count * d.sample_size())),
+        labels(ops::allocate<std::int32_t>(exec, d.count)) {
     transfer<Exec>::to_executor(exec, images.data(), d.images.data(), count * sample_size);
     transfer<Exec>::to_executor(exec, labels.data(), d.labels.data(), count);
   }
   std::int64_t count;
   std::int64_t sample_size;
-  buffer<Exec, float> images;
-  buffer<Exec, std::int32_t> labels;
+  ops::buffer<Exec, float> images;
+  ops::buffer<Exec, std::int32_t> labels;
 };
 
 template <class Exec, class Policy>
@@ -64,9 +64,9 @@ class session {
         shuffle_seed_(seed ^ 0x9e3779b97f4a7c15ull),  // a stream apart from the initialisation's
         train_(exec, checked(data.train, data.name + " training set")),
         test_(exec, checked(data.test, data.name + " test set")),
-        order_(allocate<std::int32_t>(exec, data.train.count)),
-        batch_images_(allocate<float>(exec, batch * data.train.sample_size())),
-        batch_labels_(allocate<std::int32_t>(exec, batch)),
+        order_(ops::allocate<std::int32_t>(exec, data.train.count)),
+        batch_images_(ops::allocate<float>(exec, batch * data.train.sample_size())),
+        batch_labels_(ops::allocate<std::int32_t>(exec, batch)),
         net_(exec, data.train.channels, batch, seed),
         head_(exec, batch) {
     if (data.test.channels != channels_) throw std::invalid_argument("training and test images differ in channels");
@@ -85,23 +85,23 @@ class session {
     transfer<Exec>::to_executor(exec_, order_.data(), order.data(), train_.count);
 
     const std::int64_t steps = max_steps > 0 ? std::min(max_steps, steps_per_epoch()) : steps_per_epoch();
-    buffer<Exec, float> loss_sums = allocate<float>(exec_, steps);
-    buffer<Exec, float> correct_sums = allocate<float>(exec_, steps);
+    ops::buffer<Exec, float> loss_sums = ops::allocate<float>(exec_, steps);
+    ops::buffer<Exec, float> correct_sums = ops::allocate<float>(exec_, steps);
     epoch_result result;
     result.step_milliseconds.reserve(static_cast<std::size_t>(steps));
     std::vector<std::int64_t> step_sizes;
     stopwatch<Exec> watch(exec_);
     progress_bar progress("epoch " + std::to_string(epoch) + " train", show_progress ? steps : 0);
-    backend<Exec>::synchronize(exec_);
+    ops::synchronize(exec_);
     const auto start = std::chrono::steady_clock::now();
     for (std::int64_t step = 0; step < steps; ++step) {
       const std::int64_t first = step * batch_;
       const std::int64_t size = std::min(batch_, train_.count - first);
       watch.start();
-      backend<Exec>::for_each_index(exec_, size * train_.sample_size,
-                                    kernels::gather_samples<float>{train_.images.data(), order_.data(), first,
-                                                                   train_.sample_size, batch_images_.data()});
-      backend<Exec>::for_each_index(
+      ops::for_each_index(exec_, size * train_.sample_size,
+                          kernels::gather_samples<float>{train_.images.data(), order_.data(), first,
+                                                         train_.sample_size, batch_images_.data()});
+      ops::for_each_index(
           exec_, size, kernels::gather_labels{train_.labels.data(), order_.data(), first, batch_labels_.data()});
       const activation<float> logits = net_.forward(exec_, images(batch_images_.data(), size));
       const activation<float> gradient = head_.evaluate(exec_, logits, batch_labels_.data(), loss_sums.data() + step,
@@ -112,7 +112,7 @@ class session {
       step_sizes.push_back(size);
       progress.update(step + 1);
     }
-    backend<Exec>::synchronize(exec_);
+    ops::synchronize(exec_);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.finish();
 
@@ -136,8 +136,8 @@ class session {
   evaluation evaluate(bool show_progress = false) {
     const std::int64_t steps = (test_.count + batch_ - 1) / batch_;
     progress_bar progress("test", show_progress ? steps : 0);
-    buffer<Exec, float> loss_sums = allocate<float>(exec_, steps);
-    buffer<Exec, float> correct_sums = allocate<float>(exec_, steps);
+    ops::buffer<Exec, float> loss_sums = ops::allocate<float>(exec_, steps);
+    ops::buffer<Exec, float> correct_sums = ops::allocate<float>(exec_, steps);
     for (std::int64_t step = 0; step < steps; ++step) {
       const std::int64_t first = step * batch_;
       const std::int64_t size = std::min(batch_, test_.count - first);
@@ -145,7 +145,7 @@ class session {
           net_.forward(exec_, images(test_.images.data() + first * test_.sample_size, size));
       head_.evaluate(exec_, logits, test_.labels.data() + first, loss_sums.data() + step, correct_sums.data() + step,
                      /*with_gradient=*/false);
-      if (progress.enabled()) backend<Exec>::synchronize(exec_);  // the bar shows work done, not work queued
+      if (progress.enabled()) ops::synchronize(exec_);  // the bar shows work done, not work queued
       progress.update(step + 1);
     }
     progress.finish();
@@ -180,9 +180,9 @@ class session {
   std::uint64_t shuffle_seed_;
   resident_dataset<Exec> train_;
   resident_dataset<Exec> test_;
-  buffer<Exec, std::int32_t> order_;
-  buffer<Exec, float> batch_images_;
-  buffer<Exec, std::int32_t> batch_labels_;
+  ops::buffer<Exec, std::int32_t> order_;
+  ops::buffer<Exec, float> batch_images_;
+  ops::buffer<Exec, std::int32_t> batch_labels_;
   network<Exec, Policy, float> net_;
   cross_entropy<Exec, float> head_;
 };

@@ -19,5 +19,8 @@
 #include "policy/fft.hpp"  // Fourier domain, transforms reused across a training step
 #include "policy/automatic.hpp"  // the fastest of the three per shape, measured or modelled; choice cache
 
+// The layers around a convolution, on either executor: buffers, element loops, sums, GEMM (stable API).
+#include "ops.hpp"  // ops::buffer, allocate, for_each_index, segmented_sum, fill, copy, gemm, synchronize
+
 // One-off calls through a per-thread cache of conv objects.
 #include "functional.hpp"  // forward<P>(exec, geometry, ...), backward_data<P>, backward_filter<P>
