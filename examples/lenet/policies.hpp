@@ -20,9 +20,9 @@ struct policy_entry {
 };
 
 inline constexpr std::tuple compiled_policies{
-    policy_entry<fftconv::naive>{"naive"},
-    policy_entry<fftconv::im2col>{"im2col"},
-    policy_entry<fftconv::fft>{"fft"},
+    policy_entry<fftconv::naive>{fftconv::to_string(fftconv::algorithm::naive)},
+    policy_entry<fftconv::im2col>{fftconv::to_string(fftconv::algorithm::im2col)},
+    policy_entry<fftconv::fft>{fftconv::to_string(fftconv::algorithm::fft)},
     policy_entry<fftconv::automatic>{"auto"},  // per layer shape, the fastest of the three (timed on first use)
 };
 

@@ -55,36 +55,22 @@
 #include "../automatic/trial.hpp"
 #include "../backend/backend.hpp"
 #include "../call.hpp"                   // keep
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
 #include "../detail/saved_header.hpp"
 #include "../error.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
 #include "../tuning.hpp"
+#include "automatic_candidates.hpp"
 #include "fft.hpp"
 #include "im2col.hpp"
 #include "naive.hpp"
 
 namespace fftconv::detail {
 
-// The arguments of one call, forward or combined backward; tensors the call does not take are null.
-template <int N, class T>
-struct call_arguments {
-  bool backward = false;  // else forward
-  strided<const T, N> x, w, dy;
-  const T* bias = nullptr;
-  strided<T, N> y, dx, dw;
-  T* dbias = nullptr;
-  std::byte* payload_out = nullptr;       // forward: the saved state's payload (fft writes X̂, Ŵ there)
-  const std::byte* payload_in = nullptr;  // backward: the saved state's payload
-  keep kept = keep::none;
-  std::optional<algorithm> producer;      // backward: the algorithm that wrote the saved state
-};
-
 template <int N, class T>
 class conv_impl<automatic, N, T> {
  public:
-  explicit conv_impl(const geometry<N>& g) : geometry_(g) {}
+  explicit conv_impl(const geometry<N>& g) : geometry_(g), candidates_(g) {}
 
   // What every candidate reads and writes through strides, since which one runs is known only at the call.
   static strided_reach reach(const problem<N>& p) {
@@ -112,7 +98,7 @@ class conv_impl<automatic, N, T> {
                 strided<T, N> dw, T* dbias) {
     if (!dx && !dw) {
       // db alone is the same fixed-order sum over dy in every candidate: nothing to choose, nothing saved to read.
-      if (dbias != nullptr) bias_gradient(exec, p, dy, dbias);
+      if (dbias != nullptr) automatic_candidates<N, T>::bias_gradient(exec, p, dy, dbias);
       return;
     }
     call_arguments<N, T> call;
@@ -199,31 +185,16 @@ class conv_impl<automatic, N, T> {
     return last_choice_ ? *last_choice_ : none;
   }
 
-  void weights_changed() {
-    for_each_live([](auto& impl) { impl.weights_changed(); });
-  }
-
-  void set_weights_constant(bool constant) {
-    weights_constant_ = constant;
-    for_each_live([&](auto& impl) {
-      if constexpr (requires { impl.set_weights_constant(constant); }) impl.set_weights_constant(constant);
-    });
-  }
+  void weights_changed() { candidates_.weights_changed(); }
+  void set_weights_constant(bool constant) { candidates_.set_weights_constant(constant); }
 
   // Part of the choice's key: a different limit may change the winner.
   void set_workspace_limit(std::size_t bytes) {
-    workspace_limit_ = bytes;
+    candidates_.set_workspace_limit(bytes);
     payload_sizes_.clear();  // the FFT policy sizes its spectra under the limit
-    for_each_live([&](auto& impl) {
-      if constexpr (requires { impl.set_workspace_limit(bytes); }) impl.set_workspace_limit(bytes);
-    });
   }
 
-  std::size_t workspace_bytes() const {
-    std::size_t bytes = 0;
-    for_each_live([&](const auto& impl) { bytes += impl.workspace_bytes(); });
-    return bytes;
-  }
+  std::size_t workspace_bytes() const { return candidates_.workspace_bytes(); }
 
   // Bytes this layer holds on the host after a step of `which` passes for p. Only the candidate that runs p is
   // kept (the others are released after measuring), so once it is known — a forward for p ran, or the cost
@@ -255,12 +226,12 @@ class conv_impl<automatic, N, T> {
   // A candidate's state (null if it does not exist now), e.g. the FFT policy's transform counters.
   template <class P>
   const conv_impl<P, N, T>* candidate_state() const {
-    return slot<P>().has_value() ? &*slot<P>() : nullptr;
+    return candidates_.template state<P>();
   }
 
  private:
   template <class Exec>
-  static constexpr bool fft_usable = fft_backend<Exec>::available;
+  static constexpr bool fft_usable = automatic_candidates<N, T>::template fft_usable<Exec>;
 
   // What decides whether the previous call's choice still holds, compared without building the key: a
   // layer's steady calls then cost a few comparisons (the key is built only when something changed).
@@ -282,7 +253,7 @@ class conv_impl<automatic, N, T> {
       place = backend<Exec>::current_device(exec);
     else
       place = host_thread_count();
-    return {p, passes_, chosen_mode, workspace_limit_, backend<Exec>::on_device, place};
+    return {p, passes_, chosen_mode, candidates_.workspace_limit(), backend<Exec>::on_device, place};
   }
 
   // Dispatch: the previous call's choice when nothing changed, else this layer's memo, else the process-wide
@@ -295,7 +266,7 @@ class conv_impl<automatic, N, T> {
     if (last_signature_ && *last_signature_ == signature && last_choice_)
       return run_with_fallback(exec, p, call, last_choice_, last_key_ ? &*last_key_ : nullptr);
     last_signature_.reset();
-    const choice_key key = make_choice_key<N, T>(p, declared, workspace_limit_, chosen_mode,
+    const choice_key key = make_choice_key<N, T>(p, declared, candidates_.workspace_limit(), chosen_mode,
                                                  fingerprint(tuning_of<Exec>), hardware_identity(exec));
     for (const auto& [known, held] : memo_)
       if (known == key) {
@@ -397,14 +368,15 @@ class conv_impl<automatic, N, T> {
   // Predicted workspace over the limit rules out the FFT policy where it can predict it
   // (predicted_workspace_bytes(problem)); otherwise its own error at run time does.
   bool over_workspace_limit(algorithm c, const problem<N>& p) const {
-    if (!workspace_limit_ || c != algorithm::fft) return false;
+    const std::optional<std::size_t> workspace_limit = candidates_.workspace_limit();
+    if (!workspace_limit || c != algorithm::fft) return false;
     if constexpr (requires(const conv_impl<fft, N, T>& f) {
                     { f.predicted_workspace_bytes(p) } -> std::convertible_to<std::size_t>;
                   }) {
       conv_impl<fft, N, T> probe(geometry_);
-      if constexpr (requires { probe.set_workspace_limit(std::size_t{}); }) probe.set_workspace_limit(*workspace_limit_);
+      if constexpr (requires { probe.set_workspace_limit(std::size_t{}); }) probe.set_workspace_limit(*workspace_limit);
       try {
-        return probe.predicted_workspace_bytes(p) > *workspace_limit_;
+        return probe.predicted_workspace_bytes(p) > *workspace_limit;
       } catch (const workspace_limit_exceeded&) {  // no layout of the policy fits: the prediction says so
         return true;
       }
@@ -595,60 +567,18 @@ class conv_impl<automatic, N, T> {
     for (algorithm c : algorithms)
       if (c != *winner) release(c);
     // The timing may have run on synthetic weights: a layer declared weights-constant would keep their Ŵ.
-    weights_changed_of(*winner);
+    candidates_.weights_changed(*winner);
     choice->policy = *winner;
     choice->reason = describe_measurement(*choice, declared);
     run(*winner, exec, p, call);
     call_done = true;
     return choice;
   }
+  // Runs candidate c, noting which one a forward ran.
   template <class Exec>
   void run(algorithm c, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
-    switch (c) {
-      case algorithm::naive: run_on(obtain<naive>(), exec, p, call); break;
-      case algorithm::im2col: run_on(obtain<im2col>(), exec, p, call); break;
-      case algorithm::fft:
-        if constexpr (fft_usable<Exec>) {
-          run_on(obtain<fft>(), exec, p, call);
-          break;
-        } else {
-          fail("automatic: fft ", call.producer ? "wrote the saved state" : "chosen",
-               ", but this executor has no FFT library");
-        }
-    }
+    candidates_.run(c, exec, p, call);
     if (!call.backward) last_forward_ = c;
-  }
-
-  // One call on a candidate: its combined backward where it has one (the FFT policy), else pass by pass as
-  // conv::backward does for a fixed policy.
-  template <class Impl, class Exec>
-  static void run_on(Impl& impl, Exec exec, const problem<N>& p, const call_arguments<N, T>& call) {
-    if (!call.backward) {
-      if constexpr (requires { impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept); })
-        impl.forward(exec, p, call.x, call.w, call.bias, call.y, call.payload_out, call.kept);
-      else
-        impl.forward(exec, p, call.x, call.w, call.bias, call.y);
-      return;
-    }
-    if constexpr (requires {
-                    impl.backward(exec, p, call.x, call.w, call.dy, call.payload_in, call.kept, call.producer, call.dx,
-                                  call.dw, call.dbias);
-                  }) {
-      impl.backward(exec, p, call.x, call.w, call.dy, call.payload_in, call.kept, call.producer, call.dx, call.dw,
-                    call.dbias);
-    } else {
-      if (call.dx) impl.backward_data(exec, p, call.dy, call.w, call.dx);
-      if (call.dw)
-        impl.backward_filter(exec, p, call.x, call.dy, call.dw, call.dbias);
-      else if (call.dbias != nullptr)
-        bias_gradient(exec, p, call.dy, call.dbias);
-    }
-  }
-
-  template <class Exec>
-  static void bias_gradient(Exec exec, const problem<N>& p, strided<const T, N> dy, T* dbias) {
-    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
-                                 dbias);
   }
 
   // Which candidate forward ran for p, for algorithm_for (a few shapes, as memo_).
@@ -662,89 +592,19 @@ class conv_impl<automatic, N, T> {
     forward_algorithms_.emplace_back(p, ran);
   }
 
-  // f(candidate P with this layer's settings): the live one, or a probe made as obtain() would make it.
   template <class P, class F>
   decltype(auto) with_settings(F&& f) const {
-    if (slot<P>()) return f(*slot<P>());
-    conv_impl<P, N, T> probe(geometry_);
-    configure(probe);
-    return f(static_cast<const conv_impl<P, N, T>&>(probe));
+    return candidates_.template with_settings<P>(std::forward<F>(f));
   }
 
-  template <class Impl>
-  void configure(Impl& impl) const {
-    if constexpr (requires { impl.set_weights_constant(true); }) impl.set_weights_constant(weights_constant_);
-    if constexpr (requires { impl.set_workspace_limit(std::size_t{}); })
-      if (workspace_limit_) impl.set_workspace_limit(*workspace_limit_);
-  }
-
-  // A candidate, created on first use with the layer's settings.
-  template <class P>
-  conv_impl<P, N, T>& obtain() {
-    auto& held = slot<P>();
-    if (!held) {
-      held.emplace(geometry_);
-      configure(*held);
-    }
-    return *held;
-  }
-
-  template <class P>
-  std::optional<conv_impl<P, N, T>>& slot() {
-    if constexpr (std::is_same_v<P, naive>) return naive_;
-    else if constexpr (std::is_same_v<P, im2col>) return im2col_;
-    else return fft_;
-  }
-  template <class P>
-  const std::optional<conv_impl<P, N, T>>& slot() const {
-    return const_cast<conv_impl*>(this)->template slot<P>();
-  }
-
-  template <class F>
-  void for_each_live(F&& f) {
-    if (naive_) f(*naive_);
-    if (im2col_) f(*im2col_);
-    if (fft_) f(*fft_);
-  }
-  template <class F>
-  void for_each_live(F&& f) const {
-    if (naive_) f(*naive_);
-    if (im2col_) f(*im2col_);
-    if (fft_) f(*fft_);
-  }
-
-  template <class F>
-  void with_candidate(algorithm c, F&& f) {
-    switch (c) {
-      case algorithm::naive: if (naive_) f(*naive_); break;
-      case algorithm::im2col: if (im2col_) f(*im2col_); break;
-      case algorithm::fft: if (fft_) f(*fft_); break;
-    }
-  }
-
-  void weights_changed_of(algorithm c) {
-    with_candidate(c, [](auto& impl) { impl.weights_changed(); });
-  }
-
-  // Destroys a candidate and its workspace; it is re-created, with the layer's settings, when next needed.
-  void release(algorithm c) {
-    switch (c) {
-      case algorithm::naive: naive_.reset(); break;
-      case algorithm::im2col: im2col_.reset(); break;
-      case algorithm::fft: fft_.reset(); break;
-    }
-  }
+  void release(algorithm c) { candidates_.release(c); }
 
   static constexpr std::size_t memo_capacity = 8;  // shapes one layer alternates between (e.g. a short last batch)
 
   geometry<N> geometry_;
   passes passes_ = passes::training();
   std::optional<automatic_mode> mode_;
-  std::optional<std::size_t> workspace_limit_;
-  bool weights_constant_ = false;
-  std::optional<conv_impl<naive, N, T>> naive_;
-  std::optional<conv_impl<im2col, N, T>> im2col_;
-  std::optional<conv_impl<fft, N, T>> fft_;
+  automatic_candidates<N, T> candidates_;
   std::vector<std::pair<choice_key, std::shared_ptr<const automatic_choice>>> memo_;
   std::shared_ptr<const automatic_choice> last_choice_;
   std::optional<call_signature> last_signature_;  // of the call last_choice_ was found for
