@@ -2,7 +2,7 @@
 // The backend primary template; host/host.hpp and device/device.cuh specialise it (see backend.hpp).
 
 #include "../executor.hpp"
-#include "../policy.hpp"  // dependent_false
+#include "../config.hpp"  // dependent_false
 
 namespace fftconv::detail {
 

@@ -22,11 +22,10 @@
 #include "../../plan/fft_backend.hpp"
 #include "../../plan/fft_desc.hpp"
 #include "../../plan/plan_cache.hpp"
-#include "../../policy.hpp"  // dependent_false
 #include "../gemm.hpp"       // complex<T>
 #include "parallel.hpp"
 
-#include "../../config.hpp"  // FFTCONV_HAS_FFTW
+#include "../../config.hpp"  // FFTCONV_HAS_FFTW, dependent_false
 #if FFTCONV_HAS_FFTW
 #include <fftw3.h>
 #endif
