@@ -53,7 +53,7 @@
 #include "../automatic/measurement.hpp"
 #include "../backend/backend.hpp"
 #include "../call.hpp"                   // keep
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/bias_gradient.hpp"
 #include "../detail/saved_header.hpp"
 #include "../error.hpp"
 #include "../geometry.hpp"
@@ -749,8 +749,7 @@ class conv_impl<automatic, N, T> {
 
   template <class Exec>
   static void bias_gradient(Exec exec, const problem<N>& p, strided<const T, N> dy, T* dbias) {
-    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
-                                 dbias);
+    detail::bias_gradient(exec, p, dy, dbias);
   }
 
   // Which candidate forward ran for p, for algorithm_for (a few shapes, as memo_).

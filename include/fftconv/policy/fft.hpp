@@ -28,7 +28,7 @@
 
 #include "../backend/backend.hpp"
 #include "../backend/host/fftw.hpp"  // FFTW3 (fftw_*/fftwf_* plan-many)
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/spectral.hpp"
 #include "../geometry.hpp"
 #include "../plan/frequency_plan.hpp"
@@ -236,8 +236,7 @@ class conv_impl<fft, N, T> {
       plan.backward(exec, dy, kernel, input, output, dx, dw, counts_);
     }
     if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
-                                   dbias);
+      bias_gradient(exec, p, dy, dbias);
   }
 
   // Ŵ for this call: the plan's kept one for declared-constant weights (transformed once), else w transformed

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../../detail/kernels/direct.hpp"  // bias_gradient_term
 #include "../../error.hpp"
 #include "../../executor.hpp"
 #include "../accumulator.hpp"
@@ -57,39 +56,6 @@ struct backend<host> {
       host_accumulator_t<T> sum{};
       for (std::int64_t i = 0; i < length; ++i) sum += term(s, i);
       out[s] = static_cast<T>(sum);
-    }
-  }
-
-  // The bias gradient db[o] = sum over b, q of dy[b, o, q] (every policy's): each segment is `batch` contiguous
-  // runs of output_spatial terms, summed here without the term functor's index division per element and in
-  // eight interleaved partial sums (independent adds the compiler vectorises, not one chain of dependent
-  // ones), combined in a fixed order: the same bits on every run.
-  template <int N, class T>
-  static void segmented_sum(const host& exec, std::int64_t segments, std::int64_t length,
-                            const bias_gradient_term<N, T>& term, T* out) {
-    if (!term.dy.layout.dense_planes(term.output)) {  // channels-last or another strided dy: term by term
-      segmented_sum<T, bias_gradient_term<N, T>>(exec, segments, length, term, out);
-      return;
-    }
-    using accumulator = host_accumulator_t<T>;
-    constexpr std::int64_t lanes = 8;
-    const std::int64_t run = term.output_spatial;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (segments > 1 && worth_parallel(double(segments) * double(length)))
-#endif
-    for (std::int64_t o = 0; o < segments; ++o) {
-      accumulator partial[lanes] = {};
-      for (std::int64_t first = 0, b = 0; first < length; first += run, ++b) {
-        const T* values = term.dy.data + term.dy.layout.plane(b, o);
-        const std::int64_t count = std::min(run, length - first);
-        std::int64_t q = 0;
-        for (; q + lanes <= count; q += lanes)
-          for (std::int64_t l = 0; l < lanes; ++l) partial[l] += values[q + l];
-        for (; q < count; ++q) partial[q % lanes] += values[q];
-      }
-      accumulator sum{};
-      for (std::int64_t l = 0; l < lanes; ++l) sum += partial[l];
-      out[o] = static_cast<T>(sum);
     }
   }
 
