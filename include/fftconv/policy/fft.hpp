@@ -15,7 +15,7 @@
 // Tiles, phases and frames: plan/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
 // set_tile_extents). The plan and its passes: plan/frequency_plan.hpp. Element math: detail/kernels/
 // spectral.hpp (staging, crop, overlap-add), spectrum_layout.hpp (transposes), products.hpp (natural-layout
-// products; their host kernel is backend/host/spectral_gemm.hpp).
+// products; their host kernel is policy/fft/spectral_gemm.hpp).
 
 #include <array>
 #include <cstddef>

@@ -18,7 +18,6 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
-#include "../../detail/kernels/products.hpp"  // spectral_gemm
 #include "../../memory.hpp"
 #include "../accumulator.hpp"
 #include "../allocation.hpp"
@@ -256,12 +255,6 @@ struct backend<device> {
     if (count <= 0) return;
     for_each_index_kernel<<<grid_for(count), block_threads, 0, exec.stream>>>(count, f);
     FFTCONV_CUDA_CHECK_LAUNCH();
-  }
-
-  // The fft policy's products over natural-layout spectra: one thread per output element.
-  template <class T>
-  static void spectral_products(const device& exec, const spectral_gemm<T>& products, buffer<T>* = nullptr) {
-    for_each_index(exec, products.d.elements(), products);
   }
 
   template <class T, class F>

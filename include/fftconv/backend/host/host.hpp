@@ -15,7 +15,6 @@
 #include "buffer.hpp"
 #include "cblas.hpp"
 #include "parallel.hpp"
-#include "spectral_gemm.hpp"
 
 namespace fftconv::detail {
 
@@ -73,37 +72,6 @@ struct backend<host> {
   static void gemm(const host&, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
                    Scalar* c) {
     host_gemm(desc, alpha, a, b, beta, c);
-  }
-
-  // The fft policy's products over natural-layout spectra: the blocked SIMD kernel. Its packing scratch, one
-  // region per thread: `packing` when the caller holds one across calls (grown here, from exec's memory path);
-  // else the resource's memory for this call when exec carries one, else fftconv's per-thread buffers.
-  template <class T>
-  static void spectral_products(const host& exec, const spectral_gemm<T>& products, buffer<T>* packing = nullptr) {
-    if ((packing == nullptr && exec.resource == nullptr) || products.d.elements() == 0)
-      return host_spectral_gemm(products);
-    const int threads = packing_threads();
-    buffer<T> for_this_call;
-    buffer<T>& scratch = packing != nullptr ? *packing : for_this_call;
-    const std::size_t needed = packing_count<T>();
-    if (scratch.size() < needed) {
-      buffer<T> grown = allocate<T>(exec, needed);  // allocate, then swap
-      scratch = std::move(grown);
-    }
-    host_spectral_gemm(products, host_simd_level(), spectral_scratch<T>{scratch.data(), threads});
-  }
-
-  // Reals of packing scratch the products use: one region per thread of the parallel region they run in.
-  template <class T>
-  static std::size_t packing_count() {
-    return std::size_t(packing_threads()) * spectral_gemm_scratch_count<T>();
-  }
-  static int packing_threads() {
-#if defined(_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
   }
 
   // A pointer handed to the host executor must be readable by the CPU: device memory is refused.

@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../backend/host/buffer.hpp"    // host_buffer
+#include "../../backend/host/parallel.hpp"  // omp.h
 #include "../../detail/kernels/products.hpp"
-#include "buffer.hpp"
-#include "parallel.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define FFTCONV_X86_SIMD 1
