@@ -19,8 +19,8 @@
 //
 // The host backend is always available; the device backend needs this translation unit compiled by nvcc.
 
-#include "primary.hpp"
-#include "queue.hpp"
+#include "common/primary.hpp"
+#include "device/queue.hpp"
 #include "host/host.hpp"
 #if defined(__CUDACC__)
 #include "device/device.cuh"

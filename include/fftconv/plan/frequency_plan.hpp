@@ -24,15 +24,15 @@
 #include <vector>
 
 #include "../backend/backend.hpp"
-#include "../backend/gemm.hpp"
+#include "../backend/common/gemm.hpp"
 #include "../detail/kernels/products.hpp"
 #include "../detail/kernels/spectral.hpp"
 #include "../detail/kernels/spectrum_layout.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"  // passes
 #include "../policy/fft/spectral_products.hpp"  // run_spectral_gemm
-#include "fft_backend.hpp"
-#include "fft_desc.hpp"
+#include "../backend/common/fft_backend.hpp"
+#include "../backend/common/fft_desc.hpp"
 #include "tiling.hpp"
 
 namespace fftconv::detail {

@@ -33,7 +33,7 @@
 #include "../geometry.hpp"
 #include "../plan/frequency_plan.hpp"
 #include "../plan/tiling.hpp"
-#include "../plan/plan_cache.hpp"  // fftconv::clear_plan_cache
+#include "../backend/common/plan_cache.hpp"  // fftconv::clear_plan_cache
 #include "../call.hpp"                // keep
 #include "../detail/saved_header.hpp"
 #include "../policy.hpp"

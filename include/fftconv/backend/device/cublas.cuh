@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "../../error.hpp"
-#include "../gemm.hpp"  // gemm_desc, complex<T>
+#include "../common/gemm.hpp"  // gemm_desc, complex<T>
 #include "capture.hpp"  // refuse_under_capture_on
 #include "device_guard.hpp"  // release_on_device, cuda_runtime
 #include "status.hpp"  // FFTCONV_CUDA_CHECK, FFTCONV_CUBLAS_CHECK

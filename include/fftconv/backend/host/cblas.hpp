@@ -13,7 +13,7 @@
 #endif
 
 #include "../../error.hpp"
-#include "../gemm.hpp"
+#include "../common/gemm.hpp"
 #include "parallel.hpp"
 
 #include "../../config.hpp"  // FFTCONV_HAS_CBLAS, FFTCONV_CBLAS_HEADER, dependent_false

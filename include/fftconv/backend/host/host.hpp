@@ -9,9 +9,9 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
-#include "../accumulator.hpp"
-#include "../memory_space.hpp"
-#include "../primary.hpp"
+#include "../common/accumulator.hpp"
+#include "../common/memory_space.hpp"
+#include "../common/primary.hpp"
 #include "buffer.hpp"
 #include "cblas.hpp"
 #include "parallel.hpp"

@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-#include "../../backend/gemm.hpp"  // complex<T>
+#include "../../backend/common/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
 #include "spectrum_layout.hpp"  // index_divisor
 

@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "../../backend/gemm.hpp"  // complex<T>
+#include "../../backend/common/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
 #include "im2col.hpp"  // fast_divmod
 

@@ -1,8 +1,8 @@
 #pragma once
 // The backend primary template; host/host.hpp and device/device.cuh specialise it (see backend.hpp).
 
-#include "../executor.hpp"
-#include "../config.hpp"  // dependent_false
+#include "../../executor.hpp"
+#include "../../config.hpp"  // dependent_false
 
 namespace fftconv::detail {
 
