@@ -1,5 +1,5 @@
 #pragma once
-// The frequency-domain plan of one problem shape on one executor: the tiling (plan/tiling.hpp), the FFT plans,
+// The frequency-domain plan of one problem shape on one executor: the tiling (tiling/tiling.hpp), the FFT plans,
 // the workspace, and the spectra X̂, Ŵ, dŶ where the caller's saved state does not hold them.
 //
 // A pass runs over chunks of rows (batch x tiles), so that the scratch stays under the workspace limit:
@@ -23,17 +23,17 @@
 #include <utility>
 #include <vector>
 
-#include "../backend/backend.hpp"
-#include "../backend/common/gemm.hpp"
-#include "../detail/kernels/products.hpp"
-#include "../detail/kernels/spectral.hpp"
-#include "../detail/kernels/spectrum_layout.hpp"
-#include "../geometry.hpp"
-#include "../policy.hpp"  // passes
-#include "../policy/fft/spectral_products.hpp"  // run_spectral_gemm
-#include "../backend/common/fft_backend.hpp"
-#include "../backend/common/fft_desc.hpp"
-#include "tiling.hpp"
+#include "../../backend/backend.hpp"
+#include "../../backend/common/fft_backend.hpp"
+#include "../../backend/common/fft_desc.hpp"
+#include "../../backend/common/gemm.hpp"
+#include "../../detail/kernels/products.hpp"
+#include "../../detail/kernels/spectral.hpp"
+#include "../../detail/kernels/spectrum_layout.hpp"
+#include "../../geometry.hpp"
+#include "../../policy.hpp"  // passes
+#include "../../tiling/tiling.hpp"
+#include "spectral_products.hpp"  // run_spectral_gemm
 
 namespace fftconv::detail {
 
