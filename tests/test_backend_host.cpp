@@ -18,8 +18,8 @@
 #include <fftconv/backend/device/device_guard.hpp>
 #include <fftconv/backend/device/status.hpp>
 #include <fftconv/backend/device/stream_events.hpp>
-#include <fftconv/backend/queue.hpp>
-#include <fftconv/plan/plan_cache.hpp>
+#include <fftconv/backend/device/queue.hpp>
+#include <fftconv/backend/common/plan_cache.hpp>
 
 #include "support/expect_error.hpp"
 

@@ -8,6 +8,13 @@
 #define FFTCONV_HD
 #endif
 
+// A static_assert condition that depends on a template parameter, so it fires only when instantiated: the
+// primary templates that name a missing specialization (conv_impl, backend, fft_backend).
+namespace fftconv::detail {
+template <class>
+inline constexpr bool dependent_false = false;
+}  // namespace fftconv::detail
+
 #define FFTCONV_VERSION_MAJOR 0
 #define FFTCONV_VERSION_MINOR 1
 #define FFTCONV_VERSION_PATCH 0

@@ -26,7 +26,7 @@
 
 #include "backend/backend.hpp"
 #include "call.hpp"
-#include "detail/kernels/direct.hpp"  // bias_gradient_term
+#include "detail/bias_gradient.hpp"
 #include "detail/boundary.hpp"
 #include "detail/saved_header.hpp"
 #include "detail/validate.hpp"
@@ -380,8 +380,7 @@ class conv {
       if (dw)
         impl_.backward_filter(exec, p, io.operand(x, reach.x), dy_in, dw, dbias);
       else if (dbias != nullptr)
-        detail::backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(),
-                                             detail::bias_gradient_term<N, T>(p, dy_in), dbias);
+        detail::bias_gradient(exec, p, dy_in, dbias);
     }
   }
 

@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "backend/queue.hpp"  // execution_queue, device_guard
+#include "backend/device/queue.hpp"  // execution_queue, device_guard
 #include "conv.hpp"
 #include "executor.hpp"
 #include "geometry.hpp"

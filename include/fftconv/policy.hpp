@@ -4,6 +4,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "config.hpp"  // detail::dependent_false
+
 namespace fftconv {
 
 struct naive {};      // direct windowed convolution
@@ -87,9 +89,6 @@ struct passes {
 enum class automatic_mode { measure, heuristic, exhaustive };
 
 namespace detail {
-
-template <class>
-inline constexpr bool dependent_false = false;
 
 // Which tensors a policy's kernels read or write through their own strides for a problem (conv_impl::reach);
 // conv hands the others to it row-major: inputs gathered into a copy, outputs written to one and blended back.

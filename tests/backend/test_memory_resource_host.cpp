@@ -203,13 +203,13 @@ TEST_CASE("host spectral products pack in the resource's memory, one region per 
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = complex<float>(float(i % 3) - 1, float(i % 11) - 5);
   resource r;
   const long news = aligned_news_of([&] {
-    fftconv::detail::backend<fftconv::host>::spectral_products(
+    fftconv::detail::run_spectral_gemm(
         fftconv::host{&r}, fftconv::detail::spectral_gemm<float>(d, a.data(), b.data(), with.data()));
   });
   CHECK(news == 0);
   CHECK(r.allocations() == 1);
   check_books_balanced(r);
-  fftconv::detail::backend<fftconv::host>::spectral_products(
+  fftconv::detail::run_spectral_gemm(
       fftconv::host{}, fftconv::detail::spectral_gemm<float>(d, a.data(), b.data(), without.data()));
   CHECK(with == without);
 }

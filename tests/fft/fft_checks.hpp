@@ -284,7 +284,7 @@ void check_workspace(Exec exec) {
                                                                 fftconv::keep::none));
     // The bound leaves out the host products' fixed per-thread packing scratch.
     CHECK(s.layer.workspace_bytes() <=
-          predicted_step + fftconv::detail::backend<fftconv::host>::packing_count<T>() * sizeof(T));
+          predicted_step + fftconv::detail::spectral_packing_count<T>() * sizeof(T));
     // A step with a saved state holds less (X̂ and Ŵ are the caller's), exactly as predicted.
     session<N, T, Exec> saved(exec, strided_grouped_layer(N, 2), 80 + N);
     saved.forward_saved();

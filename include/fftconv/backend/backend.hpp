@@ -18,9 +18,14 @@
 // refuse_under_capture before anything else of that kind it does.
 //
 // The host backend is always available; the device backend needs this translation unit compiled by nvcc.
+//
+// Folders: common/ what both backends share (the backend<Exec> primary, GEMM and FFT descriptors, the plan cache,
+// allocation); host/ OpenMP loops, FFTW, CBLAS; device/ launches, cuFFT, cuBLAS and the CUDA runtime's streams
+// and capture rules. A backend knows no convolution: what a policy runs on it lives with the policy
+// (tools/check-layering holds this).
 
-#include "primary.hpp"
-#include "queue.hpp"
+#include "common/primary.hpp"
+#include "device/queue.hpp"
 #include "host/host.hpp"
 #if defined(__CUDACC__)
 #include "device/device.cuh"

@@ -8,11 +8,11 @@
 
 #include "../backend/backend.hpp"
 #include "../call.hpp"                   // keep
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/tensor_layout.hpp"  // strided
 #include "../error.hpp"
 #include "../geometry.hpp"
-#include "../plan/fft_backend.hpp"
+#include "../backend/common/fft_backend.hpp"
 #include "../policy.hpp"
 #include "fft.hpp"
 #include "im2col.hpp"
@@ -120,8 +120,7 @@ class automatic_candidates {
 
   template <class Exec>
   static void bias_gradient(Exec exec, const problem<N>& p, strided<const T, N> dy, T* dbias) {
-    backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
-                                 dbias);
+    detail::bias_gradient(exec, p, dy, dbias);
   }
 
  private:

@@ -12,10 +12,10 @@
 // own arguments, whatever their addresses. The one kept map is Ŵ for weights the caller declared constant
 // (set_weights_constant(true)), until weights_changed().
 //
-// Tiles, phases and frames: plan/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
-// set_tile_extents). The plan and its passes: plan/frequency_plan.hpp. Element math: detail/kernels/
+// Tiles, phases and frames: tiling/tiling.hpp (chosen by a cost model under set_workspace_limit, or forced with
+// set_tile_extents). The plan and its passes: policy/fft/frequency_plan.hpp. Element math: detail/kernels/
 // spectral.hpp (staging, crop, overlap-add), spectrum_layout.hpp (transposes), products.hpp (natural-layout
-// products; their host kernel is backend/host/spectral_gemm.hpp).
+// products; their host kernel is policy/fft/spectral_gemm.hpp).
 
 #include <array>
 #include <cstddef>
@@ -27,16 +27,16 @@
 #include <vector>
 
 #include "../backend/backend.hpp"
-#include "../backend/host/fftw.hpp"  // FFTW3 (fftw_*/fftwf_* plan-many)
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../backend/common/plan_cache.hpp"  // fftconv::clear_plan_cache
+#include "../backend/host/fftw.hpp"          // FFTW3 (fftw_*/fftwf_* plan-many)
+#include "../call.hpp"                       // keep
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/spectral.hpp"
-#include "../geometry.hpp"
-#include "../plan/frequency_plan.hpp"
-#include "../plan/tiling.hpp"
-#include "../plan/plan_cache.hpp"  // fftconv::clear_plan_cache
-#include "../call.hpp"                // keep
 #include "../detail/saved_header.hpp"
+#include "../geometry.hpp"
 #include "../policy.hpp"
+#include "../tiling/tiling.hpp"
+#include "fft/frequency_plan.hpp"
 #if defined(__CUDACC__)
 #include "../backend/device/cufft.cuh"  // cuFFT plan-many
 #endif
@@ -236,8 +236,7 @@ class conv_impl<fft, N, T> {
       plan.backward(exec, dy, kernel, input, output, dx, dw, counts_);
     }
     if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, p.batch * p.output_spatial(), bias_gradient_term<N, T>(p, dy),
-                                   dbias);
+      bias_gradient(exec, p, dy, dbias);
   }
 
   // Ŵ for this call: the plan's kept one for declared-constant weights (transformed once), else w transformed

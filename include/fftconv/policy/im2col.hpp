@@ -31,7 +31,7 @@
 #include <utility>
 
 #include "../backend/backend.hpp"
-#include "../detail/kernels/direct.hpp"  // bias_gradient_term
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/im2col.hpp"
 #include "../error.hpp"
 #include "../executor.hpp"
@@ -345,8 +345,7 @@ class conv_impl<im2col, N, T> {
       }
     }
     if (dbias != nullptr)
-      be::segmented_sum(exec, p.out_channels, p.batch * l.output_spatial,
-                        bias_gradient_term<N, T>(p, gradient), dbias);
+      bias_gradient(exec, p, gradient, dbias);
   }
 
   void weights_changed() {}

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "../backend/backend.hpp"
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/direct.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
@@ -39,7 +40,7 @@ class conv_impl<naive, N, T> {
     const std::int64_t terms = p.batch * p.output_spatial();
     backend<Exec>::segmented_sum(exec, p.weight_size(), terms, direct_filter_term<N, T>{p, x, dy}, dw.data);
     if (dbias != nullptr)
-      backend<Exec>::segmented_sum(exec, p.out_channels, terms, bias_gradient_term<N, T>(p, dy), dbias);
+      bias_gradient(exec, p, dy, dbias);
   }
 
   void weights_changed() {}

@@ -16,7 +16,7 @@
 #include <memory>
 
 #include "../../error.hpp"
-#include "../../plan/plan_cache.hpp"
+#include "../common/plan_cache.hpp"
 #include "device_guard.hpp"
 
 namespace fftconv::detail {

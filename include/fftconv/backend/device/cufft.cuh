@@ -21,10 +21,10 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
-#include "../../plan/fft_backend.hpp"
-#include "../../plan/fft_desc.hpp"
-#include "../../plan/plan_cache.hpp"
-#include "../gemm.hpp"  // complex<T>
+#include "../common/fft_backend.hpp"
+#include "../common/fft_desc.hpp"
+#include "../common/plan_cache.hpp"
+#include "../common/gemm.hpp"  // complex<T>
 #include "capture.hpp"
 #include "device_guard.hpp"
 #include "status.hpp"

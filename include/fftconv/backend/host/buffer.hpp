@@ -7,7 +7,7 @@
 
 #include "../../error.hpp"
 #include "../../memory.hpp"
-#include "../allocation.hpp"
+#include "../common/allocation.hpp"
 
 namespace fftconv::detail {
 

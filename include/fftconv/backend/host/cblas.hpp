@@ -13,11 +13,10 @@
 #endif
 
 #include "../../error.hpp"
-#include "../../policy.hpp"  // dependent_false
-#include "../gemm.hpp"
+#include "../common/gemm.hpp"
 #include "parallel.hpp"
 
-#include "../../config.hpp"  // FFTCONV_HAS_CBLAS, FFTCONV_CBLAS_HEADER
+#include "../../config.hpp"  // FFTCONV_HAS_CBLAS, FFTCONV_CBLAS_HEADER, dependent_false
 #if FFTCONV_HAS_CBLAS
 #include FFTCONV_CBLAS_HEADER
 #endif

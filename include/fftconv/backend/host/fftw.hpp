@@ -19,14 +19,13 @@
 
 #include "../../error.hpp"
 #include "../../executor.hpp"
-#include "../../plan/fft_backend.hpp"
-#include "../../plan/fft_desc.hpp"
-#include "../../plan/plan_cache.hpp"
-#include "../../policy.hpp"  // dependent_false
-#include "../gemm.hpp"       // complex<T>
+#include "../common/fft_backend.hpp"
+#include "../common/fft_desc.hpp"
+#include "../common/plan_cache.hpp"
+#include "../common/gemm.hpp"  // complex<T>
 #include "parallel.hpp"
 
-#include "../../config.hpp"  // FFTCONV_HAS_FFTW
+#include "../../config.hpp"  // FFTCONV_HAS_FFTW, dependent_false
 #if FFTCONV_HAS_FFTW
 #include <fftw3.h>
 #endif

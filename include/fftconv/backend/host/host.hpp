@@ -7,16 +7,14 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../../detail/kernels/direct.hpp"  // bias_gradient_term
 #include "../../error.hpp"
 #include "../../executor.hpp"
-#include "../accumulator.hpp"
-#include "../memory_space.hpp"
-#include "../primary.hpp"
+#include "../common/accumulator.hpp"
+#include "../common/memory_space.hpp"
+#include "../common/primary.hpp"
 #include "buffer.hpp"
 #include "cblas.hpp"
 #include "parallel.hpp"
-#include "spectral_gemm.hpp"
 
 namespace fftconv::detail {
 
@@ -60,39 +58,6 @@ struct backend<host> {
     }
   }
 
-  // The bias gradient db[o] = sum over b, q of dy[b, o, q] (every policy's): each segment is `batch` contiguous
-  // runs of output_spatial terms, summed here without the term functor's index division per element and in
-  // eight interleaved partial sums (independent adds the compiler vectorises, not one chain of dependent
-  // ones), combined in a fixed order: the same bits on every run.
-  template <int N, class T>
-  static void segmented_sum(const host& exec, std::int64_t segments, std::int64_t length,
-                            const bias_gradient_term<N, T>& term, T* out) {
-    if (!term.dy.layout.dense_planes(term.output)) {  // channels-last or another strided dy: term by term
-      segmented_sum<T, bias_gradient_term<N, T>>(exec, segments, length, term, out);
-      return;
-    }
-    using accumulator = host_accumulator_t<T>;
-    constexpr std::int64_t lanes = 8;
-    const std::int64_t run = term.output_spatial;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (segments > 1 && worth_parallel(double(segments) * double(length)))
-#endif
-    for (std::int64_t o = 0; o < segments; ++o) {
-      accumulator partial[lanes] = {};
-      for (std::int64_t first = 0, b = 0; first < length; first += run, ++b) {
-        const T* values = term.dy.data + term.dy.layout.plane(b, o);
-        const std::int64_t count = std::min(run, length - first);
-        std::int64_t q = 0;
-        for (; q + lanes <= count; q += lanes)
-          for (std::int64_t l = 0; l < lanes; ++l) partial[l] += values[q + l];
-        for (; q < count; ++q) partial[q % lanes] += values[q];
-      }
-      accumulator sum{};
-      for (std::int64_t l = 0; l < lanes; ++l) sum += partial[l];
-      out[o] = static_cast<T>(sum);
-    }
-  }
-
   template <class T>
   static void fill(const host& exec, T* data, std::int64_t count, T value) {
     for_each_index(exec, count, [=](std::int64_t i) { data[i] = value; });
@@ -107,37 +72,6 @@ struct backend<host> {
   static void gemm(const host&, const gemm_desc& desc, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
                    Scalar* c) {
     host_gemm(desc, alpha, a, b, beta, c);
-  }
-
-  // The fft policy's products over natural-layout spectra: the blocked SIMD kernel. Its packing scratch, one
-  // region per thread: `packing` when the caller holds one across calls (grown here, from exec's memory path);
-  // else the resource's memory for this call when exec carries one, else fftconv's per-thread buffers.
-  template <class T>
-  static void spectral_products(const host& exec, const spectral_gemm<T>& products, buffer<T>* packing = nullptr) {
-    if ((packing == nullptr && exec.resource == nullptr) || products.d.elements() == 0)
-      return host_spectral_gemm(products);
-    const int threads = packing_threads();
-    buffer<T> for_this_call;
-    buffer<T>& scratch = packing != nullptr ? *packing : for_this_call;
-    const std::size_t needed = packing_count<T>();
-    if (scratch.size() < needed) {
-      buffer<T> grown = allocate<T>(exec, needed);  // allocate, then swap
-      scratch = std::move(grown);
-    }
-    host_spectral_gemm(products, host_simd_level(), spectral_scratch<T>{scratch.data(), threads});
-  }
-
-  // Reals of packing scratch the products use: one region per thread of the parallel region they run in.
-  template <class T>
-  static std::size_t packing_count() {
-    return std::size_t(packing_threads()) * spectral_gemm_scratch_count<T>();
-  }
-  static int packing_threads() {
-#if defined(_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
   }
 
   // A pointer handed to the host executor must be readable by the CPU: device memory is refused.

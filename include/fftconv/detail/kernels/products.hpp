@@ -10,7 +10,7 @@
 //   backward_data    dX̂[row, g, k] = sum_{o in g} dŶ[row, o] Ŵ[o, k]        i = row, j = k,      l = o in g
 //   backward_filter  dŴ[o, k]     = sum_rows conj(dŶ[row, o]) X̂[row, g, k]  i = o in g, j = k, l = row
 // One descriptor, two executions: on the GPU one thread per (g, i, j, f) running the functor below; on the host
-// a cache-blocked SIMD kernel vectorised along frequencies (backend/host/spectral_gemm.hpp), checked against
+// a cache-blocked SIMD kernel vectorised along frequencies (policy/fft/spectral_gemm.hpp), checked against
 // the functor's row form. Both sum l in order: the same result on every run.
 //
 // The complex arithmetic is written out on real and imaginary parts: a library complex multiply may take a
@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-#include "../../backend/gemm.hpp"  // complex<T>
+#include "../../backend/common/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
 #include "spectrum_layout.hpp"  // index_divisor
 

@@ -1,7 +1,7 @@
 #pragma once
 // Element math of the FFT policy around the transforms, shared by the host loops and the GPU kernels:
 // staging tiles of x, dy and the polyphase kernel into transform frames, and reading results back out of the
-// inverse transforms' frames (y with bias, dx by overlap-add, dw). The tiling geometry is plan/tiling.hpp.
+// inverse transforms' frames (y with bias, dx by overlap-add, dw). The tiling geometry is tiling/tiling.hpp.
 //
 // Conventions (per spatial dim; s stride, p low padding, K' phase taps, T outputs per tile, W = T + K' - 1,
 // L the frame):
@@ -22,7 +22,7 @@
 
 #include "../../config.hpp"
 #include "../../geometry.hpp"
-#include "../../plan/tiling.hpp"
+#include "../../tiling/tiling.hpp"
 #include "spectrum_layout.hpp"  // index_divisor
 #include "tensor_layout.hpp"
 

@@ -6,7 +6,7 @@
 //                    (L_{N-1}/2 + 1)). cuFFT and FFTW stay in this layout: strided, frequency-major output
 //                    takes their transforms off their fast contiguous kernels.
 //   frequency-major  [F][G][A1][A2][K]: per frequency f and group g a row-major (A1*A2) x K matrix, the operand
-//                    of the per-frequency channel GEMMs (plan/frequency_plan.hpp).
+//                    of the per-frequency channel GEMMs (policy/fft/frequency_plan.hpp).
 // How a tensor's maps factor (natural map index ((a1 * G + g) * A2 + a2) * K + k):
 //   x, dx:  A1 = rows (batch x tiles), A2 = 1,   K = C/g x phases
 //   y, dy:  A1 = rows,                 A2 = 1,   K = O/g
@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "../../backend/gemm.hpp"  // complex<T>
+#include "../../backend/common/gemm.hpp"  // complex<T>
 #include "../../config.hpp"
 #include "im2col.hpp"  // fast_divmod
 

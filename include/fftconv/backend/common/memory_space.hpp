@@ -3,8 +3,8 @@
 // Without a driver or a GPU the runtime answers cudaErrorInsufficientDriver / cudaErrorNoDevice: that means
 // "no GPU", so every pointer is host memory, and the sticky error is cleared.
 
-#include "../config.hpp"  // FFTCONV_HAS_CUDART
-#include "../error.hpp"
+#include "../../config.hpp"  // FFTCONV_HAS_CUDART
+#include "../../error.hpp"
 
 #if FFTCONV_HAS_CUDART || defined(__CUDACC__)
 #include <cuda_runtime_api.h>

@@ -1,5 +1,5 @@
 #pragma once
-// The frequency-domain plan of one problem shape on one executor: the tiling (plan/tiling.hpp), the FFT plans,
+// The frequency-domain plan of one problem shape on one executor: the tiling (tiling/tiling.hpp), the FFT plans,
 // the workspace, and the spectra X̂, Ŵ, dŶ where the caller's saved state does not hold them.
 //
 // A pass runs over chunks of rows (batch x tiles), so that the scratch stays under the workspace limit:
@@ -23,16 +23,17 @@
 #include <utility>
 #include <vector>
 
-#include "../backend/backend.hpp"
-#include "../backend/gemm.hpp"
-#include "../detail/kernels/products.hpp"
-#include "../detail/kernels/spectral.hpp"
-#include "../detail/kernels/spectrum_layout.hpp"
-#include "../geometry.hpp"
-#include "../policy.hpp"  // passes
-#include "fft_backend.hpp"
-#include "fft_desc.hpp"
-#include "tiling.hpp"
+#include "../../backend/backend.hpp"
+#include "../../backend/common/fft_backend.hpp"
+#include "../../backend/common/fft_desc.hpp"
+#include "../../backend/common/gemm.hpp"
+#include "../../detail/kernels/products.hpp"
+#include "../../detail/kernels/spectral.hpp"
+#include "../../detail/kernels/spectrum_layout.hpp"
+#include "../../geometry.hpp"
+#include "../../policy.hpp"  // passes
+#include "../../tiling/tiling.hpp"
+#include "spectral_products.hpp"  // run_spectral_gemm
 
 namespace fftconv::detail {
 
@@ -178,7 +179,7 @@ class frequency_plan final : public frequency_plan_base {
     std::size_t bytes = scratch_of(p, choice, sizes).bytes();
     if (!windows_reach_input(p)) return bytes;
     if (choice.layout.products == spectral_products::elementwise)
-      bytes += backend<host>::packing_count<T>() * sizeof(T);
+      bytes += spectral_packing_count<T>() * sizeof(T);
     const std::int64_t per_map =
         choice.layout.products == spectral_products::elementwise ? sizes.spectrum_distance : sizes.frequencies;
     const auto spectrum = [&](std::int64_t rows, std::int64_t maps_per_row) {
@@ -261,12 +262,12 @@ class frequency_plan final : public frequency_plan_base {
       transform_input_rows(exec, x, first, rows, in, counts);
       const std::int64_t local = first - in.first_row;
       if (elementwise()) {
-        ops::spectral_products(exec, spectral_gemm<T>(forward_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
-                                                                            problem_.groups, kernel_columns(),
-                                                                            problem_.out_channels_per_group(), rows),
-                                                      in.data + local * sizes_.row_inputs * sizes_.spectrum_distance,
-                                                      kernel, product_.data()),
-                               &packing_);
+        run_spectral_gemm(exec, spectral_gemm<T>(forward_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                       problem_.groups, kernel_columns(),
+                                                                       problem_.out_channels_per_group(), rows),
+                                                 in.data + local * sizes_.row_inputs * sizes_.spectrum_distance,
+                                                 kernel, product_.data()),
+                          &packing_);
       } else {
         const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
         gemm_desc desc;
@@ -310,12 +311,12 @@ class frequency_plan final : public frequency_plan_base {
       const std::int64_t local = first - out.first_row;
       const std::int64_t k = kernel_columns();
       if (elementwise()) {
-        ops::spectral_products(exec, spectral_gemm<T>(data_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
-                                                                         problem_.groups, k,
-                                                                         problem_.out_channels_per_group(), rows),
-                                                      out.data + local * sizes_.row_outputs * sizes_.spectrum_distance,
-                                                      kernel, product_.data()),
-                               &packing_);
+        run_spectral_gemm(exec, spectral_gemm<T>(data_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                    problem_.groups, k,
+                                                                    problem_.out_channels_per_group(), rows),
+                                                 out.data + local * sizes_.row_outputs * sizes_.spectrum_distance,
+                                                 kernel, product_.data()),
+                          &packing_);
       } else {
         const std::int64_t og = problem_.out_channels_per_group();
         gemm_desc desc;
@@ -380,10 +381,10 @@ class frequency_plan final : public frequency_plan_base {
                        transform_counts& counts) {
     const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
     if (elementwise()) {
-      ops::spectral_products(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
-                                                                         problem_.groups, k, og, sizes_.rows),
-                                                    output, input, product_.data()),
-                               &packing_);
+      run_spectral_gemm(exec, spectral_gemm<T>(filter_products_desc(sizes_.frequencies, sizes_.spectrum_distance,
+                                                                    problem_.groups, k, og, sizes_.rows),
+                                               output, input, product_.data()),
+                          &packing_);
     } else {
       gemm_desc desc;
       desc.op_a = gemm_op::conjugate_transpose;

@@ -1,8 +1,9 @@
 #pragma once
-// The backend primary template; host/host.hpp and device/device.cuh specialise it (see backend.hpp).
+// The backend primary template; backend/host/host.hpp and backend/device/device.cuh specialise it (see
+// backend/backend.hpp).
 
-#include "../executor.hpp"
-#include "../policy.hpp"  // dependent_false
+#include "../../executor.hpp"
+#include "../../config.hpp"  // dependent_false
 
 namespace fftconv::detail {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <new>
 
-#include "../error.hpp"
-#include "../memory.hpp"
+#include "../../error.hpp"
+#include "../../memory.hpp"
 
 namespace fftconv::detail {
 

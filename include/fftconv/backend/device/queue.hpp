@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../executor.hpp"
-#include "device/capture.hpp"
-#include "device/device_guard.hpp"
+#include "../../executor.hpp"
+#include "capture.hpp"
+#include "device_guard.hpp"
 
 namespace fftconv::detail {
 

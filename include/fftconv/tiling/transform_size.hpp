@@ -1,6 +1,6 @@
 #pragma once
 // Transform sizes for the FFT policy: the 7-smooth sizes (2^a 3^b 5^c 7^d, the radices cuFFT and FFTW run
-// fast) and their per-element cost. plan/tiling.hpp chooses the frames among them by a cost model; never by
+// fast) and their per-element cost. tiling/tiling.hpp chooses the frames among them by a cost model; never by
 // rounding up to a power of two, which can nearly double every dim of a frame that a 7-smooth size fits.
 
 #include <algorithm>

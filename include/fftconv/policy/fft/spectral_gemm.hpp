@@ -11,9 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../backend/host/buffer.hpp"    // host_buffer
+#include "../../backend/host/parallel.hpp"  // omp.h
 #include "../../detail/kernels/products.hpp"
-#include "buffer.hpp"
-#include "parallel.hpp"
+#include "../../tuning.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define FFTCONV_X86_SIMD 1
@@ -59,7 +60,7 @@ struct spectral_scratch {
 enum class simd_level { portable, avx2, avx512 };
 
 // Outputs (C) of at least this many bytes are written with non-temporal stores (see the kernel).
-inline constexpr std::int64_t spectral_streaming_bytes = std::int64_t{8} << 20;
+inline constexpr std::int64_t spectral_streaming_bytes = host_tuning.streaming_product_bytes;
 
 // 16-byte vectors through the compilers' vector extensions: every x86-64 has SSE2, and other targets map them
 // to their own (NEON).

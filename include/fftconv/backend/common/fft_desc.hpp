@@ -18,7 +18,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../geometry.hpp"
+#include "../../geometry.hpp"
 
 namespace fftconv::detail {
 

@@ -28,6 +28,7 @@
 
 #include "../error.hpp"
 #include "../geometry.hpp"
+#include "../tuning.hpp"
 #include "transform_size.hpp"
 
 namespace fftconv::detail {
@@ -42,10 +43,8 @@ namespace fftconv::detail {
 enum class spectral_products { automatic, gemm, elementwise };
 
 // On the GPU, elementwise products are chosen when (input channels per group x phases) x (output channels per
-// group) is at most this. Measured on the host's element loops (fp32, 2-core AVX-512), before the host had its
-// own kernel: the GEMM path cost 5.3x the elementwise path for depthwise 64 channels at 64^2, k=7, and broke
-// even near 8. Not yet measured on a GPU.
-inline constexpr std::int64_t elementwise_products_limit = 8;
+// group) is at most this (tuning.hpp): below it a batched GEMM's launch and packing outweigh its arithmetic.
+inline constexpr std::int64_t elementwise_products_limit = device_tuning.elementwise_products_limit;
 
 template <int N>
 struct tiling {

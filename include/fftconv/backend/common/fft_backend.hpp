@@ -8,7 +8,7 @@
 //   forward<T>(exec, plan, real, spectrum, work_area) R2C / D2Z
 //   inverse<T>(exec, plan, spectrum, real, work_area) C2R / Z2D (overwrites the spectrum)
 
-#include "../policy.hpp"  // dependent_false
+#include "../../config.hpp"  // dependent_false
 
 namespace fftconv::detail {
 
