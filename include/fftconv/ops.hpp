@@ -26,6 +26,7 @@
 #include "backend/backend.hpp"
 #include "error.hpp"
 #include "executor.hpp"
+#include "geometry.hpp"  // checked_multiply, checked_add
 
 namespace fftconv::ops {
 
@@ -94,8 +95,10 @@ inline void check_gemm(const public_gemm_desc& d) {
   check_leading("ldb", d.ldb, b_plain ? d.n : d.k, b_plain ? "B stored k x n (op_b none)" : "B stored n x k (op_b)");
   check_leading("ldc", d.ldc, d.n, "C stored m x n");
   // The entries of a batch may run concurrently: their outputs must not overlap (inputs may be shared).
-  const std::int64_t output_span = (d.m - 1) * d.ldc + d.n;
-  if (d.batch > 1 && d.m > 0 && d.n > 0 && d.stride_c < output_span)
+  if (d.batch <= 1 || d.m == 0 || d.n == 0) return;
+  const std::int64_t output_span = checked_add(checked_multiply(d.m - 1, d.ldc, "ops::gemm: (m - 1) * ldc"), d.n,
+                                               "ops::gemm: (m - 1) * ldc + n");
+  if (d.stride_c < output_span)
     fail("ops::gemm: stride_c = ", d.stride_c, " overlaps the ", d.batch, " outputs of ", d.m, " x ", d.n,
          " (ldc = ", d.ldc, "); it needs stride_c >= ", output_span);
 }

@@ -22,10 +22,12 @@ struct backend_rates {
   double call_seconds;      // fixed cost of one library call or kernel launch
 };
 
+// A field marked "host" or "device" is read by that executor only; the other's copy is the same value, unread.
 struct tuning {
   // im2col
   std::size_t im2col_workspace_limit;  // column buffer cap without set_workspace_limit: chunks the batch past it
-  std::size_t im2col_block_bytes;      // host forward: a block's columns stay in cache from the gather to the GEMM
+                                       // (one value: a layer's limit holds on either executor)
+  std::size_t im2col_block_bytes;      // host: a forward block's columns stay in cache from gather to GEMM
 
   // fft
   std::int64_t elementwise_products_limit;  // device: (C/g x phases) x O/g at most this runs elementwise, not GEMM

@@ -2,6 +2,10 @@
 // candidate out of memory, no dependence on the timing's scratch addresses, saved states read by the algorithm
 // that wrote them, backward without a saved state, the functional form, and the cost model as arithmetic.
 #include <array>
+#include <cstdio>
+#include <fstream>
+#include <locale>
+#include <optional>
 #include <string>
 
 #include "automatic_checks.hpp"
@@ -176,6 +180,63 @@ TEST_CASE("automatic host: a choice key reads back from its text, and carries th
   fftconv::detail::tuning changed = fftconv::detail::host_tuning;
   changed.hopeless_factor += 1;
   CHECK(fftconv::detail::fingerprint(changed) != fftconv::detail::fingerprint(fftconv::detail::host_tuning));
+
+  // Rank 1 and 3 read back too; a sign, a grouped number, a pass out of order or no hardware does not.
+  const auto key1 = fftconv::detail::make_choice_key<1, double>(
+      fftconv::detail::make_problem<1>(fftconv::geometry<1>{.in_channels = 2, .out_channels = 2, .kernel = {7}}, 3, {1000}),
+      fftconv::passes::only(fftconv::pass::backward_filter), std::nullopt, fftconv::automatic_mode::measure, 0xabcdef,
+      "device sm_90 cudart=13000");
+  CHECK(choice_key::parse(key1.text()) == key1);
+  const auto key3 = fftconv::detail::make_choice_key<3, float>(
+      fftconv::detail::make_problem<3>(fftconv::geometry<3>{.in_channels = 1, .out_channels = 4, .kernel = {3, 3, 3}}, 1,
+                                       {8, 9, 10}),
+      fftconv::passes::training(), std::size_t{0}, fftconv::automatic_mode::heuristic, 1, "h");
+  CHECK(choice_key::parse(key3.text()) == key3);
+  const std::string text1 = key1.text();
+  const auto with = [&](const char* from, const char* to) {
+    std::string changed_text = text1;
+    REQUIRE(changed_text.find(from) != std::string::npos);
+    return changed_text.replace(changed_text.find(from), std::string(from).size(), to);
+  };
+  CHECK(choice_key::parse(with("batch=3", "batch=-3")) == std::nullopt);
+  CHECK(choice_key::parse(with("input=1000", "input=1,000")) == std::nullopt);
+  CHECK(choice_key::parse(with("passes=w", "passes=wf")) == std::nullopt);
+  CHECK(choice_key::parse(with("passes=w", "passes=ww")) == std::nullopt);
+  CHECK(choice_key::parse(with("tuning=abcdef", "tuning=ABCDEF")) == std::nullopt);
+  CHECK(choice_key::parse(text1.substr(0, text1.find("on=") + 3)) == std::nullopt);
+
+  // A global locale that groups digits changes nothing in the text.
+  struct grouping : std::numpunct<char> {
+    char do_thousands_sep() const override { return ','; }
+    std::string do_grouping() const override { return "\3"; }
+  };
+  const std::locale before = std::locale::global(std::locale(std::locale::classic(), new grouping));
+  const std::string grouped = key1.text();
+  std::locale::global(before);
+  CHECK(grouped == text1);
+}
+
+TEST_CASE("automatic host: a choice file of another format version is refused, naming which") {
+  const std::string path = "automatic_choice_versions_test.txt";
+  const auto load_with_header = [&](const std::string& header) {
+    {
+      std::ofstream out(path, std::ios::trunc);
+      out << header << "\n";
+    }
+    std::string message;
+    try {
+      fftconv::load_automatic_choices(path);
+    } catch (const fftconv::invalid_argument& e) {
+      message = e.what();
+    }
+    std::remove(path.c_str());
+    return message;
+  };
+  CHECK(load_with_header("fftconv-automatic-choices 2").empty());
+  CHECK(load_with_header("fftconv-automatic-choices 2\r").empty());  // a line end from Windows
+  CHECK(load_with_header("fftconv-automatic-choices 1").find("measured again") != std::string::npos);
+  CHECK(load_with_header("fftconv-automatic-choices 3").find("newer fftconv") != std::string::npos);
+  CHECK(load_with_header("fftconv-automatic-choices2").find("not a choice file") != std::string::npos);
 }
 
 TEST_CASE("automatic host: algorithms and passes as values") {

@@ -8,11 +8,14 @@
 // message rather than read: its keys lack fields (the tuning fingerprint, in version 1) that decide whether a
 // choice still holds. Keys from other machines load but never match, since the hardware identity is part of them.
 
+#include <charconv>
 #include <istream>
+#include <locale>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "../error.hpp"
@@ -37,6 +40,7 @@ inline void write_choices(std::ostream& out, const std::vector<saved_choice>& ch
       if (c == '\n' || c == '\r') c = ' ';
     return text;
   };
+  out.imbue(std::locale::classic());
   out << choice_file_magic << ' ' << choice_file_version << '\n';
   for (const auto& [key, choice] : choices)
     out << key.text() << choice_file_separator << to_string(*choice->policy) << choice_file_separator
@@ -47,13 +51,26 @@ inline void write_choices(std::ostream& out, const std::vector<saved_choice>& ch
 inline std::vector<saved_choice> read_choices(std::istream& in, const std::string& path) {
   const std::string expected = std::string(choice_file_magic) + ' ' + std::to_string(choice_file_version);
   std::string line;
-  if (!std::getline(in, line) || line.substr(0, choice_file_magic.size()) != choice_file_magic)
+  const auto next_line = [&] {
+    if (!std::getline(in, line)) return false;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // written on or copied through Windows
+    return true;
+  };
+  if (!next_line() || line.substr(0, choice_file_magic.size() + 1) != std::string(choice_file_magic) + ' ')
     fail("load_automatic_choices: '", path, "' is not a choice file (it does not start with '", expected, "')");
-  if (line != expected)
+  if (line != expected) {
+    int version = 0;
+    const std::string number = line.substr(choice_file_magic.size() + 1);
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), version);
+    const bool newer = error == std::errc() && end == number.data() + number.size() && version > choice_file_version;
+    if (newer)
+      fail("load_automatic_choices: '", path, "' has format '", line, "', written by a newer fftconv; this one reads '",
+           expected, "'");
     fail("load_automatic_choices: '", path, "' has format '", line, "', this fftconv reads '", expected,
          "'; delete the file and let the choices be measured again");
+  }
   std::vector<saved_choice> parsed;
-  for (int number = 2; std::getline(in, line); ++number) {
+  for (int number = 2; next_line(); ++number) {
     if (line.empty()) continue;
     std::vector<std::string> fields;
     std::size_t start = 0;

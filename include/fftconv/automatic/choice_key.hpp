@@ -6,11 +6,13 @@
 //   N=2 T=float batch=8 in=3 out=16 groups=1 input=32x32 kernel=5x5 pad=2x2 pad_high=2x2 stride=1x1
 //   dilation=1x1 passes=fdw limit=default mode=measure tuning=<hex> on=<hardware identity>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <locale>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -53,6 +55,7 @@ struct choice_key {
 
   std::string text() const {
     std::ostringstream out;
+    out.imbue(std::locale::classic());  // no digit grouping: the text must read back under any global locale
     const auto list = [&](const char* name, const extents& values) {
       out << ' ' << name << '=';
       for (int d = 0; d < rank; ++d) out << (d ? "x" : "") << values[d];
@@ -78,7 +81,10 @@ struct choice_key {
   // The key of text(); empty when the text is not one.
   static std::optional<choice_key> parse(std::string_view text) {
     choice_key key;
+    // A non-negative integer spelled as text() spells it: no sign, no grouping, lowercase hex.
     const auto integer = [](std::string_view s, auto& value, int base = 10) {
+      if (s.empty() || s.front() == '-' || (base == 16 && s.find_first_of("ABCDEF") != std::string_view::npos))
+        return false;
       const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value, base);
       return error == std::errc() && end == s.data() + s.size();
     };
@@ -118,12 +124,17 @@ struct choice_key {
         case 9: ok = list(value, key.padding_high); break;
         case 10: ok = list(value, key.stride); break;
         case 11: ok = list(value, key.dilation); break;
-        case 12:
-          key.forward = value.find('f') != std::string_view::npos;
-          key.backward_data = value.find('d') != std::string_view::npos;
-          key.backward_filter = value.find('w') != std::string_view::npos;
-          ok = value.find_first_not_of("fdw") == std::string_view::npos;
+        case 12: {  // "f", "d", "w" in that order, each at most once, at least one
+          std::string_view rest = value;
+          const auto take = [&](char c) {
+            const bool has = !rest.empty() && rest.front() == c;
+            if (has) rest.remove_prefix(1);
+            return has;
+          };
+          key.forward = take('f'), key.backward_data = take('d'), key.backward_filter = take('w');
+          ok = rest.empty() && !value.empty();
           break;
+        }
         case 13:
           if (value != "default") {
             std::size_t limit = 0;

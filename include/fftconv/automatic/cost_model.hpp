@@ -15,9 +15,8 @@
 // filter parts. fft's X̂ and Ŵ reach backward through the saved state and dŶ is transformed once for dx and dw,
 // so each transform is charged once, to the first declared pass that needs it.
 //
-// The constants were fitted on the project's hosts (2-core x86-64, OpenBLAS generic kernels, FFTW3) and on the
-// vendors' published H100 throughput; they only need to rank policies, not predict times exactly (README:
-// "Picking a policy" gives the accuracy).
+// The rates (tuning.hpp) only need to rank policies, not predict times exactly (README: "Picking a policy"
+// gives the accuracy).
 
 #include <algorithm>
 #include <array>

@@ -60,6 +60,12 @@ struct trial_scratch {
     make(reference[2], p.weight_size());
     make(reference[3], p.out_channels);
     if (saved_bytes) saved.emplace(be::template allocate<std::byte>(exec, std::max<std::size_t>(1, *saved_bytes)));
+  }
+
+  // Seeded values in the synthetic x, w and dy: the same on every run.
+  template <int N>
+  void fill_synthetic(const Exec& exec, const problem<N>& p) {
+    using be = backend<Exec>;
     constexpr std::uint64_t seed = 0x5eed5eed5eedull;
     if (x) be::for_each_index(exec, p.input_size(), synthetic_values<T>{x->data(), seed + 1});
     if (w) be::for_each_index(exec, p.weight_size(), synthetic_values<T>{w->data(), seed + 2});
@@ -69,18 +75,18 @@ struct trial_scratch {
 
 // A candidate's figures: its warm-up step and the minimum over repeats of each call (forward, backward).
 struct trial_figures {
-  double first_call_seconds = 0;
+  double first_call_seconds = -1;  // -1 until the warm-up step finished
   double forward_seconds = 0;
   double backward_seconds = 0;
 };
 
 // step(call_seconds) runs one step and writes its two calls' seconds. One warm-up step (plans, workspace),
 // then repeats until the tuning's budget: a step over slow_factor x the best so far stops after one figure, and
-// a warm-up over warm_up_cut_factor x the best stands as the figure.
+// a warm-up over warm_up_cut_factor x the best stands as the figure. `figures` holds the warm-up's figure even
+// when a repeat throws.
 template <class Step>
-trial_figures run_trial(Step&& step, double best_total, const tuning& t) {
+void run_trial(Step&& step, double best_total, const tuning& t, trial_figures& figures) {
   double call_seconds[2];
-  trial_figures figures;
   step(call_seconds);
   figures.first_call_seconds = call_seconds[0] + call_seconds[1];
   double minimum[2] = {call_seconds[0], call_seconds[1]};
@@ -100,7 +106,6 @@ trial_figures run_trial(Step&& step, double best_total, const tuning& t) {
   }
   figures.forward_seconds = minimum[0];
   figures.backward_seconds = minimum[1];
-  return figures;
 }
 
 }  // namespace fftconv::detail

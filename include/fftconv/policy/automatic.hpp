@@ -464,6 +464,7 @@ class conv_impl<automatic, N, T> {
       } catch (const out_of_memory& e) {
         return model_choice<Exec>(p, declared, &key, std::string("the timing's scratch did not fit: ") + e.what());
       }
+      scratch->fill_synthetic(exec, p);
 
       // The scratch is dense; the caller's x and w keep their strides.
       const tensor_layout<N> input_layout = tensor_layout<N>::row_major(p.in_channels, p.input);
@@ -518,19 +519,22 @@ class conv_impl<automatic, N, T> {
             call_seconds[1] =
                 declared.any_backward() ? timed_seconds(exec, [&] { run(c, exec, p, backward_call); }) : 0;
           };
+          trial_figures figures;
           try {
-            const trial_figures figures = run_trial(step, best_total, tuned);
+            run_trial(step, best_total, tuned, figures);
             report.considered = true;
             report.first_call_seconds = figures.first_call_seconds;
             report.forward_seconds = declared.forward ? figures.forward_seconds : -1;
             report.backward_seconds = declared.any_backward() ? figures.backward_seconds : -1;
             report.total_seconds = figures.forward_seconds + figures.backward_seconds;
           } catch (const out_of_memory& e) {
+            report.first_call_seconds = figures.first_call_seconds;
             report.skipped = std::string("out of memory: ") + e.what();
             if (!first_skip) first_skip = std::current_exception();
             release(c);
             continue;
           } catch (const workspace_limit_exceeded& e) {
+            report.first_call_seconds = figures.first_call_seconds;
             report.skipped = e.what();
             if (!first_skip) first_skip = std::current_exception();
             release(c);

@@ -145,8 +145,8 @@ inline int to_fftw_int(std::int64_t value, const char* field) {
 // map by map, so a map's passes stay in cache. A forward transform of a box of extents l in a frame n
 // transforms the last dim on the l_0 x .. x l_{R-2} rows that hold data, zero-fills the rest of the spectrum,
 // then each earlier dim d (last to first) only where the dims before it are live; an inverse runs the same
-// passes in reverse order, dim d only where the dims before it are read. Measured on a 2-core host: 5^3 taps in
-// a 20^3 frame took 0.27-0.35 of the whole-frame plan's time, a 16^3 tile 0.74-0.77.
+// passes in reverse order, dim d only where the dims before it are read: a small box in a large frame skips
+// most of the work of the whole-frame plan.
 template <class T>
 class fftw_pruned_passes {
   using api = fftw_api<T>;
@@ -281,8 +281,8 @@ class fftw_pruned_passes {
 
 // One descriptor's FFTW plans; destroyed under the planner mutex. FFTW without its threads library runs a plan
 // on the calling thread only, so a batch of maps is split into one part per OpenMP thread, each part a plan of
-// its own run concurrently (new-array execution is thread-safe); measured on the host this beat FFTW's own
-// threads, which would need libfftw3_omp at link time and a process-global setting. A descriptor whose live box
+// its own run concurrently (new-array execution is thread-safe). FFTW's own threads would need libfftw3_omp at
+// link time and a process-global setting. A descriptor whose live box
 // skips rows runs as pruned passes instead, map by map over the threads.
 template <class T>
 class fftw_plan_handle {

@@ -1,9 +1,8 @@
 #pragma once
 // When a host loop is worth OpenMP's threads. Waking them and joining costs a fixed time per parallel region
-// that depends on the runtime's wait policy far more than on the loop: measured on a 2-core virtualised Xeon,
-// 80 us per region with OMP_WAIT_POLICY=passive (the threads sleep in the kernel) against 8 us when they spin.
-// A training step of a small network runs ~50 loops, so regions for loops of a few microseconds cost more than
-// the loops. The cost is measured once per process (an empty region, the median of 7), and a loop runs in
+// that depends on the runtime's wait policy far more than on the loop (sleeping threads, as under
+// OMP_WAIT_POLICY=passive, cost about ten times spinning ones). A training step of a small network runs many
+// small loops, so regions for loops of a few microseconds would cost more than the loops. The cost is measured once per process (an empty region, the median of 7), and a loop runs in
 // parallel only when its serial time, estimated as `work` units of about half a nanosecond (one element copied
 // or scaled), is at least twice that cost.
 
