@@ -28,6 +28,7 @@ struct tuning {
   std::size_t im2col_workspace_limit;  // column buffer cap without set_workspace_limit: chunks the batch past it
                                        // (one value: a layer's limit holds on either executor)
   std::size_t im2col_block_bytes;      // host: a forward block's columns stay in cache from gather to GEMM
+  std::int64_t im2col_blocked_forward_product;  // host: one image's O/g x S x C/g*K past this runs in row blocks
 
   // fft
   std::int64_t elementwise_products_limit;  // device: (C/g x phases) x O/g at most this runs elementwise, not GEMM
@@ -48,6 +49,7 @@ struct tuning {
 inline constexpr tuning host_tuning{
     .im2col_workspace_limit = std::size_t{256} << 20,
     .im2col_block_bytes = std::size_t{1} << 20,
+    .im2col_blocked_forward_product = std::int64_t{1} << 18,
     .elementwise_products_limit = 8,
     .streaming_product_bytes = std::int64_t{8} << 20,
     .min_repeats = 3,
@@ -77,7 +79,7 @@ constexpr std::uint64_t fingerprint(const tuning& t) {
     for (int byte = 0; byte < 8; ++byte) hash = (hash ^ ((value >> (8 * byte)) & 0xff)) * 0x100000001b3ull;
   };
   const auto mix_real = [&](double value) { mix(std::bit_cast<std::uint64_t>(value)); };
-  mix(t.im2col_workspace_limit), mix(t.im2col_block_bytes);
+  mix(t.im2col_workspace_limit), mix(t.im2col_block_bytes), mix(static_cast<std::uint64_t>(t.im2col_blocked_forward_product));
   mix(static_cast<std::uint64_t>(t.elementwise_products_limit)), mix(static_cast<std::uint64_t>(t.streaming_product_bytes));
   mix(static_cast<std::uint64_t>(t.min_repeats)), mix(static_cast<std::uint64_t>(t.max_repeats));
   mix_real(t.slow_factor), mix_real(t.hopeless_factor), mix_real(t.warm_up_cut_factor);
