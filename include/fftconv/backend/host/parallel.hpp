@@ -2,9 +2,10 @@
 // When a host loop is worth OpenMP's threads. Waking them and joining costs a fixed time per parallel region
 // that depends on the runtime's wait policy far more than on the loop (sleeping threads, as under
 // OMP_WAIT_POLICY=passive, cost about ten times spinning ones). A training step of a small network runs many
-// small loops, so regions for loops of a few microseconds would cost more than the loops. The cost is measured once per process (an empty region, the median of 7), and a loop runs in
-// parallel only when its serial time, estimated as `work` units of about half a nanosecond (one element copied
-// or scaled), is at least twice that cost.
+// small loops, so regions for loops of a few microseconds would cost more than the loops. The cost is measured
+// once per process (an empty region, the median of 7), and a loop runs in parallel only when its serial time,
+// estimated as `work` units of about half a nanosecond (one element copied or scaled), is at least twice that
+// cost.
 
 #include <algorithm>
 #include <cstdint>
