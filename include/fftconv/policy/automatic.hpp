@@ -70,7 +70,7 @@ namespace fftconv::detail {
 template <int N, class T>
 class conv_impl<automatic, N, T> {
  public:
-  explicit conv_impl(const geometry<N>& g) : geometry_(g), candidates_(g) {}
+  explicit conv_impl(const geometry<N>& g) : candidates_(g) {}
 
   // What every candidate reads and writes through strides, since which one runs is known only at the call.
   static strided_reach reach(const problem<N>& p) {
@@ -373,10 +373,9 @@ class conv_impl<automatic, N, T> {
     if constexpr (requires(const conv_impl<fft, N, T>& f) {
                     { f.predicted_workspace_bytes(p) } -> std::convertible_to<std::size_t>;
                   }) {
-      conv_impl<fft, N, T> probe(geometry_);
-      if constexpr (requires { probe.set_workspace_limit(std::size_t{}); }) probe.set_workspace_limit(*workspace_limit);
       try {
-        return probe.predicted_workspace_bytes(p) > *workspace_limit;
+        return with_settings<fft>([&](const conv_impl<fft, N, T>& f) { return f.predicted_workspace_bytes(p); }) >
+               *workspace_limit;
       } catch (const workspace_limit_exceeded&) {  // no layout of the policy fits: the prediction says so
         return true;
       }
@@ -605,7 +604,6 @@ class conv_impl<automatic, N, T> {
 
   static constexpr std::size_t memo_capacity = 8;  // shapes one layer alternates between (e.g. a short last batch)
 
-  geometry<N> geometry_;
   passes passes_ = passes::training();
   std::optional<automatic_mode> mode_;
   automatic_candidates<N, T> candidates_;
