@@ -337,11 +337,17 @@ class conv {
     return h;
   }
 
+  // The header, and zeros past the payload the policy wrote (automatic's state is sized for the FFT policy's
+  // spectra whichever candidate runs), so that every byte of the state is defined by x and w.
   template <class Exec>
   void write_header(const Exec& exec, saved_state saved, const detail::saved_header& h) {
+    const std::size_t written = detail::saved_header_bytes + h.payload_bytes;
     detail::backend<Exec>::for_each_index(
-        exec, static_cast<std::int64_t>(sizeof(h)),
+        exec, static_cast<std::int64_t>(detail::saved_header_bytes),
         detail::write_bytes<detail::saved_header>{h, reinterpret_cast<unsigned char*>(saved.data())});
+    if (saved.size() > written)
+      detail::backend<Exec>::for_each_index(exec, static_cast<std::int64_t>(saved.size() - written),
+                                            detail::write_bytes<char>{0, reinterpret_cast<unsigned char*>(saved.data() + written)});
   }
 
   // Reads the header backward was given and refuses it unless this layer would have written it; returns the

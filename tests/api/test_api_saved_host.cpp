@@ -34,3 +34,39 @@ TEST_CASE_TEMPLATE("api saved state: automatic's state names the algorithm it ra
   check_automatic_states<1, T>(wide, 94, exec);
 }
 #endif
+
+// Every byte of a saved state is written: two forwards into buffers that held different bytes leave equal
+// states, so a checkpoint of the state, or a traced graph's copy of it, compares equal to the eager one.
+template <int N, class P>
+void check_state_is_a_function_of_x_and_w(const fftconv::geometry<N>& g, const std::array<std::int64_t, N + 2>& xe) {
+  fftconv::conv<N, float, P> layer(g);
+  const auto ye = layer.output_extents(xe);
+  std::array<std::int64_t, N + 2> we{g.out_channels, g.in_channels / g.groups};
+  for (int d = 0; d < N; ++d) we[d + 2] = g.kernel[d];
+  const auto size = [](const auto& e) { std::int64_t n = 1; for (auto v : e) n *= v; return std::size_t(n); };
+  std::vector<float> x(size(xe)), w(size(we)), y(size(ye));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7f * float(i));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.3f * float(i));
+  const std::size_t bytes = layer.saved_bytes(xe);
+  std::vector<std::byte> first, second;
+  for (const auto [fill, state] : {std::pair{std::byte{0x00}, &first}, std::pair{std::byte{0xA5}, &second}}) {
+    std::vector<std::byte> memory(bytes + 64, fill);
+    auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) / 64 * 64);
+    layer.forward(fftconv::host{}, fftconv::make_view(x.data(), xe), fftconv::make_view(w.data(), we), nullptr,
+                  fftconv::make_view(y.data(), ye), fftconv::saved_state(aligned, bytes));
+    state->assign(aligned, aligned + bytes);
+  }
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < bytes; ++i) differing += first[i] != second[i];
+  CHECK_MESSAGE(differing == 0, differing, " of ", bytes, " saved bytes depend on the buffer's earlier contents");
+}
+
+TEST_CASE_TEMPLATE("api saved state: every byte is written, whatever the buffer held", P, fftconv::naive,
+                   fftconv::im2col, fftconv::fft, fftconv::automatic) {
+  check_state_is_a_function_of_x_and_w<1, P>({.in_channels = 2, .out_channels = 2, .kernel = {3}, .padding = {1}},
+                                             {2, 2, 11});
+  check_state_is_a_function_of_x_and_w<2, P>(
+      {.in_channels = 4, .out_channels = 4, .kernel = {5, 5}, .padding = {2, 2}, .groups = 4}, {2, 4, 19, 13});
+  check_state_is_a_function_of_x_and_w<3, P>(
+      {.in_channels = 3, .out_channels = 5, .kernel = {3, 2, 3}, .stride = {2, 1, 1}}, {1, 3, 9, 8, 7});
+}

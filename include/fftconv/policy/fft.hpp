@@ -192,6 +192,16 @@ class conv_impl<fft, N, T> {
   }
 
   template <class Exec>
+  static void clear_padding(const Exec& exec, std::byte* payload, const saved_spectra_layout& l) {
+    const auto b = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+    const clear_saved_padding clear{reinterpret_cast<unsigned char*>(payload), b(l.input_bytes),
+                                    b(l.kernel_offset - l.input_bytes), b(l.input_bytes / l.map_bytes),
+                                    b(l.kernel_offset), b(l.map_bytes), b(l.map_used_bytes)};
+    const std::int64_t n = clear.count(b(l.kernel_bytes / l.map_bytes));
+    if (n > 0) backend<Exec>::for_each_index(exec, n, clear);
+  }
+
+  template <class Exec>
   void forward_pass(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
                     strided<T, N> y, std::byte* payload) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
@@ -202,6 +212,7 @@ class conv_impl<fft, N, T> {
     const saved_spectra_layout l = plan.saved_layout();
     complex<T>* saved_input = payload ? reinterpret_cast<complex<T>*>(payload + l.input_offset) : nullptr;
     complex<T>* saved_kernel = payload ? reinterpret_cast<complex<T>*>(payload + l.kernel_offset) : nullptr;
+    if (payload != nullptr) clear_padding(exec, payload, l);
     const complex<T>* kernel = kernel_spectrum(exec, plan, w, saved_kernel);
     const spectrum_rows<T> input = saved_input ? plan.all_rows(saved_input) : plan.held_input_spectrum(false);
     plan.forward(exec, x, kernel, input, bias, y, counts_);

@@ -102,7 +102,29 @@ struct saved_spectra_layout {
   std::size_t input_bytes = 0;
   std::size_t kernel_offset = 0;
   std::size_t kernel_bytes = 0;
+  std::size_t map_bytes = 0;       // from one map's spectrum to the next
+  std::size_t map_used_bytes = 0;  // of which a transform writes (the rest: padding of the elementwise layout)
   std::size_t total() const noexcept { return kernel_offset + kernel_bytes; }
+};
+
+// Zeroes the payload's bytes no transform writes (the gap before Ŵ, each map's padding), so that a saved state
+// is a function of x and w alone: a checkpoint or a traced graph's state compares equal to the eager one.
+struct clear_saved_padding {
+  unsigned char* payload;
+  std::int64_t gap_begin, gap_bytes, input_maps, kernel_offset, map_bytes, map_used_bytes;
+
+  std::int64_t count(std::int64_t kernel_maps) const {
+    return gap_bytes + (input_maps + kernel_maps) * (map_bytes - map_used_bytes);
+  }
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    if (i < gap_bytes) {
+      payload[gap_begin + i] = 0;
+      return;
+    }
+    const std::int64_t tail = map_bytes - map_used_bytes, map = (i - gap_bytes) / tail, at = (i - gap_bytes) % tail;
+    const std::int64_t base = map < input_maps ? map * map_bytes : kernel_offset + (map - input_maps) * map_bytes;
+    payload[base + map_used_bytes + at] = 0;
+  }
 };
 
 template <int N, class T>
@@ -117,6 +139,8 @@ saved_spectra_layout saved_layout_of(const tiling_choice<N>& choice, const tilin
   l.input_bytes = bytes(checked_multiply(sizes.rows, sizes.row_inputs, "fft saved spectra"));
   l.kernel_offset = (l.input_bytes + 255) / 256 * 256;
   l.kernel_bytes = bytes(sizes.kernel_maps);
+  l.map_bytes = bytes(1);
+  l.map_used_bytes = static_cast<std::size_t>(sizes.frequencies) * sizeof(complex<T>);
   return l;
 }
 
