@@ -1,0 +1,150 @@
+#pragma once
+// The library's layers behind the operators: one `fftconv::conv<N, T, P>` per declared layer, policy and
+// executor, cached per thread so that plans, kernel spectra of constant weights and automatic's choice survive
+// from call to call. Included by the per-rank translation units of each backend, never by torch's.
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <fftconv/fftconv.hpp>
+
+#include "request.hpp"
+
+namespace fftconv_torch::detail {
+
+template <int N>
+fftconv::geometry<N> geometry_of(const layer_desc& d) {
+  fftconv::geometry<N> g;
+  g.in_channels = d.in_channels;
+  g.out_channels = d.out_channels;
+  g.groups = d.groups;
+  std::array<std::int64_t, N> low{}, high{};
+  for (int i = 0; i < N; ++i) {
+    g.kernel[i] = d.kernel[i];
+    g.stride[i] = d.stride[i];
+    g.dilation[i] = d.dilation[i];
+    low[i] = d.padding_low[i];
+    high[i] = d.padding_high[i];
+  }
+  g.padding = fftconv::padding_sides<N>(low, high);
+  return g;
+}
+
+template <int R>
+std::array<std::int64_t, R> extents_of(const std::int64_t* sizes) {
+  std::array<std::int64_t, R> e{};
+  std::copy(sizes, sizes + R, e.begin());
+  return e;
+}
+
+template <class T, int R>
+fftconv::tensor_ref<T, R> ref_of(const tensor_desc& t) {
+  if (t.data == nullptr) return {};
+  std::array<std::int64_t, R> sizes{}, strides{};
+  std::copy(t.sizes.begin(), t.sizes.begin() + R, sizes.begin());
+  std::copy(t.strides.begin(), t.strides.begin() + R, strides.begin());
+  return fftconv::tensor_ref<T, R>(static_cast<T*>(t.data), sizes, strides);
+}
+
+template <class T>
+fftconv::optional_vector<T> vector_of(const tensor_desc& t) {
+  if (t.data == nullptr) return nullptr;
+  return fftconv::tensor_ref<T, 1>(static_cast<T*>(t.data), {t.sizes[0]}, {t.strides[0]});
+}
+
+template <int N, class Exec>
+class layer_base {
+ public:
+  virtual ~layer_base() = default;
+  virtual std::size_t saved_bytes(const std::int64_t* x_sizes, bool keep_spectra, bool on_device) const = 0;
+  virtual void forward(Exec exec, const forward_request& r) = 0;
+  virtual void backward(Exec exec, const backward_request& r) = 0;
+};
+
+template <int N, class T, class P, class Exec>
+class layer final : public layer_base<N, Exec> {
+  static constexpr int R = N + 2;
+
+ public:
+  explicit layer(const fftconv::geometry<N>& g) : conv_(g) {}
+
+  std::size_t saved_bytes(const std::int64_t* x_sizes, bool keep_spectra, bool on_device) const override {
+    return conv_.saved_bytes(extents_of<R>(x_sizes), keep_spectra ? fftconv::keep::spectra : fftconv::keep::none,
+                             on_device);
+  }
+
+  void forward(Exec exec, const forward_request& r) override {
+    conv_.forward(exec, ref_of<const T, R>(r.x), ref_of<const T, R>(r.w), vector_of<const T>(r.bias),
+                  ref_of<T, R>(r.y), fftconv::saved_state(r.saved, r.saved_bytes));
+  }
+
+  void backward(Exec exec, const backward_request& r) override {
+    conv_.backward(exec, ref_of<const T, R>(r.x), ref_of<const T, R>(r.w), ref_of<const T, R>(r.dy),
+                   fftconv::const_saved_state(r.saved, r.saved_bytes),
+                   {.dx = ref_of<T, R>(r.dx), .dw = ref_of<T, R>(r.dw), .dbias = vector_of<T>(r.dbias)});
+  }
+
+ private:
+  fftconv::conv<N, T, P> conv_;
+};
+
+template <int N, class Exec, class T>
+std::unique_ptr<layer_base<N, Exec>> make_layer(policy_kind policy, const fftconv::geometry<N>& g) {
+  switch (policy) {
+    case policy_kind::naive: return std::make_unique<layer<N, T, fftconv::naive, Exec>>(g);
+    case policy_kind::im2col: return std::make_unique<layer<N, T, fftconv::im2col, Exec>>(g);
+    case policy_kind::fft: return std::make_unique<layer<N, T, fftconv::fft, Exec>>(g);
+    case policy_kind::automatic: return std::make_unique<layer<N, T, fftconv::automatic, Exec>>(g);
+  }
+  fftconv::detail::fail("fftconv: unknown policy");
+}
+
+// The calling thread's layers, most recently used first. A training step calls forward and backward of each
+// layer once, so a small list found by comparison serves; the bound keeps a thread that sees many shapes from
+// holding every one's workspace.
+template <int N, class Exec>
+class layer_cache {
+  struct entry {
+    fftconv::geometry<N> geometry;
+    element type;
+    policy_kind policy;
+    int device_index;
+    std::unique_ptr<layer_base<N, Exec>> layer;
+  };
+
+ public:
+  static constexpr std::size_t capacity = 64;
+
+  static layer_cache& of_this_thread() {
+    thread_local layer_cache cache;
+    return cache;
+  }
+
+  layer_base<N, Exec>& find(const layer_desc& d, int device_index) {
+    const fftconv::geometry<N> g = geometry_of<N>(d);
+    const auto same = [&](const entry& e) {
+      return e.type == d.type && e.policy == d.policy && e.device_index == device_index && e.geometry == g;
+    };
+    auto it = std::find_if(entries_.begin(), entries_.end(), same);
+    if (it == entries_.end()) {
+      auto made = d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
+      if (entries_.size() == capacity) entries_.pop_back();
+      entries_.insert(entries_.begin(), entry{g, d.type, d.policy, device_index, std::move(made)});
+      return *entries_.front().layer;
+    }
+    std::rotate(entries_.begin(), it, it + 1);
+    return *entries_.front().layer;
+  }
+
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<entry> entries_;
+};
+
+inline fftconv::host host_of(const placement& where) { return fftconv::host{where.resource}; }
+
+}  // namespace fftconv_torch::detail

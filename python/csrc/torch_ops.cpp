@@ -1,0 +1,370 @@
+// The fftconv operators: schemas, CPU and CUDA kernels over torch tensors, and the helpers the Python side
+// needs (the saved state's size for fake tensors, a direct call for measuring the operator's overhead).
+// Library code is reached only through request.hpp, so this unit parses torch's headers and not fftconv's
+// kernels, and the CUDA units never see torch.
+
+#include <torch/extension.h>
+#include <c10/core/CPUAllocator.h>
+
+#include <cstdint>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fftconv/error.hpp>
+
+#include "request.hpp"
+
+#if FFTCONV_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#endif
+
+namespace fftconv_torch {
+namespace {
+
+// Host workspace from c10's CPU allocator (64-byte aligned, as fftconv asks on the host); a larger alignment,
+// which fftconv does not ask for, from aligned operator new.
+class cpu_resource final : public fftconv::memory_resource {
+ public:
+  void* allocate(std::size_t bytes, std::size_t alignment, CUstream_st*) override {
+    if (alignment > c10::gAlignment) return ::operator new(bytes, std::align_val_t(alignment));
+    return c10::GetCPUAllocator()->raw_allocate(bytes);
+  }
+  void deallocate(void* p, std::size_t, std::size_t alignment, CUstream_st*) noexcept override {
+    if (alignment > c10::gAlignment)
+      ::operator delete(p, std::align_val_t(alignment));
+    else
+      c10::GetCPUAllocator()->raw_deallocate(p);
+  }
+};
+
+#if FFTCONV_TORCH_CUDA
+// Device workspace from torch's caching allocator, ordered on the stream fftconv names (512-byte aligned).
+class cuda_resource final : public fftconv::memory_resource {
+ public:
+  void* allocate(std::size_t bytes, std::size_t, CUstream_st* stream) override {
+    return c10::cuda::CUDACachingAllocator::raw_alloc_with_stream(bytes, stream);
+  }
+  void deallocate(void* p, std::size_t, std::size_t, CUstream_st*) noexcept override {
+    c10::cuda::CUDACachingAllocator::raw_delete(p);
+  }
+};
+#endif
+
+policy_kind parse_policy(const std::string& name) {
+  if (name == "fft") return policy_kind::fft;
+  if (name == "im2col") return policy_kind::im2col;
+  if (name == "naive") return policy_kind::naive;
+  if (name == "auto") return policy_kind::automatic;
+  TORCH_CHECK_VALUE(false, "fftconv: policy must be \"fft\", \"im2col\", \"naive\" or \"auto\", got \"", name, "\"");
+}
+
+// The declared layer: the spatial rank from the settings, channels from x and weight, each setting checked.
+struct declared {
+  at::IntArrayRef stride, padding_low, padding_high, dilation;
+  int64_t groups;
+  std::string policy;
+};
+
+layer_desc describe(const char* op, const at::Tensor& x, const at::Tensor& weight, const declared& s) {
+  const int64_t rank = static_cast<int64_t>(s.stride.size());
+  TORCH_CHECK_VALUE(rank >= 1 && rank <= 3, op, ": stride must have 1, 2 or 3 entries (the spatial rank), got ",
+                    rank);
+  const std::pair<const char*, at::IntArrayRef> lists[] = {
+      {"padding_low", s.padding_low}, {"padding_high", s.padding_high}, {"dilation", s.dilation}};
+  for (const auto& [name, list] : lists)
+    TORCH_CHECK_VALUE(static_cast<int64_t>(list.size()) == rank, op, ": ", name, " has ", list.size(),
+                      " entries, stride has ", rank);
+  TORCH_CHECK_VALUE(x.dim() == rank + 2, op, ": x must have ", rank + 2, " dims (batch, channels, ", rank,
+                    " spatial) for a ", rank, "-d convolution, got shape ", x.sizes());
+  TORCH_CHECK_VALUE(weight.dim() == rank + 2, op, ": weight must have ", rank + 2,
+                    " dims (out_channels, in_channels / groups, kernel...), got shape ", weight.sizes());
+  TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
+                   ": x must be float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK_TYPE(weight.scalar_type() == x.scalar_type(), op, ": weight is ", weight.scalar_type(), ", x is ",
+                   x.scalar_type(), "; they must match");
+  TORCH_CHECK(weight.device() == x.device(), op, ": weight is on ", weight.device(), ", x on ", x.device());
+  TORCH_CHECK_VALUE(s.groups >= 1, op, ": groups must be >= 1, got ", s.groups);
+
+  layer_desc d;
+  d.rank = static_cast<int>(rank);
+  d.type = x.scalar_type() == at::kFloat ? element::f32 : element::f64;
+  d.policy = parse_policy(s.policy);
+  d.in_channels = x.size(1);
+  d.out_channels = weight.size(0);
+  d.groups = s.groups;
+  for (int64_t i = 0; i < rank; ++i) {
+    d.kernel[i] = weight.size(i + 2);
+    d.stride[i] = s.stride[i];
+    d.padding_low[i] = s.padding_low[i];
+    d.padding_high[i] = s.padding_high[i];
+    d.dilation[i] = s.dilation[i];
+  }
+  return d;
+}
+
+void check_companion(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x) {
+  TORCH_CHECK_TYPE(t.scalar_type() == x.scalar_type(), op, ": ", name, " is ", t.scalar_type(), ", x is ",
+                   x.scalar_type(), "; they must match");
+  TORCH_CHECK(t.device() == x.device(), op, ": ", name, " is on ", t.device(), ", x on ", x.device());
+}
+
+tensor_desc desc_of(const at::Tensor& t) {
+  tensor_desc d;
+  if (!t.defined()) return d;
+  d.data = t.data_ptr();
+  d.dims = static_cast<int>(t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) d.sizes[i] = t.size(i), d.strides[i] = t.stride(i);
+  return d;
+}
+
+// Stride-0 (expanded) inputs are copied: the library's kernels take any strides, but a GEMM operand or a
+// staged map read through a zero stride gains nothing over a dense copy, and a copy keeps every policy's
+// fast path. Other strides (channels-last, slices, odd strides) are passed through.
+at::Tensor readable(const at::Tensor& t) {
+  if (!t.defined()) return t;
+  for (int64_t i = 0; i < t.dim(); ++i)
+    if (t.stride(i) == 0 && t.size(i) > 1) return t.contiguous();
+  return t;
+}
+
+at::MemoryFormat format_like(const at::Tensor& x) { return x.suggest_memory_format(); }
+
+std::vector<int64_t> output_sizes(const layer_desc& d, const at::Tensor& x) {
+  std::vector<int64_t> sizes{x.size(0), d.out_channels};
+  for (int i = 0; i < d.rank; ++i) {
+    const int64_t span = x.size(i + 2) + d.padding_low[i] + d.padding_high[i] - d.dilation[i] * (d.kernel[i] - 1) - 1;
+    TORCH_CHECK_VALUE(d.stride[i] >= 1 && span >= 0, "fftconv: x's spatial extent ", x.size(i + 2), " in dim ", i,
+                      " is too small for the kernel's span ", d.dilation[i] * (d.kernel[i] - 1) + 1,
+                      " with padding ", d.padding_low[i], " + ", d.padding_high[i], " (or stride < 1)");
+    sizes.push_back(span / d.stride[i] + 1);
+  }
+  return sizes;
+}
+
+// fftconv's errors become the Python exceptions torch users expect: bad arguments ValueError, memory
+// torch.OutOfMemoryError, library failures RuntimeError, each with fftconv's message.
+template <class F>
+decltype(auto) translating(F&& f) {
+  try {
+    return f();
+  } catch (const fftconv::invalid_argument& e) {
+    TORCH_CHECK_VALUE(false, e.what());
+  } catch (const fftconv::out_of_memory& e) {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, e.what());
+  }
+}
+
+struct execution {
+  placement where;
+#if FFTCONV_TORCH_CUDA
+  std::optional<c10::cuda::CUDAGuard> guard;
+#endif
+};
+
+cpu_resource& cpu_memory() {
+  static cpu_resource resource;
+  return resource;
+}
+
+void place(execution& e, const at::Tensor& x) {
+  if (!x.is_cuda()) {
+    e.where.resource = &cpu_memory();
+    return;
+  }
+#if FFTCONV_TORCH_CUDA
+  static cuda_resource resource;
+  e.guard.emplace(x.device());
+  e.where.on_device = true;
+  e.where.device_index = x.get_device();
+  e.where.stream = at::cuda::getCurrentCUDAStream(x.get_device()).stream();
+  e.where.resource = &resource;
+#else
+  TORCH_CHECK(false, "fftconv: this build has no CUDA kernels (built without nvcc or against a CPU-only torch); "
+                     "x is on ", x.device());
+#endif
+}
+
+std::size_t state_bytes(const layer_desc& d, const at::Tensor& x, bool keep_spectra) {
+  return translating([&] { return saved_bytes(d, x.sizes().data(), keep_spectra, x.is_cuda()); });
+}
+
+std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at::Tensor& weight_in,
+                                                const std::optional<at::Tensor>& bias_in, at::IntArrayRef stride,
+                                                at::IntArrayRef padding_low, at::IntArrayRef padding_high,
+                                                at::IntArrayRef dilation, int64_t groups, c10::string_view policy,
+                                                bool keep_spectra) {
+  constexpr const char* op = "fftconv.conv_forward";
+  const layer_desc d =
+      describe(op, x_in, weight_in, {stride, padding_low, padding_high, dilation, groups, std::string(policy)});
+  const at::Tensor x = readable(x_in), weight = readable(weight_in);
+  at::Tensor bias = bias_in.has_value() ? readable(*bias_in) : at::Tensor();
+  if (bias.defined()) check_companion(op, "bias", bias, x);
+  execution e;
+  place(e, x);
+  at::Tensor y = at::empty(output_sizes(d, x), x.options().memory_format(format_like(x)));
+  const std::size_t bytes = state_bytes(d, x, keep_spectra);
+  at::Tensor saved = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
+  forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias), .y = desc_of(y),
+                    .saved = static_cast<std::byte*>(saved.data_ptr()), .saved_bytes = bytes,
+                    .keep_spectra = keep_spectra};
+  translating([&] { forward(d, e.where, r); });
+  return {y, saved};
+}
+
+// The saved state must be aligned as forward's allocation was (64 bytes on the host, 256 on the device); a
+// state that reached here as an offset view (a graph partitioner's packing, a user's slice) is copied.
+at::Tensor aligned_state(const at::Tensor& saved) {
+  const std::uintptr_t alignment = saved.is_cuda() ? 256 : 64;
+  if (reinterpret_cast<std::uintptr_t>(saved.data_ptr()) % alignment == 0 && saved.is_contiguous()) return saved;
+  return saved.clone(at::MemoryFormat::Contiguous);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
+    const at::Tensor& dy_in, const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& saved_in,
+    at::IntArrayRef stride, at::IntArrayRef padding_low, at::IntArrayRef padding_high, at::IntArrayRef dilation,
+    int64_t groups, c10::string_view policy, std::array<bool, 3> output_mask) {
+  constexpr const char* op = "fftconv.conv_backward";
+  const layer_desc d =
+      describe(op, x_in, weight_in, {stride, padding_low, padding_high, dilation, groups, std::string(policy)});
+  check_companion(op, "grad_output", dy_in, x_in);
+  TORCH_CHECK_TYPE(saved_in.scalar_type() == at::kByte, op, ": saved must be the uint8 state conv_forward returned, got ",
+                   saved_in.scalar_type());
+  TORCH_CHECK(saved_in.device() == x_in.device(), op, ": saved is on ", saved_in.device(), ", x on ", x_in.device());
+  TORCH_CHECK_VALUE(saved_in.dim() == 1, op, ": saved must be 1-d, got shape ", saved_in.sizes());
+  const at::Tensor x = readable(x_in), weight = readable(weight_in), dy = readable(dy_in);
+  const at::Tensor saved = aligned_state(saved_in);
+  execution e;
+  place(e, x);
+  at::Tensor dx, dw, db;
+  if (output_mask[0]) dx = at::empty(x.sizes(), x.options().memory_format(format_like(x)));
+  if (output_mask[1]) dw = at::empty(weight.sizes(), weight.options().memory_format(format_like(weight)));
+  if (output_mask[2]) db = at::empty({d.out_channels}, x.options());
+  backward_request r{.x = desc_of(x), .w = desc_of(weight), .dy = desc_of(dy), .dx = desc_of(dx),
+                     .dw = desc_of(dw), .dbias = desc_of(db),
+                     .saved = static_cast<const std::byte*>(saved.data_ptr()),
+                     .saved_bytes = static_cast<std::size_t>(saved.numel())};
+  if (output_mask[0] || output_mask[1] || output_mask[2]) translating([&] { backward(d, e.where, r); });
+  return {dx, dw, db};
+}
+
+// For the fake (meta) kernels: the saved state's bytes for these shapes and settings.
+int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector<int64_t>& weight_sizes,
+                          const std::string& dtype, std::vector<int64_t> stride, std::vector<int64_t> padding_low,
+                          std::vector<int64_t> padding_high, std::vector<int64_t> dilation, int64_t groups,
+                          const std::string& policy, bool keep_spectra, bool on_device) {
+  TORCH_CHECK_TYPE(dtype == "float32" || dtype == "float64", "fftconv: x must be float32 or float64, got ", dtype);
+  const auto options = at::TensorOptions().device(at::kMeta).dtype(dtype == "float32" ? at::kFloat : at::kDouble);
+  const at::Tensor x = at::empty(x_sizes, options), w = at::empty(weight_sizes, options);
+  const layer_desc d =
+      describe("fftconv.conv_forward", x, w, {stride, padding_low, padding_high, dilation, groups, policy});
+  output_sizes(d, x);
+  return static_cast<int64_t>(translating([&] { return saved_bytes(d, x_sizes.data(), keep_spectra, on_device); }));
+}
+
+// Seconds for `repeats` forwards of the same layer called directly from C++ into preallocated y and saved:
+// the baseline against which the operator's per-call overhead is measured (host only).
+double direct_forward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                      at::Tensor& y, at::Tensor& saved, std::vector<int64_t> stride, std::vector<int64_t> padding_low,
+                      std::vector<int64_t> padding_high, std::vector<int64_t> dilation, int64_t groups,
+                      const std::string& policy, bool keep_spectra, int repeats) {
+  const layer_desc d = describe("fftconv.direct_forward", x, weight,
+                                {stride, padding_low, padding_high, dilation, groups, policy});
+  TORCH_CHECK(!x.is_cuda(), "fftconv.direct_forward: host tensors only");
+  const forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias.value_or(at::Tensor())),
+                          .y = desc_of(y), .saved = static_cast<std::byte*>(saved.data_ptr()),
+                          .saved_bytes = static_cast<std::size_t>(saved.numel()), .keep_spectra = keep_spectra};
+  return translating([&] { return direct_forward_seconds(d, r, repeats); });
+}
+
+}  // namespace
+
+std::size_t saved_bytes(const layer_desc& d, const std::int64_t* x_sizes, bool keep_spectra, bool on_device) {
+  switch (d.rank) {
+    case 1: return host_saved_bytes<1>(d, x_sizes, keep_spectra, on_device);
+    case 2: return host_saved_bytes<2>(d, x_sizes, keep_spectra, on_device);
+    default: return host_saved_bytes<3>(d, x_sizes, keep_spectra, on_device);
+  }
+}
+
+void forward(const layer_desc& d, const placement& where, const forward_request& r) {
+#if FFTCONV_TORCH_CUDA
+  if (where.on_device) {
+    switch (d.rank) {
+      case 1: return device_forward<1>(d, where, r);
+      case 2: return device_forward<2>(d, where, r);
+      default: return device_forward<3>(d, where, r);
+    }
+  }
+#endif
+  switch (d.rank) {
+    case 1: return host_forward<1>(d, where, r);
+    case 2: return host_forward<2>(d, where, r);
+    default: return host_forward<3>(d, where, r);
+  }
+}
+
+void backward(const layer_desc& d, const placement& where, const backward_request& r) {
+#if FFTCONV_TORCH_CUDA
+  if (where.on_device) {
+    switch (d.rank) {
+      case 1: return device_backward<1>(d, where, r);
+      case 2: return device_backward<2>(d, where, r);
+      default: return device_backward<3>(d, where, r);
+    }
+  }
+#endif
+  switch (d.rank) {
+    case 1: return host_backward<1>(d, where, r);
+    case 2: return host_backward<2>(d, where, r);
+    default: return host_backward<3>(d, where, r);
+  }
+}
+
+double direct_forward_seconds(const layer_desc& d, const forward_request& r, int repeats) {
+  switch (d.rank) {
+    case 1: return host_direct_forward_seconds<1>(d, r, repeats);
+    case 2: return host_direct_forward_seconds<2>(d, r, repeats);
+    default: return host_direct_forward_seconds<3>(d, r, repeats);
+  }
+}
+
+void release_layers() {
+  release_host_layers_of_rank<1>(), release_host_layers_of_rank<2>(), release_host_layers_of_rank<3>();
+#if FFTCONV_TORCH_CUDA
+  release_device_layers_of_rank<1>(), release_device_layers_of_rank<2>(), release_device_layers_of_rank<3>();
+#endif
+}
+
+}  // namespace fftconv_torch
+
+TORCH_LIBRARY(fftconv, m) {
+  m.def(
+      "conv_forward(Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding_low, int[] padding_high, "
+      "int[] dilation, int groups, str policy, bool keep_spectra) -> (Tensor, Tensor)");
+  m.def(
+      "conv_backward(Tensor grad_output, Tensor x, Tensor weight, Tensor saved, int[] stride, int[] padding_low, "
+      "int[] padding_high, int[] dilation, int groups, str policy, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(fftconv, CPU, m) {
+  m.impl("conv_forward", &fftconv_torch::conv_forward);
+  m.impl("conv_backward", &fftconv_torch::conv_backward);
+}
+
+TORCH_LIBRARY_IMPL(fftconv, CUDA, m) {
+  m.impl("conv_forward", &fftconv_torch::conv_forward);
+  m.impl("conv_backward", &fftconv_torch::conv_backward);
+}
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fftconv's compiled operators (registered as torch.ops.fftconv) and their helpers";
+  m.def("saved_state_bytes", &fftconv_torch::saved_state_bytes);
+  m.def("direct_forward", &fftconv_torch::direct_forward);
+  m.def("release_layers", &fftconv_torch::release_layers,
+        "Frees the calling thread's cached layers: their plans, workspace and constant-weight spectra.");
+  m.attr("has_cuda") = bool(FFTCONV_TORCH_CUDA);
+}
