@@ -8,21 +8,21 @@ namespace fftconv_torch {
 
 template <int N>
 void device_forward(const layer_desc& d, const placement& where, const forward_request& r) {
-  detail::layer_cache<N, fftconv::device>::of_this_thread()
-      .find(d, where.device_index)
-      .forward(fftconv::device{where.stream, where.resource}, r);
+  detail::layer_cache<N, fftconv::device>::instance().with(d, where.device_index, [&](auto& layer) {
+    layer.forward(fftconv::device{where.stream, where.resource}, r);
+  });
 }
 
 template <int N>
 void device_backward(const layer_desc& d, const placement& where, const backward_request& r) {
-  detail::layer_cache<N, fftconv::device>::of_this_thread()
-      .find(d, where.device_index)
-      .backward(fftconv::device{where.stream, where.resource}, r);
+  detail::layer_cache<N, fftconv::device>::instance().with(d, where.device_index, [&](auto& layer) {
+    layer.backward(fftconv::device{where.stream, where.resource}, r);
+  });
 }
 
 template <int N>
 void release_device_layers_of_rank() {
-  detail::layer_cache<N, fftconv::device>::of_this_thread().clear();
+  detail::layer_cache<N, fftconv::device>::instance().clear();
 }
 
 }  // namespace fftconv_torch

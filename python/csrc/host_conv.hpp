@@ -7,33 +7,34 @@ namespace fftconv_torch {
 
 template <int N>
 std::size_t host_saved_bytes(const layer_desc& d, const std::int64_t* x_sizes, bool keep_spectra, bool on_device) {
-  return detail::layer_cache<N, fftconv::host>::of_this_thread().find(d, -1).saved_bytes(x_sizes, keep_spectra,
-                                                                                        on_device);
+  return detail::layer_cache<N, fftconv::host>::instance().with(
+      d, -1, [&](auto& layer) { return layer.saved_bytes(x_sizes, keep_spectra, on_device); });
 }
 
 template <int N>
 void host_forward(const layer_desc& d, const placement& where, const forward_request& r) {
-  detail::layer_cache<N, fftconv::host>::of_this_thread().find(d, -1).forward(detail::host_of(where), r);
+  detail::layer_cache<N, fftconv::host>::instance().with(d, -1, [&](auto& layer) { layer.forward(detail::host_of(where), r); });
 }
 
 template <int N>
 void host_backward(const layer_desc& d, const placement& where, const backward_request& r) {
-  detail::layer_cache<N, fftconv::host>::of_this_thread().find(d, -1).backward(detail::host_of(where), r);
+  detail::layer_cache<N, fftconv::host>::instance().with(d, -1, [&](auto& layer) { layer.backward(detail::host_of(where), r); });
 }
 
 // The baseline the operator's overhead is measured against: the same layer object, the caller's buffers,
 // nothing allocated per call.
 template <int N>
 double host_direct_forward_seconds(const layer_desc& d, const forward_request& r, int repeats) {
-  auto& layer = detail::layer_cache<N, fftconv::host>::of_this_thread().find(d, -1);
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < repeats; ++i) layer.forward(fftconv::host{}, r);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return detail::layer_cache<N, fftconv::host>::instance().with(d, -1, [&](auto& layer) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < repeats; ++i) layer.forward(fftconv::host{}, r);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
 }
 
 template <int N>
 void release_host_layers_of_rank() {
-  detail::layer_cache<N, fftconv::host>::of_this_thread().clear();
+  detail::layer_cache<N, fftconv::host>::instance().clear();
 }
 
 }  // namespace fftconv_torch

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -102,9 +103,13 @@ std::unique_ptr<layer_base<N, Exec>> make_layer(policy_kind policy, const fftcon
   fftconv::detail::fail("fftconv: unknown policy");
 }
 
-// The calling thread's layers, most recently used first. A training step calls forward and backward of each
-// layer once, so a small list found by comparison serves; the bound keeps a thread that sees many shapes from
-// holding every one's workspace.
+// The process's layers, most recently used first. A training step calls forward and backward of each layer
+// once, so a short list found by comparison serves, and the bound keeps a process that sees many shapes from
+// holding every one's workspace. Process-wide rather than per thread: autograd runs a CUDA backward on its own
+// device thread, which would otherwise hold a second copy of each layer's plans and workspace. A layer is not
+// for concurrent use, so each entry is locked while a call runs on it; calls on distinct layers run in
+// parallel. The cache is never destroyed: layers holding memory from torch's caching allocator must not be
+// freed during static destruction, after that allocator may be gone.
 template <int N, class Exec>
 class layer_cache {
   struct entry {
@@ -113,36 +118,59 @@ class layer_cache {
     policy_kind policy;
     int device_index;
     std::unique_ptr<layer_base<N, Exec>> layer;
+    std::mutex in_use;
   };
 
  public:
   static constexpr std::size_t capacity = 64;
 
-  static layer_cache& of_this_thread() {
-    thread_local layer_cache cache;
-    return cache;
+  static layer_cache& instance() {
+    static layer_cache* cache = new layer_cache;
+    return *cache;
   }
 
-  layer_base<N, Exec>& find(const layer_desc& d, int device_index) {
-    const fftconv::geometry<N> g = geometry_of<N>(d);
-    const auto same = [&](const entry& e) {
-      return e.type == d.type && e.policy == d.policy && e.device_index == device_index && e.geometry == g;
-    };
-    auto it = std::find_if(entries_.begin(), entries_.end(), same);
-    if (it == entries_.end()) {
-      auto made = d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
-      if (entries_.size() == capacity) entries_.pop_back();
-      entries_.insert(entries_.begin(), entry{g, d.type, d.policy, device_index, std::move(made)});
-      return *entries_.front().layer;
-    }
-    std::rotate(entries_.begin(), it, it + 1);
-    return *entries_.front().layer;
+  // Runs f(layer) on the layer declared by d, made on first use, with the layer locked.
+  template <class F>
+  decltype(auto) with(const layer_desc& d, int device_index, F&& f) {
+    std::shared_ptr<entry> e = find(d, device_index);
+    std::lock_guard<std::mutex> lock(e->in_use);
+    return f(*e->layer);
   }
 
-  void clear() { entries_.clear(); }
+  // Drops every layer no call is running on.
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::erase_if(entries_, [](const std::shared_ptr<entry>& e) { return e.use_count() == 1; });
+  }
 
  private:
-  std::vector<entry> entries_;
+  std::shared_ptr<entry> find(const layer_desc& d, int device_index) {
+    const fftconv::geometry<N> g = geometry_of<N>(d);
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto same = [&](const std::shared_ptr<entry>& e) {
+      return e->type == d.type && e->policy == d.policy && e->device_index == device_index && e->geometry == g;
+    };
+    auto it = std::find_if(entries_.begin(), entries_.end(), same);
+    if (it != entries_.end()) {
+      std::rotate(entries_.begin(), it, it + 1);
+      return entries_.front();
+    }
+    auto made = std::make_shared<entry>();
+    made->geometry = g, made->type = d.type, made->policy = d.policy, made->device_index = device_index;
+    made->layer = d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
+    entries_.insert(entries_.begin(), made);
+    if (entries_.size() > capacity) {  // the least recently used layer no call is running on
+      for (auto last = entries_.end(); last != entries_.begin() + 1; --last)
+        if ((last - 1)->use_count() == 1) {
+          entries_.erase(last - 1);
+          break;
+        }
+    }
+    return made;
+  }
+
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<entry>> entries_;
 };
 
 inline fftconv::host host_of(const placement& where) { return fftconv::host{where.resource}; }

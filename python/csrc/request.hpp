@@ -74,10 +74,11 @@ void device_forward(const layer_desc&, const placement&, const forward_request&)
 template <int N>
 void device_backward(const layer_desc&, const placement&, const backward_request&);
 
-// Frees the calling thread's cached layers on every backend; of one rank and backend below.
+// Frees the cached layers (their plans and workspace) no call is running on, on every backend; of one rank
+// and backend below.
 void release_layers();
 
-// Frees the calling thread's cached layers of one rank (their plans and workspace).
+// The same for one rank and backend.
 template <int N>
 void release_host_layers_of_rank();
 template <int N>

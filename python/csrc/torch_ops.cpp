@@ -12,7 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <fftconv/config.hpp>
 #include <fftconv/error.hpp>
+#if FFTCONV_HAS_CBLAS
+#include FFTCONV_CBLAS_HEADER
+#endif
 
 #include "request.hpp"
 
@@ -360,11 +364,25 @@ TORCH_LIBRARY_IMPL(fftconv, CUDA, m) {
   m.impl("conv_backward", &fftconv_torch::conv_backward);
 }
 
+namespace {
+// One thread pool. The extension's OpenMP loops run on torch's own libgomp (the same soname, loaded first), so
+// torch.set_num_threads governs them; Debian's OpenBLAS (pthreads build) would start a second pool that
+// competes with it for the cores. The library calls its GEMMs from inside its OpenMP loops, so OpenBLAS is held
+// to one thread, as examples/train_lenet.cpp does. An OpenMP build of OpenBLAS shares the pool already.
+void one_thread_pool() {
+#if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION)
+  constexpr int openblas_pthreads = 1;  // openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
+  if (openblas_get_parallel() == openblas_pthreads) openblas_set_num_threads(1);
+#endif
+}
+}  // namespace
+
 PYBIND11_MODULE(_C, m) {
+  one_thread_pool();
   m.doc() = "fftconv's compiled operators (registered as torch.ops.fftconv) and their helpers";
   m.def("saved_state_bytes", &fftconv_torch::saved_state_bytes);
   m.def("direct_forward", &fftconv_torch::direct_forward);
   m.def("release_layers", &fftconv_torch::release_layers,
-        "Frees the calling thread's cached layers: their plans, workspace and constant-weight spectra.");
+        "Frees the process's cached layers (those no call is running on): their plans and workspace.");
   m.attr("has_cuda") = bool(FFTCONV_TORCH_CUDA);
 }

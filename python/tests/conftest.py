@@ -1,6 +1,5 @@
 import random
 
-import pytest
 import torch
 
 import fftconv  # noqa: F401  (registers the operators)
@@ -46,8 +45,3 @@ def op_args(g, policy, keep_spectra=True):
 
 def relative_l2(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300)).item()
-
-
-@pytest.fixture(autouse=True)
-def _deterministic_threads():
-    yield

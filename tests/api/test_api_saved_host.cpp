@@ -49,7 +49,7 @@ void check_state_is_a_function_of_x_and_w(const fftconv::geometry<N>& g, const s
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.3f * float(i));
   const std::size_t bytes = layer.saved_bytes(xe);
   std::vector<std::byte> first, second;
-  for (const auto [fill, state] : {std::pair{std::byte{0x00}, &first}, std::pair{std::byte{0xA5}, &second}}) {
+  for (const auto& [fill, state] : {std::pair{std::byte{0x00}, &first}, std::pair{std::byte{0xA5}, &second}}) {
     std::vector<std::byte> memory(bytes + 64, fill);
     auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) / 64 * 64);
     layer.forward(fftconv::host{}, fftconv::make_view(x.data(), xe), fftconv::make_view(w.data(), we), nullptr,

@@ -16,7 +16,7 @@ POLICIES = ("fft", "im2col", "naive", "auto")
 
 
 def release_layers() -> None:
-    """Frees the calling thread's cached layers: their FFT plans, workspace and automatic's held candidate."""
+    """Frees the cached layers no call is running on: their FFT plans, workspace and automatic's candidates."""
     _C.release_layers()
 
 
