@@ -17,6 +17,9 @@
 #if FFTCONV_HAS_CBLAS
 #include FFTCONV_CBLAS_HEADER
 #endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "request.hpp"
 
@@ -210,6 +213,7 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
   execution e;
   place(e, x);
   at::Tensor y = at::empty(output_sizes(d, x), x.options().memory_format(format_like(x)));
+  if (x.size(0) == 0) return {y, at::empty({0}, x.options().dtype(at::kByte))};  // an empty batch, as torch allows
   const std::size_t bytes = state_bytes(d, x, keep_spectra);
   at::Tensor saved = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
   forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias), .y = desc_of(y),
@@ -251,6 +255,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
                      .dw = desc_of(dw), .dbias = desc_of(db),
                      .saved = static_cast<const std::byte*>(saved.data_ptr()),
                      .saved_bytes = static_cast<std::size_t>(saved.numel())};
+  if (x.size(0) == 0) {  // an empty batch: no gradient flows to the weights
+    if (dw.defined()) dw.zero_();
+    if (db.defined()) db.zero_();
+    return {dx, dw, db};
+  }
   if (output_mask[0] || output_mask[1] || output_mask[2]) translating([&] { backward(d, e.where, r); });
   return {dx, dw, db};
 }
@@ -266,6 +275,7 @@ int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector
   const layer_desc d =
       describe("fftconv.conv_forward", x, w, {stride, padding_low, padding_high, dilation, groups, policy});
   output_sizes(d, x);
+  if (x_sizes[0] == 0) return 0;
   return static_cast<int64_t>(translating([&] { return saved_bytes(d, x_sizes.data(), keep_spectra, on_device); }));
 }
 
@@ -375,6 +385,19 @@ void one_thread_pool() {
   if (openblas_get_parallel() == openblas_pthreads) openblas_set_num_threads(1);
 #endif
 }
+
+// What the library's host loops and GEMMs will use from this thread: OpenMP's thread count (torch's runtime,
+// so torch.set_num_threads changes it) and OpenBLAS's own.
+pybind11::dict thread_counts() {
+  pybind11::dict counts;
+#if defined(_OPENMP)
+  counts["openmp"] = omp_get_max_threads();
+#endif
+#if FFTCONV_HAS_CBLAS && defined(OPENBLAS_VERSION)
+  counts["openblas"] = openblas_get_num_threads();
+#endif
+  return counts;
+}
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -384,5 +407,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("direct_forward", &fftconv_torch::direct_forward);
   m.def("release_layers", &fftconv_torch::release_layers,
         "Frees the process's cached layers (those no call is running on): their plans and workspace.");
+  m.def("thread_counts", &thread_counts);
   m.attr("has_cuda") = bool(FFTCONV_TORCH_CUDA);
 }

@@ -99,3 +99,13 @@ def test_no_state_is_saved_without_grad():
     y = layer(x)
     assert y_eval.grad_fn is None and y.grad_fn is not None
     assert torch.allclose(y, y_eval)
+
+
+def test_empty_batch_as_torch():
+    layer = fftconv.nn.FFTConv2d(3, 4, 5, padding=2)
+    x = torch.randn(0, 3, 16, 16, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (0, 4, 16, 16)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    assert torch.count_nonzero(layer.weight.grad) == 0 and torch.count_nonzero(layer.bias.grad) == 0
