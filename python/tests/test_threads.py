@@ -21,3 +21,22 @@ def test_openmp_follows_torch_and_openblas_is_single_threaded():
     finally:
         torch.set_num_threads(before)
     assert fftconv._C.thread_counts()["openmp"] == before
+
+
+def test_host_blocks_are_kept_for_reuse_and_released():
+    fftconv.empty_cache()
+    assert fftconv._C.host_cache_bytes() == 0
+    layer = fftconv.nn.FFTConv2d(8, 8, 7, padding=3)
+    x = torch.randn(4, 8, 96, 96, requires_grad=True)  # y and dx of 1.2 MiB, the saved spectra larger
+    y = layer(x)
+    first = y.detach().clone()
+    y.sum().backward()
+    del y
+    kept = fftconv._C.host_cache_bytes()
+    assert kept > 0  # y, the saved state and dx's blocks came back
+    y2 = layer(x)  # served from the kept blocks: same values
+    assert torch.equal(y2.detach(), first)
+    assert fftconv._C.host_cache_bytes() < kept
+    del y2
+    fftconv.empty_cache()
+    assert fftconv._C.host_cache_bytes() == 0

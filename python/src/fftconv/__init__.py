@@ -13,9 +13,9 @@ import torch  # noqa: F401  (loads libtorch before the extension that links it)
 from . import _C  # registers torch.ops.fftconv.*
 from . import _ops  # fake kernels and autograd for the operators
 from . import functional, nn
-from ._ops import POLICIES, release_layers
+from ._ops import POLICIES, empty_cache, release_layers
 
-__all__ = ["functional", "nn", "POLICIES", "release_layers", "has_cuda"]
+__all__ = ["functional", "nn", "POLICIES", "empty_cache", "release_layers", "has_cuda"]
 __version__ = "0.1.0"
 
 has_cuda: bool = _C.has_cuda

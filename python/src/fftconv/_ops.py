@@ -20,6 +20,13 @@ def release_layers() -> None:
     _C.release_layers()
 
 
+def empty_cache() -> None:
+    """Frees the cached layers no call is running on and the host memory kept for reuse (the operators keep
+    released host blocks of 1 MiB and more, up to FFTCONV_HOST_CACHE_BYTES, default 2 GiB, so that a training
+    step's outputs and saved states come back already mapped), as torch.cuda.empty_cache() does for the GPU."""
+    _C.empty_cache()
+
+
 def _concrete(values) -> list[int]:
     # The saved state's size comes from the library's tiling, which needs concrete extents: a symbolic size is
     # specialised here (a guard), as convolution's own algorithm choice is.
