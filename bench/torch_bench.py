@@ -21,7 +21,7 @@ and the printout say so). naive is skipped where its time, predicted from a cali
 --naive-cap-seconds. On CUDA each call is timed by CUDA events after a synchronisation; TF32 is off.
 
 --overhead (host only): per selected layer and policy, the operator torch.ops.fftconv.conv_forward's per-call
-time beside fftconv._C.direct_forward's (the same cached layer called from C++ into preallocated y and saved),
+time beside fftconv._C.direct_forward's (a C++ caller's own layer, called into preallocated y and saved),
 in one process, interleaved op, direct, op, direct, ...: --overhead-samples samples of each, a sample being the
 mean over a block of calls; median per side, their difference in us and in %. keep_spectra is the same on both
 sides (off by default, as a forward under no_grad; --keep-spectra for a training forward's).
@@ -297,7 +297,7 @@ def run_row(layer, step, policies, args, device, clock, naive_rate, seed):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# --overhead: torch.ops.fftconv.conv_forward against fftconv._C.direct_forward, same layer, same thread.
+# --overhead: torch.ops.fftconv.conv_forward against fftconv._C.direct_forward, same policy, same thread.
 
 def measure_overhead(layer, policy, args, naive_rate):
     dims = layer.dims
