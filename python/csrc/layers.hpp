@@ -1,7 +1,6 @@
 #pragma once
 // The library's layers behind the operators: one `fftconv::conv<N, T, P>` per declared layer, policy and
-// executor, cached per thread so that plans, kernel spectra of constant weights and automatic's choice survive
-// from call to call. Included by the per-rank translation units of each backend, never by torch's.
+// executor, cached process-wide so that plans and automatic's choice survive from call to call. Included by the per-rank translation units of each backend, never by torch's.
 
 #include <algorithm>
 #include <chrono>

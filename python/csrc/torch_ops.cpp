@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fftconv/config.hpp>
+#include <fftconv/detail/saved_header.hpp>
 #include <fftconv/error.hpp>
 #if FFTCONV_HAS_CBLAS
 #include FFTCONV_CBLAS_HEADER
@@ -116,9 +117,15 @@ class host_block_cache {
 // allocator aligns so); a larger alignment, which fftconv does not ask for, from aligned operator new.
 class cpu_resource final : public fftconv::memory_resource {
  public:
+  // Null when the memory is not there, so that fftconv raises its out_of_memory (which automatic answers by
+  // skipping the candidate); c10's allocator throws c10::Error instead.
   void* allocate(std::size_t bytes, std::size_t alignment, CUstream_st*) override {
-    if (alignment > c10::gAlignment) return ::operator new(bytes, std::align_val_t(alignment));
-    return host_block_cache::instance().take(bytes);
+    if (alignment > c10::gAlignment) return ::operator new(bytes, std::align_val_t(alignment), std::nothrow);
+    try {
+      return host_block_cache::instance().take(bytes);
+    } catch (const c10::Error&) {
+      return nullptr;
+    }
   }
   void deallocate(void* p, std::size_t bytes, std::size_t alignment, CUstream_st*) noexcept override {
     if (alignment > c10::gAlignment)
@@ -154,8 +161,13 @@ class cpu_tensor_allocator final : public c10::Allocator {
 // Device workspace from torch's caching allocator, ordered on the stream fftconv names (512-byte aligned).
 class cuda_resource final : public fftconv::memory_resource {
  public:
+  // Null when the caching allocator is out of memory (it throws c10::OutOfMemoryError), as for the host.
   void* allocate(std::size_t bytes, std::size_t, CUstream_st* stream) override {
-    return c10::cuda::CUDACachingAllocator::raw_alloc_with_stream(bytes, stream);
+    try {
+      return c10::cuda::CUDACachingAllocator::raw_alloc_with_stream(bytes, stream);
+    } catch (const c10::OutOfMemoryError&) {
+      return nullptr;
+    }
   }
   void deallocate(void* p, std::size_t, std::size_t, CUstream_st*) noexcept override {
     c10::cuda::CUDACachingAllocator::raw_delete(p);
@@ -323,7 +335,8 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
   execution e;
   place(e, x);
   at::Tensor y = empty_on(x, output_sizes(d, x), x.scalar_type(), format_like(x));
-  if (x.size(0) == 0) return {y, at::empty({0}, x.options().dtype(at::kByte))};  // an empty batch, as torch allows
+  if (x.size(0) == 0)  // an empty batch, as torch allows: a blank header-sized state, as the fake kernel states
+    return {y, at::zeros({static_cast<int64_t>(fftconv::detail::saved_header_bytes)}, x.options().dtype(at::kByte))};
   const std::size_t bytes = state_bytes(d, x, keep_spectra);
   at::Tensor saved = empty_on(x, {static_cast<int64_t>(bytes)}, at::kByte);
   forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias), .y = desc_of(y),
@@ -374,6 +387,26 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
   return {dx, dw, db};
 }
 
+// Under torch.autocast the operators run in float32 (16-bit storage is not supported yet): 16-bit floating
+// inputs are cast up, then the call goes on through the dispatcher with autocast excluded, so that autograd
+// records it as usual.
+template <c10::DispatchKey AutocastKey>
+std::tuple<at::Tensor, at::Tensor> conv_forward_autocast(const at::Tensor& x, const at::Tensor& weight,
+                                                         const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                                         at::IntArrayRef padding_low, at::IntArrayRef padding_high,
+                                                         at::IntArrayRef dilation, int64_t groups,
+                                                         c10::string_view policy, bool keep_spectra) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(AutocastKey);
+  const auto up = [](const at::Tensor& t) {
+    return t.defined() && (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) ? t.to(at::kFloat) : t;
+  };
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("fftconv::conv_forward", "")
+                             .typed<decltype(conv_forward)>();
+  const std::optional<at::Tensor> b = bias.has_value() ? std::optional<at::Tensor>(up(*bias)) : std::nullopt;
+  return op.call(up(x), up(weight), b, stride, padding_low, padding_high, dilation, groups, policy, keep_spectra);
+}
+
 // For the fake (meta) kernels: the saved state's bytes for these shapes and settings.
 int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector<int64_t>& weight_sizes,
                           const std::string& dtype, std::vector<int64_t> stride, std::vector<int64_t> padding_low,
@@ -385,7 +418,7 @@ int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector
   const layer_desc d =
       describe("fftconv.conv_forward", x, w, {stride, padding_low, padding_high, dilation, groups, policy});
   output_sizes(d, x);
-  if (x_sizes[0] == 0) return 0;
+  if (x_sizes[0] == 0) return static_cast<int64_t>(fftconv::detail::saved_header_bytes);
   return static_cast<int64_t>(translating([&] { return saved_bytes(d, x_sizes.data(), keep_spectra, on_device); }));
 }
 
@@ -489,6 +522,14 @@ TORCH_LIBRARY_IMPL(fftconv, CUDA, m) {
   m.impl("conv_backward", &fftconv_torch::conv_backward);
 }
 
+TORCH_LIBRARY_IMPL(fftconv, AutocastCPU, m) {
+  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCPU>);
+}
+
+TORCH_LIBRARY_IMPL(fftconv, AutocastCUDA, m) {
+  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCUDA>);
+}
+
 namespace {
 // One thread pool. The extension's OpenMP loops run on torch's own libgomp (the same soname, loaded first), so
 // torch.set_num_threads governs them; Debian's OpenBLAS (pthreads build) would start a second pool that
@@ -520,10 +561,11 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "fftconv's compiled operators (registered as torch.ops.fftconv) and their helpers";
   m.def("saved_state_bytes", &fftconv_torch::saved_state_bytes);
   m.def("direct_forward", &fftconv_torch::direct_forward);
-  m.def("release_layers", &fftconv_torch::release_layers,
+  m.def("release_layers", &fftconv_torch::release_layers, pybind11::call_guard<pybind11::gil_scoped_release>(),
         "Frees the process's cached layers (those no call is running on): their plans and workspace.");
   m.def("thread_counts", &thread_counts);
-  m.def("empty_cache", &fftconv_torch::empty_cache,
+  m.attr("saved_header_bytes") = fftconv::detail::saved_header_bytes;
+  m.def("empty_cache", &fftconv_torch::empty_cache, pybind11::call_guard<pybind11::gil_scoped_release>(),
         "Frees the cached layers no call is running on and the host blocks kept for reuse.");
   m.def("host_cache_bytes", [] { return fftconv_torch::host_block_cache::instance().kept_bytes(); },
         "Bytes of host memory kept for reuse (FFTCONV_HOST_CACHE_BYTES bounds them).");

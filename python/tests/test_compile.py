@@ -52,3 +52,29 @@ def test_activation_checkpointing():
     (dx_checkpointed,) = torch.autograd.grad(checkpointed, x)
     (dx,) = torch.autograd.grad(layer(x).square().sum(), x)
     torch.testing.assert_close(dx_checkpointed, dx)
+
+
+def test_export_with_a_dynamic_batch():
+    """Without saved spectra (inference, or policies that save a header only) nothing is specialised."""
+    model = fftconv.nn.FFTConv2d(2, 3, 5, padding=2).eval()
+    batch = torch.export.Dim("batch")
+    with torch.no_grad():
+        exported = torch.export.export(model, (torch.randn(4, 2, 12, 12),), dynamic_shapes={"input": {0: batch}})
+        for n in (1, 7):
+            x = torch.randn(n, 2, 12, 12)
+            torch.testing.assert_close(exported.module()(x), model(x))
+
+
+def test_autocast_runs_in_float32():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 16)
+    conv = fftconv.nn.FFTConv1d(4, 4, 5, padding="causal")
+    x = torch.randn(2, 4, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = linear(x)  # bfloat16 under autocast
+        assert h.dtype == torch.bfloat16
+        y = conv(h)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, conv(h.float()))
+    y.sum().backward()
+    assert conv.weight.grad is not None and linear.weight.grad is not None

@@ -109,3 +109,10 @@ def test_empty_batch_as_torch():
     y.sum().backward()
     assert x.grad.shape == x.shape
     assert torch.count_nonzero(layer.weight.grad) == 0 and torch.count_nonzero(layer.bias.grad) == 0
+
+
+def test_causal_with_a_one_tap_kernel():
+    layer = fftconv.nn.FFTConv2d(4, 4, 1, padding="causal")
+    x = torch.randn(1, 4, 5, 6)
+    assert layer.padding == "causal"
+    torch.testing.assert_close(layer(x), torch.nn.functional.conv2d(x, layer.weight, layer.bias))

@@ -96,6 +96,35 @@ layouts_2d = dict(batch=2, in_channels=4, out_channels=6, groups=2, kernel=[3, 5
                   low=[1, 0], high=[2, 3], spatial=[17, 19])
 
 
+def fake_and_real_outputs(x, w, g, policy, keep):
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    real = forward_op(x, w, None, *op_args(g, policy, keep))
+    with FakeTensorMode() as mode:
+        fake = forward_op(mode.from_tensor(x), mode.from_tensor(w), None, *op_args(g, policy, keep))
+    return real, fake
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("layout", ["one_channel_channels_last", "channel_slice", "crop", "channels_last_3d"])
+def test_fake_kernel_states_the_real_layout(policy, layout):
+    """The fake kernel's y and dx strides and saved size are the real kernel's, for layouts whose memory format
+    is decided by stride order (a one-channel channels-last tensor is also contiguous)."""
+    base = torch.randn(4, 3, 16, 16).contiguous(memory_format=torch.channels_last)
+    x = {"one_channel_channels_last": torch.randn(4, 1, 16, 16).contiguous(memory_format=torch.channels_last),
+         "channel_slice": base[:, :1], "crop": base[:, :1, 1:-1, 1:-1],
+         "channels_last_3d": torch.randn(2, 1, 6, 7, 8).contiguous(memory_format=torch.channels_last_3d)}[layout]
+    rank = x.dim() - 2
+    g = dict(stride=[1] * rank, low=[2] * rank, high=[2] * rank, dilation=[1] * rank, groups=1)
+    w = torch.randn(6, 1, *([5] * rank))
+    for keep in (True, False):
+        (y, saved), (fake_y, fake_saved) = fake_and_real_outputs(x, w, g, policy, keep)
+        assert fake_y.shape == y.shape and fake_y.stride() == y.stride(), (layout, keep)
+        assert fake_saved.shape == saved.shape, (layout, keep)
+    opcheck(forward_op, (x, w, None, *op_args(g, policy)))
+    dy = torch.randn_like(y)
+    opcheck(backward_op, (dy, x, w, saved, *op_args(g, policy)[:-1], [True, True, False]))
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("layout", ["channels_last", "sliced", "transposed", "expanded"])
 def test_layouts(policy, layout):

@@ -2,7 +2,7 @@
 
     import fftconv
     layer = fftconv.nn.FFTConv2d(3, 16, kernel_size=7, padding="same")          # policy="fft" by default
-    y = fftconv.functional.conv1d(x, w, padding=(1023, 0), policy="auto")       # causal, long kernel
+    y = fftconv.functional.conv1d(x, w, padding="causal", policy="auto")         # k-1 zeros before, none after
 
 The operators are ``torch.ops.fftconv.conv_forward`` and ``torch.ops.fftconv.conv_backward``; the modules and
 functions here call them with autograd, torch.compile and export support.

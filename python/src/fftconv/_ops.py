@@ -9,6 +9,7 @@ the shapes and declared settings, which the fake kernel asks the library for.
 from __future__ import annotations
 
 import torch
+from torch._prims_common import suggest_memory_format
 
 from . import _C
 
@@ -28,44 +29,49 @@ def empty_cache() -> None:
 
 
 def _concrete(values) -> list[int]:
-    # The saved state's size comes from the library's tiling, which needs concrete extents: a symbolic size is
-    # specialised here (a guard), as convolution's own algorithm choice is.
+    # The FFT policy's saved spectra are sized by its tiling, which needs concrete extents: a symbolic size is
+    # specialised here (a guard), as convolution's own algorithm choice is. A header-only state needs none.
     return [int(v) for v in values]
 
 
 @torch.library.register_fake("fftconv::conv_forward")
 def _conv_forward_fake(x, weight, bias, stride, padding_low, padding_high, dilation, groups, policy, keep_spectra):
     rank = len(stride)
-    x_sizes, w_sizes = _concrete(x.shape), _concrete(weight.shape)
-    saved = _C.saved_state_bytes(x_sizes, w_sizes, str(x.dtype).removeprefix("torch."), list(stride),
-                                 list(padding_low), list(padding_high), list(dilation), groups, policy, keep_spectra,
-                                 x.device.type == "cuda")
+    torch._check(x.dim() == rank + 2 and weight.dim() == rank + 2,
+                 lambda: f"fftconv.conv_forward: x and weight must have {rank + 2} dims")
+    torch._check(x.shape[1] == weight.shape[1] * groups,
+                 lambda: f"fftconv.conv_forward: x has {x.shape[1]} channels, weight expects "
+                         f"{weight.shape[1]} x groups {groups}")
+    if keep_spectra and policy in ("fft", "auto"):
+        saved = _C.saved_state_bytes(_concrete(x.shape), _concrete(weight.shape),
+                                     str(x.dtype).removeprefix("torch."), list(stride), list(padding_low),
+                                     list(padding_high), list(dilation), groups, policy, keep_spectra,
+                                     x.device.type == "cuda")
+    else:
+        saved = _C.saved_header_bytes
     out = [x.shape[0], weight.shape[0]]
     for i in range(rank):
         span = x.shape[i + 2] + padding_low[i] + padding_high[i] - dilation[i] * (weight.shape[i + 2] - 1) - 1
         out.append(span // stride[i] + 1)
-    memory_format = _memory_format(x)
-    y = x.new_empty(out).contiguous(memory_format=memory_format) if memory_format else x.new_empty(out)
+    y = torch.empty(out, dtype=x.dtype, device=x.device, memory_format=_memory_format(x))
     return y, x.new_empty((saved,), dtype=torch.uint8)
 
 
 @torch.library.register_fake("fftconv::conv_backward")
 def _conv_backward_fake(grad_output, x, weight, saved, stride, padding_low, padding_high, dilation, groups, policy,
                         output_mask):
-    memory_format = _memory_format(x)
-    dx = torch.empty_like(x, memory_format=memory_format or torch.contiguous_format) if output_mask[0] else None
-    dw = torch.empty_like(weight, memory_format=_memory_format(weight) or torch.contiguous_format) if output_mask[1] else None
+    dx = torch.empty_like(x, memory_format=_memory_format(x)) if output_mask[0] else None
+    dw = torch.empty_like(weight, memory_format=_memory_format(weight)) if output_mask[1] else None
     db = x.new_empty((weight.shape[0],)) if output_mask[2] else None
     return dx, dw, db
 
 
-def _memory_format(t: torch.Tensor):
-    # What the kernels allocate: at::Tensor::suggest_memory_format (channels-last stays channels-last).
-    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
-        return torch.channels_last
-    if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) and not t.is_contiguous():
-        return torch.channels_last_3d
-    return None
+def _memory_format(t: torch.Tensor) -> torch.memory_format:
+    # What the kernels allocate: at::Tensor::suggest_memory_format, decided by stride order as torch decides it
+    # (a one-channel channels-last tensor, a channel slice or a crop of one stays channels-last).
+    if t.dim() in (4, 5):
+        return suggest_memory_format(t)
+    return torch.contiguous_format
 
 
 def _forward_setup(ctx, inputs, output):

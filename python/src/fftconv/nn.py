@@ -31,12 +31,14 @@ class _FFTConvNd(_ConvNd):
         low, high = F.padding_sides(padding, kernel_size, stride, dilation)
         # nn.ConvNd validates and stores what it knows ('same', 'valid', symmetric ints); per-side padding is
         # stored after it as given.
-        plain = padding if (isinstance(padding, str) and padding != "causal") or low == high else 0
-        super().__init__(in_channels, out_channels, kernel_size, stride, plain if isinstance(plain, str) else
-                         _ntuple(n)(plain if isinstance(plain, int) else low), dilation, False, _ntuple(n)(0), groups,
-                         bias, padding_mode, device=device, dtype=dtype)
-        if not (isinstance(padding, str) and padding != "causal") and low != high:
-            self.padding = padding if isinstance(padding, str) else tuple(zip(low, high))
+        known = padding in ("same", "valid")
+        plain = padding if known else (low if low == high else (0,) * n)
+        super().__init__(in_channels, out_channels, kernel_size, stride, plain, dilation, False, _ntuple(n)(0),
+                         groups, bias, padding_mode, device=device, dtype=dtype)
+        if padding == "causal":
+            self.padding = "causal"
+        elif not known and low != high:
+            self.padding = tuple(zip(low, high))
         self._sides = (low, high)
         self.policy = policy
         self.keep = keep
