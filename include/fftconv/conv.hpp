@@ -346,8 +346,8 @@ class conv {
         exec, static_cast<std::int64_t>(detail::saved_header_bytes),
         detail::write_bytes<detail::saved_header>{h, reinterpret_cast<unsigned char*>(saved.data())});
     if (saved.size() > written)
-      detail::backend<Exec>::for_each_index(exec, static_cast<std::int64_t>(saved.size() - written),
-                                            detail::write_bytes<char>{0, reinterpret_cast<unsigned char*>(saved.data() + written)});
+      detail::backend<Exec>::fill(exec, reinterpret_cast<unsigned char*>(saved.data() + written),
+                                  static_cast<std::int64_t>(saved.size() - written), static_cast<unsigned char>(0));
   }
 
   // Reads the header backward was given and refuses it unless this layer would have written it; returns the
