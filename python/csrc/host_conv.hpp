@@ -26,9 +26,7 @@ void host_backward(const layer_desc& d, const placement& where, const backward_r
 // caller's buffers, nothing allocated per call; one untimed call builds the plans first.
 template <int N>
 double host_direct_forward_seconds(const layer_desc& d, const forward_request& r, int repeats) {
-  const fftconv::geometry<N> g = detail::geometry_of<N>(d);
-  auto layer = d.type == element::f32 ? detail::make_layer<N, fftconv::host, float>(d.policy, g)
-                                      : detail::make_layer<N, fftconv::host, double>(d.policy, g);
+  const auto layer = detail::make_layer<N, fftconv::host>(d, detail::geometry_of<N>(d));
   layer->forward(fftconv::host{}, r);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < repeats; ++i) layer->forward(fftconv::host{}, r);

@@ -1,6 +1,7 @@
 #pragma once
 // The library's layers behind the operators: one `fftconv::conv<N, T, P>` per declared layer, policy and
-// executor, cached process-wide so that plans and automatic's choice survive from call to call. Included by the per-rank translation units of each backend, never by torch's.
+// executor, cached process-wide so that plans and automatic's choice survive from call to call. Included by the
+// per-rank translation units of each backend, never by torch's.
 
 #include <algorithm>
 #include <chrono>
@@ -102,6 +103,12 @@ std::unique_ptr<layer_base<N, Exec>> make_layer(policy_kind policy, const fftcon
   fftconv::detail::fail("fftconv: unknown policy");
 }
 
+// The layer d declares, of its element type and policy.
+template <int N, class Exec>
+std::unique_ptr<layer_base<N, Exec>> make_layer(const layer_desc& d, const fftconv::geometry<N>& g) {
+  return d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
+}
+
 // The process's layers, most recently used first. A training step calls forward and backward of each layer
 // once, so a short list found by comparison serves, and the bound keeps a process that sees many shapes from
 // holding every one's workspace. Process-wide rather than per thread: autograd runs a CUDA backward on its own
@@ -156,7 +163,7 @@ class layer_cache {
     }
     auto made = std::make_shared<entry>();
     made->geometry = g, made->type = d.type, made->policy = d.policy, made->device_index = device_index;
-    made->layer = d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
+    made->layer = make_layer<N, Exec>(d, g);
     entries_.insert(entries_.begin(), made);
     if (entries_.size() > capacity) {  // the least recently used layer no call is running on
       for (auto last = entries_.end(); last != entries_.begin() + 1; --last)

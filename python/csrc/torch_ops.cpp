@@ -15,6 +15,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fftconv/config.hpp>
@@ -252,8 +253,6 @@ at::Tensor readable(const at::Tensor& t) {
   return t;
 }
 
-at::MemoryFormat format_like(const at::Tensor& x) { return x.suggest_memory_format(); }
-
 // A new tensor on `like`'s device: on the host from the block cache, on the GPU from torch's caching allocator.
 at::Tensor empty_on(const at::Tensor& like, at::IntArrayRef sizes, at::ScalarType type,
                     at::MemoryFormat format = at::MemoryFormat::Contiguous) {
@@ -317,8 +316,11 @@ void place(execution& e, const at::Tensor& x) {
 #endif
 }
 
-std::size_t state_bytes(const layer_desc& d, const at::Tensor& x, bool keep_spectra) {
-  return translating([&] { return saved_bytes(d, x.sizes().data(), keep_spectra, x.is_cuda()); });
+// Bytes of the state forward saves for x of these sizes; an empty batch, which the library does not take,
+// saves a blank header (what the fake kernel states for it too).
+std::size_t state_bytes(const layer_desc& d, at::IntArrayRef x_sizes, bool keep_spectra, bool on_device) {
+  if (x_sizes[0] == 0) return fftconv::detail::saved_header_bytes;
+  return translating([&] { return saved_bytes(d, x_sizes.data(), keep_spectra, on_device); });
 }
 
 std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at::Tensor& weight_in,
@@ -334,11 +336,10 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
   if (bias.defined()) check_companion(op, "bias", bias, x);
   execution e;
   place(e, x);
-  at::Tensor y = empty_on(x, output_sizes(d, x), x.scalar_type(), format_like(x));
-  if (x.size(0) == 0)  // an empty batch, as torch allows: a blank header-sized state, as the fake kernel states
-    return {y, at::zeros({static_cast<int64_t>(fftconv::detail::saved_header_bytes)}, x.options().dtype(at::kByte))};
-  const std::size_t bytes = state_bytes(d, x, keep_spectra);
+  at::Tensor y = empty_on(x, output_sizes(d, x), x.scalar_type(), x.suggest_memory_format());
+  const std::size_t bytes = state_bytes(d, x.sizes(), keep_spectra, x.is_cuda());
   at::Tensor saved = empty_on(x, {static_cast<int64_t>(bytes)}, at::kByte);
+  if (x.size(0) == 0) return {y, saved.zero_()};  // an empty batch, as torch allows
   forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias), .y = desc_of(y),
                     .saved = static_cast<std::byte*>(saved.data_ptr()), .saved_bytes = bytes,
                     .keep_spectra = keep_spectra};
@@ -349,7 +350,8 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
 // The saved state must be aligned as forward's allocation was (64 bytes on the host, 256 on the device); a
 // state that reached here as an offset view (a graph partitioner's packing, a user's slice) is copied.
 at::Tensor aligned_state(const at::Tensor& saved) {
-  const std::uintptr_t alignment = saved.is_cuda() ? 256 : 64;
+  const std::uintptr_t alignment =
+      saved.is_cuda() ? fftconv::detail::saved_alignment_device : fftconv::detail::saved_alignment_host;
   if (reinterpret_cast<std::uintptr_t>(saved.data_ptr()) % alignment == 0 && saved.is_contiguous()) return saved;
   return saved.clone(at::MemoryFormat::Contiguous);
 }
@@ -371,18 +373,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
   execution e;
   place(e, x);
   at::Tensor dx, dw, db;
-  if (output_mask[0]) dx = empty_on(x, x.sizes(), x.scalar_type(), format_like(x));
-  if (output_mask[1]) dw = empty_on(x, weight.sizes(), x.scalar_type(), format_like(weight));
-  if (output_mask[2]) db = at::empty({d.out_channels}, x.options());
-  backward_request r{.x = desc_of(x), .w = desc_of(weight), .dy = desc_of(dy), .dx = desc_of(dx),
-                     .dw = desc_of(dw), .dbias = desc_of(db),
-                     .saved = static_cast<const std::byte*>(saved.data_ptr()),
-                     .saved_bytes = static_cast<std::size_t>(saved.numel())};
+  if (output_mask[0]) dx = empty_on(x, x.sizes(), x.scalar_type(), x.suggest_memory_format());
+  if (output_mask[1]) dw = empty_on(x, weight.sizes(), x.scalar_type(), weight.suggest_memory_format());
+  if (output_mask[2]) db = empty_on(x, {d.out_channels}, x.scalar_type());
   if (x.size(0) == 0) {  // an empty batch: no gradient flows to the weights
     if (dw.defined()) dw.zero_();
     if (db.defined()) db.zero_();
     return {dx, dw, db};
   }
+  const backward_request r{.x = desc_of(x), .w = desc_of(weight), .dy = desc_of(dy), .dx = desc_of(dx),
+                           .dw = desc_of(dw), .dbias = desc_of(db),
+                           .saved = static_cast<const std::byte*>(saved.data_ptr()),
+                           .saved_bytes = static_cast<std::size_t>(saved.numel())};
   if (output_mask[0] || output_mask[1] || output_mask[2]) translating([&] { backward(d, e.where, r); });
   return {dx, dw, db};
 }
@@ -418,8 +420,7 @@ int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector
   const layer_desc d =
       describe("fftconv.conv_forward", x, w, {stride, padding_low, padding_high, dilation, groups, policy});
   output_sizes(d, x);
-  if (x_sizes[0] == 0) return static_cast<int64_t>(fftconv::detail::saved_header_bytes);
-  return static_cast<int64_t>(translating([&] { return saved_bytes(d, x_sizes.data(), keep_spectra, on_device); }));
+  return static_cast<int64_t>(state_bytes(d, x_sizes, keep_spectra, on_device));
 }
 
 // Seconds for `repeats` forwards of the same layer called directly from C++ into preallocated y and saved:
@@ -439,54 +440,40 @@ double direct_forward(const at::Tensor& x, const at::Tensor& weight, const std::
 
 }  // namespace
 
-std::size_t saved_bytes(const layer_desc& d, const std::int64_t* x_sizes, bool keep_spectra, bool on_device) {
-  switch (d.rank) {
-    case 1: return host_saved_bytes<1>(d, x_sizes, keep_spectra, on_device);
-    case 2: return host_saved_bytes<2>(d, x_sizes, keep_spectra, on_device);
-    default: return host_saved_bytes<3>(d, x_sizes, keep_spectra, on_device);
+// Calls f(std::integral_constant<int, N>) for the layer's spatial rank N (1, 2 or 3: describe checked it).
+template <class F>
+decltype(auto) by_rank(int rank, F&& f) {
+  switch (rank) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    default: return f(std::integral_constant<int, 3>{});
   }
+}
+
+std::size_t saved_bytes(const layer_desc& d, const std::int64_t* x_sizes, bool keep_spectra, bool on_device) {
+  return by_rank(d.rank, [&](auto n) { return host_saved_bytes<n>(d, x_sizes, keep_spectra, on_device); });
 }
 
 void forward(const layer_desc& d, const placement& where, const forward_request& r) {
+  by_rank(d.rank, [&](auto n) {
 #if FFTCONV_TORCH_CUDA
-  if (where.on_device) {
-    switch (d.rank) {
-      case 1: return device_forward<1>(d, where, r);
-      case 2: return device_forward<2>(d, where, r);
-      default: return device_forward<3>(d, where, r);
-    }
-  }
+    if (where.on_device) return device_forward<n>(d, where, r);
 #endif
-  switch (d.rank) {
-    case 1: return host_forward<1>(d, where, r);
-    case 2: return host_forward<2>(d, where, r);
-    default: return host_forward<3>(d, where, r);
-  }
+    host_forward<n>(d, where, r);
+  });
 }
 
 void backward(const layer_desc& d, const placement& where, const backward_request& r) {
+  by_rank(d.rank, [&](auto n) {
 #if FFTCONV_TORCH_CUDA
-  if (where.on_device) {
-    switch (d.rank) {
-      case 1: return device_backward<1>(d, where, r);
-      case 2: return device_backward<2>(d, where, r);
-      default: return device_backward<3>(d, where, r);
-    }
-  }
+    if (where.on_device) return device_backward<n>(d, where, r);
 #endif
-  switch (d.rank) {
-    case 1: return host_backward<1>(d, where, r);
-    case 2: return host_backward<2>(d, where, r);
-    default: return host_backward<3>(d, where, r);
-  }
+    host_backward<n>(d, where, r);
+  });
 }
 
 double direct_forward_seconds(const layer_desc& d, const forward_request& r, int repeats) {
-  switch (d.rank) {
-    case 1: return host_direct_forward_seconds<1>(d, r, repeats);
-    case 2: return host_direct_forward_seconds<2>(d, r, repeats);
-    default: return host_direct_forward_seconds<3>(d, r, repeats);
-  }
+  return by_rank(d.rank, [&](auto n) { return host_direct_forward_seconds<n>(d, r, repeats); });
 }
 
 void empty_cache() {
