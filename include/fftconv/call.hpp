@@ -36,11 +36,12 @@ using saved_state = std::span<std::byte>;
 using const_saved_state = std::span<const std::byte>;
 
 // The gradients a combined backward computes (null: not wanted), as PyTorch's convolution_backward mask.
-template <class T, std::size_t R>
+// W: the weights' type (conv's W; T unless a 16-bit layer keeps fp32 weights).
+template <class T, std::size_t R, class W = T>
 struct gradients {
   tensor_ref<T, R> dx{};
-  tensor_ref<T, R> dw{};
-  optional_vector<T> dbias{};
+  tensor_ref<W, R> dw{};
+  optional_vector<W> dbias{};
 };
 
 }  // namespace fftconv

@@ -30,6 +30,7 @@
 #include "detail/boundary.hpp"
 #include "detail/saved_header.hpp"
 #include "detail/validate.hpp"
+#include "element.hpp"
 #include "executor.hpp"
 #include "geometry.hpp"
 #include "policy.hpp"
@@ -39,22 +40,33 @@ namespace fftconv {
 
 // P is not constrained by the `policy` concept, so that an unknown policy meets the message below rather than a
 // failed constraint.
-template <int N, class T, class P = fft>
+// T: the element type of x, y, dx and dy (float, double, bf16, fp16). W: that of w, dw, bias and dbias:
+// T, or float with 16-bit T (weights kept in fp32 beside 16-bit activations). Everything is computed in
+// compute_of<T> (element.hpp).
+template <int N, class T, class P = fft, class W = T>
 class conv {
   static_assert(is_policy_v<P>,
                 "fftconv::conv: the policy P must be fftconv::naive, fftconv::im2col, fftconv::fft or fftconv::automatic");
   static_assert(N >= 1 && N <= 3, "fftconv::conv: spatial rank N must be 1, 2 or 3");
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "fftconv::conv: T must be float or double");
+  static_assert(is_element_v<T> && !std::is_const_v<T>,
+                "fftconv::conv: T must be float, double, fftconv::bf16 (__nv_bfloat16) or fftconv::fp16 (__half)");
+  static_assert(std::is_same_v<W, T> || (is_16bit_v<T> && std::is_same_v<W, float>),
+                "fftconv::conv: the weights' type W must be T, or float when T is 16-bit");
   static constexpr std::size_t R = N + 2;
+  using C = compute_of<T>;
 
  public:
   using value_type = T;
+  using weight_type = W;
+  using compute_type = C;
   using policy_type = P;
   using scalar_type = scalar_of<T>;
   using scaling_type = fftconv::scaling<scalar_type>;
   static constexpr int rank = N;
   using tensor = tensor_ref<T, R>;
   using const_tensor = tensor_ref<const T, R>;
+  using weight_tensor = tensor_ref<W, R>;
+  using const_weight_tensor = tensor_ref<const W, R>;
 
   explicit conv(const geometry<N>& g) : geometry_(validated(g)), impl_(geometry_) {}
 
@@ -85,13 +97,13 @@ class conv {
   // saved (empty, or saved_bytes(x extents, keep) bytes aligned to 64 on the host, 256 on the device):
   // receives what backward reuses.
   template <executor Exec>
-  void forward(Exec exec, const_tensor x, const_tensor w, optional_vector<const T> bias, tensor y,
+  void forward(Exec exec, const_tensor x, const_weight_tensor w, optional_vector<const W> bias, tensor y,
                saved_state saved = {}, scaling_type scale = {}) {
     constexpr const char* pass = "forward";
     check_input(x, pass, "x");
     check_output(y, pass, "y");
     check_weights_and_output(pass, w, "w", "x", x.extents(), "y", y.extents());
-    const tensor_ref<const T, 1> b = checked_vector(bias, pass, "bias");
+    const tensor_ref<const W, 1> b = checked_vector(bias, pass, "bias");
     const std::optional<keep> kept = check_saved(saved, x.extents(), pass, on_device_v<Exec>);
     detail::check_no_overlap(pass, {region("y", y), bytes_region("saved", saved)},
                              {region("x", x), region("w", w), region("bias", b)});
@@ -100,12 +112,12 @@ class conv {
 
     const detail::problem<N> p = problem_of(x.extents());
     const detail::strided_reach reach = impl_.reach(p);
-    detail::boundary<Exec, T> io(exec);
-    const T* bias_data = io.input(b);
+    detail::boundary<Exec, C> io(exec);
+    const C* bias_data = io.input(b);
     const bool y_in_place = io.written_in_place(y, scale, reach.y);  // else the blend adds the bias
-    const detail::strided<T, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
-    const detail::strided<const T, N> x_in = io.operand(x, reach.x);
-    const detail::strided<const T, N> w_in = io.operand(w, reach.w);
+    const detail::strided<C, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
+    const detail::strided<const C, N> x_in = io.operand(x, reach.x);
+    const detail::strided<const C, N> w_in = io.operand(w, reach.w);
     std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
     if constexpr (requires { impl_.forward(exec, p, x_in, w_in, bias_data, y_out, payload, keep::none); })
       impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out, payload, kept.value_or(keep::none));
@@ -119,8 +131,8 @@ class conv {
   // out = alpha * gradient + beta * out. x and w must hold what forward saw. saved: forward's state for this
   // x, or empty (then what backward needs is transformed again). dy is transformed once for dx and dw.
   template <executor Exec>
-  void backward(Exec exec, const_tensor x, const_tensor w, const_tensor dy, const_saved_state saved,
-                gradients<T, R> out, scaling_type scale = {}) {
+  void backward(Exec exec, const_tensor x, const_weight_tensor w, const_tensor dy, const_saved_state saved,
+                gradients<T, R, W> out, scaling_type scale = {}) {
     constexpr const char* pass = "backward";
     check_input(x, pass, "x");
     check_input(dy, pass, "dy");
@@ -134,7 +146,7 @@ class conv {
       detail::check_extents(pass, "dw", out.dw.extents(), detail::expected_weight_extents(geometry_),
                             "the geometry expects");
     }
-    const tensor_ref<T, 1> db = checked_vector(out.dbias, pass, "dbias");
+    const tensor_ref<W, 1> db = checked_vector(out.dbias, pass, "dbias");
     const std::optional<keep> kept = check_saved(saved, x.extents(), pass, on_device_v<Exec>);
     detail::check_no_overlap(pass, {region("dx", out.dx), region("dw", out.dw), region("dbias", db)},
                              {region("x", x), region("w", w), region("dy", dy), bytes_region("saved", saved)});
@@ -145,10 +157,10 @@ class conv {
     if (kept) producer = check_header(exec, saved, p, *kept);
 
     const detail::strided_reach reach = impl_.reach(p);
-    detail::boundary<Exec, T> io(exec);
-    const detail::strided<T, N> dx = io.result(out.dx, scale, reach.dx);
-    const detail::strided<T, N> dw = io.result(out.dw, scale, reach.dw);
-    T* dbias = db.data() != nullptr ? io.output(db, scale) : nullptr;
+    detail::boundary<Exec, C> io(exec);
+    const detail::strided<C, N> dx = io.result(out.dx, scale, reach.dx);
+    const detail::strided<C, N> dw = io.result(out.dw, scale, reach.dw);
+    C* dbias = db.data() != nullptr ? io.output(db, scale) : nullptr;
     const std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
     run_backward(exec, p, reach, io, x, w, dy, payload, kept.value_or(keep::none), producer, dx, dw, dbias);
     io.finish();
@@ -156,7 +168,7 @@ class conv {
 
   // dx = alpha * (gradient of sum(y * dy) with respect to x) + beta * dx, alone.
   template <executor Exec>
-  void backward_data(Exec exec, const_tensor dy, const_tensor w, tensor dx, scaling_type scale = {}) {
+  void backward_data(Exec exec, const_tensor dy, const_weight_tensor w, tensor dx, scaling_type scale = {}) {
     constexpr const char* pass = "backward_data";
     check_input(dy, pass, "dy");
     check_output(dx, pass, "dx");
@@ -165,30 +177,30 @@ class conv {
     check_pointers(exec, {{dy.data(), "dy"}, {w.data(), "w"}, {dx.data(), "dx"}});
     const detail::problem<N> p = problem_of(dx.extents());
     const detail::strided_reach reach = impl_.reach(p);
-    detail::boundary<Exec, T> io(exec);
-    const detail::strided<T, N> dx_out = io.result(dx, scale, reach.dx);
+    detail::boundary<Exec, C> io(exec);
+    const detail::strided<C, N> dx_out = io.result(dx, scale, reach.dx);
     run_backward(exec, p, reach, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx_out, {}, nullptr);
     io.finish();
   }
 
   // dw (and db when dbias is given) = alpha * gradients of sum(y * dy) + beta * previous, alone.
   template <executor Exec>
-  void backward_filter(Exec exec, const_tensor x, const_tensor dy, tensor dw, optional_vector<T> dbias,
+  void backward_filter(Exec exec, const_tensor x, const_tensor dy, weight_tensor dw, optional_vector<W> dbias,
                        scaling_type scale = {}) {
     constexpr const char* pass = "backward_filter";
     check_input(x, pass, "x");
     check_input(dy, pass, "dy");
     check_output(dw, pass, "dw");
     check_weights_and_output(pass, dw, "dw", "x", x.extents(), "dy", dy.extents());
-    const tensor_ref<T, 1> db = checked_vector(dbias, pass, "dbias");
+    const tensor_ref<W, 1> db = checked_vector(dbias, pass, "dbias");
     detail::check_no_overlap(pass, {region("dw", dw), region("dbias", db)}, {region("x", x), region("dy", dy)});
     check_pointers(exec, {{x.data(), "x"}, {dy.data(), "dy"}, {dw.data(), "dw"}, {db.data(), "dbias"}});
     const detail::problem<N> p = problem_of(x.extents());
     const detail::strided_reach reach = impl_.reach(p);
-    detail::boundary<Exec, T> io(exec);
-    const detail::strided<T, N> dw_out = io.result(dw, scale, reach.dw);
-    T* db_data = db.data() != nullptr ? io.output(db, scale) : nullptr;
-    run_backward(exec, p, reach, io, x, const_tensor(), dy, nullptr, keep::none, std::nullopt, {}, dw_out, db_data);
+    detail::boundary<Exec, C> io(exec);
+    const detail::strided<C, N> dw_out = io.result(dw, scale, reach.dw);
+    C* db_data = db.data() != nullptr ? io.output(db, scale) : nullptr;
+    run_backward(exec, p, reach, io, x, const_weight_tensor(), dy, nullptr, keep::none, std::nullopt, {}, dw_out, db_data);
     io.finish();
   }
 
@@ -234,20 +246,20 @@ class conv {
   // fftconv::automatic only: measure or heuristic for this layer (default_automatic_mode() until set), and
   // what was picked for the most recent call and why.
   void set_mode(automatic_mode mode)
-    requires requires(detail::conv_impl<P, N, T>& impl) { impl.set_mode(mode); }
+    requires requires(detail::conv_impl<P, N, C>& impl) { impl.set_mode(mode); }
   {
     impl_.set_mode(mode);
   }
   decltype(auto) choice() const
-    requires requires(const detail::conv_impl<P, N, T>& impl) { impl.choice(); }
+    requires requires(const detail::conv_impl<P, N, C>& impl) { impl.choice(); }
   {
     return impl_.choice();
   }
 
   // The policy's own state, for introspection (e.g. the FFT policy's transform counters) and, non-const, its
   // tuning knobs (e.g. the FFT policy's set_tile_extents, set_products).
-  const detail::conv_impl<P, N, T>& implementation() const noexcept { return impl_; }
-  detail::conv_impl<P, N, T>& implementation() noexcept { return impl_; }
+  const detail::conv_impl<P, N, C>& implementation() const noexcept { return impl_; }
+  detail::conv_impl<P, N, C>& implementation() noexcept { return impl_; }
 
  private:
   template <class Exec>
@@ -265,21 +277,23 @@ class conv {
   }
 
   // w (or dw) against the geometry, and y (or dy) against the output of the input-side tensor.
-  template <class W>
-  void check_weights_and_output(const char* pass, const tensor_ref<W, R>& w, const char* w_name, const char* x_name,
+  template <class U>
+  void check_weights_and_output(const char* pass, const tensor_ref<U, R>& w, const char* w_name, const char* x_name,
                                 const std::array<std::int64_t, R>& x_extents, const char* y_name,
                                 const std::array<std::int64_t, R>& y_extents) const {
-    if constexpr (std::is_const_v<W>) check_input(w, pass, w_name);
+    if constexpr (std::is_const_v<U>) check_input(w, pass, w_name);
     detail::check_extents(pass, w_name, w.extents(), detail::expected_weight_extents(geometry_), "the geometry expects");
     const auto expected = detail::checked_output_extents(geometry_, x_extents, pass, x_name);
     const std::string why = std::string("the output of ") + x_name + " is";
     detail::check_extents(pass, y_name, y_extents, expected, why.c_str());
   }
 
-  static void check_input(const const_tensor& v, const char* pass, const char* name) {
+  template <class U>
+  static void check_input(const tensor_ref<const U, R>& v, const char* pass, const char* name) {
     detail::check_tensor(v, pass, name, false);
   }
-  static void check_output(const tensor& v, const char* pass, const char* name) {
+  template <class U>
+  static void check_output(const tensor_ref<U, R>& v, const char* pass, const char* name) {
     detail::check_tensor(v, pass, name, true);
   }
 
@@ -332,7 +346,8 @@ class conv {
 
   detail::saved_header header_for(const detail::problem<N>& p, keep kept, bool on_device, algorithm a) const {
     if (a != algorithm::fft) kept = keep::none;  // naive and im2col save a header either way
-    detail::saved_header h = detail::make_saved_header<N>(p, sizeof(T), on_device, a, kept);
+    detail::saved_header h = detail::make_saved_header<N>(p, detail::element_code<T>(), detail::element_code<W>(),
+                                                          on_device, a, kept);
     if constexpr (requires { impl_.describe_saved(h, p, kept, on_device, a); }) impl_.describe_saved(h, p, kept, on_device, a);
     return h;
   }
@@ -371,10 +386,10 @@ class conv {
   // where they will be read.
   template <class Exec>
   void run_backward(const Exec& exec, const detail::problem<N>& p, const detail::strided_reach& reach,
-                    detail::boundary<Exec, T>& io, const const_tensor& x, const const_tensor& w,
+                    detail::boundary<Exec, C>& io, const const_tensor& x, const const_weight_tensor& w,
                     const const_tensor& dy, const std::byte* payload, keep kept, std::optional<algorithm> producer,
-                    detail::strided<T, N> dx, detail::strided<T, N> dw, T* dbias) {
-    using input = detail::strided<const T, N>;
+                    detail::strided<C, N> dx, detail::strided<C, N> dw, C* dbias) {
+    using input = detail::strided<const C, N>;
     const input dy_in = io.operand(dy, reach.dy);
     if constexpr (requires { impl_.backward(exec, p, dy_in, dy_in, dy_in, payload, kept, producer, dx, dw, dbias); }) {
       const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
@@ -403,7 +418,7 @@ class conv {
   }
 
   fftconv::geometry<N> geometry_;
-  detail::conv_impl<P, N, T> impl_;
+  detail::conv_impl<P, N, C> impl_;
 };
 
 }  // namespace fftconv

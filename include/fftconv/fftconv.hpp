@@ -10,9 +10,10 @@
 #include "executor.hpp"  // host, device
 #include "geometry.hpp"  // geometry<N>, output_extent, same_padding
 #include "view.hpp"      // view<T, R>
+#include "element.hpp"   // bfloat16, half: 16-bit storage computed in float
 
 // The layer object and the policies.
-#include "conv.hpp"          // conv<N, T, Policy>
+#include "conv.hpp"          // conv<N, T, Policy, W>
 #include "policy.hpp"        // naive, im2col, fft, the policy concept
 #include "policy/naive.hpp"  // direct windowed convolution
 #include "policy/im2col.hpp"  // gather to columns + GEMM

@@ -34,12 +34,12 @@ inline std::vector<void (*)()>& functional_cache_clearers() {
   return clearers;
 }
 
-template <int N, class T, class P>
+template <int N, class T, class P, class W>
 struct functional_cache {
   struct entry {
     geometry<N> key;
     execution_queue queue;  // objects never change queue: workspace is freed in its stream's order
-    std::unique_ptr<conv<N, T, P>> layer;
+    std::unique_ptr<conv<N, T, P, W>> layer;
   };
   static std::list<entry>& entries() {
     thread_local std::list<entry> cache = [] {
@@ -59,35 +59,35 @@ struct functional_cache {
   }
 };
 
-// The calling thread's conv object for (N, T, P, g) on this executor's stream and device, created on first
+// The calling thread's conv object for (N, T, P, W, g) on this executor's stream and device, created on first
 // use; least recently used evicted.
-template <int N, class T, class P, class Exec>
-conv<N, T, P>& cached_conv(const Exec& exec, const geometry<N>& g) {
-  auto& cache = functional_cache<N, T, P>::entries();
+template <int N, class T, class P, class W, class Exec>
+conv<N, T, P, W>& cached_conv(const Exec& exec, const geometry<N>& g) {
+  auto& cache = functional_cache<N, T, P, W>::entries();
   const execution_queue queue = queue_of(exec);
   for (auto it = cache.begin(); it != cache.end(); ++it)
     if (it->key == g && it->queue == queue) {
       cache.splice(cache.begin(), cache, it);
       return *cache.front().layer;
     }
-  auto layer = std::make_unique<conv<N, T, P>>(g);  // validates g before the cache changes
-  if (cache.size() == functional_cache_capacity) functional_cache<N, T, P>::evict_last(cache);
+  auto layer = std::make_unique<conv<N, T, P, W>>(g);  // validates g before the cache changes
+  if (cache.size() == functional_cache_capacity) functional_cache<N, T, P, W>::evict_last(cache);
   cache.push_front({g, queue, std::move(layer)});
   return *cache.front().layer;
 }
 
-// Runs `call` on the calling thread's cached layer for (N, T, P, g) on exec's queue, declaring `declared` passes.
+// Runs `call` on the calling thread's cached layer for (N, T, P, W, g) on exec's queue, declaring `declared` passes.
 // A call on a caller's memory resource runs on a layer of its own instead: the cache may outlive the
 // resource, so it holds none of its memory.
-template <int N, class T, class P, class Exec, class Call>
+template <int N, class T, class P, class W, class Exec, class Call>
 void with_layer(const Exec& exec, const geometry<N>& g, const passes& declared, Call&& call) {
   if (exec.resource != nullptr) {
-    conv<N, T, P> layer(g);
+    conv<N, T, P, W> layer(g);
     layer.set_passes(declared);
     call(layer);
     return;
   }
-  conv<N, T, P>& layer = cached_conv<N, T, P>(exec, g);
+  conv<N, T, P, W>& layer = cached_conv<N, T, P, W>(exec, g);
   layer.set_passes(declared);  // automatic: chooses per pass
   call(layer);
 }
@@ -107,11 +107,11 @@ inline void clear_functional_cache() {
 // conv's static_assert, which names the policies.
 template <class P = fft, int N, executor Exec, class X, class W, class Y>
 void forward(Exec exec, const geometry<N>& g, const X& x, const W& w,
-             optional_vector<const detail::element_of<Y>> bias, const Y& y,
+             optional_vector<const detail::element_of<W>> bias, const Y& y,
              scaling<scalar_of<detail::element_of<Y>>> scale = {}) {
   using T = detail::element_of<Y>;
   static_assert(X::rank() == N + 2 && W::rank() == N + 2 && Y::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, passes::only(pass::forward),
+  detail::with_layer<N, T, P, detail::element_of<W>>(exec, g, passes::only(pass::forward),
                               [&](auto& layer) { layer.forward(exec, x, w, bias, y, {}, scale); });
 }
 
@@ -120,16 +120,16 @@ void backward_data(Exec exec, const geometry<N>& g, const DY& dy, const W& w, co
                    scaling<scalar_of<detail::element_of<DX>>> scale = {}) {
   using T = detail::element_of<DX>;
   static_assert(DY::rank() == N + 2 && W::rank() == N + 2 && DX::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, passes::only(pass::backward_data),
+  detail::with_layer<N, T, P, detail::element_of<W>>(exec, g, passes::only(pass::backward_data),
                               [&](auto& layer) { layer.backward_data(exec, dy, w, dx, scale); });
 }
 
 template <class P = fft, int N, executor Exec, class X, class DY, class DW>
 void backward_filter(Exec exec, const geometry<N>& g, const X& x, const DY& dy, const DW& dw,
-                     optional_vector<detail::element_of<DW>> dbias, scaling<scalar_of<detail::element_of<DW>>> scale = {}) {
-  using T = detail::element_of<DW>;
+                     optional_vector<detail::element_of<DW>> dbias, scaling<scalar_of<detail::element_of<DY>>> scale = {}) {
+  using T = detail::element_of<DY>;
   static_assert(X::rank() == N + 2 && DY::rank() == N + 2 && DW::rank() == N + 2, "fftconv: views must have rank N + 2");
-  detail::with_layer<N, T, P>(exec, g, passes::only(pass::backward_filter),
+  detail::with_layer<N, T, P, detail::element_of<DW>>(exec, g, passes::only(pass::backward_filter),
                               [&](auto& layer) { layer.backward_filter(exec, x, dy, dw, dbias, scale); });
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../call.hpp"
+#include "../element.hpp"
 #include "../error.hpp"
 #include "../geometry.hpp"
 #include "../policy.hpp"
@@ -26,7 +27,8 @@ struct saved_header {
   std::uint64_t magic;  // "fftconv1" as bytes
   std::uint32_t version;
   std::uint32_t rank;
-  std::uint32_t element_bytes;
+  std::uint16_t element;         // element_code of x's type
+  std::uint16_t weight_element;  // and of w's
   std::uint32_t executor;  // 0 host, 1 device
   std::uint32_t algorithm;
   std::uint32_t kept;  // keep
@@ -38,16 +40,17 @@ struct saved_header {
 static_assert(sizeof(saved_header) <= saved_header_bytes);
 
 inline constexpr std::uint64_t saved_magic = 0x31766e6f63746666ull;  // "fftconv1", little-endian
-inline constexpr std::uint32_t saved_version = 1;
+inline constexpr std::uint32_t saved_version = 2;
 
 template <int N>
-saved_header make_saved_header(const problem<N>& p, std::size_t element_bytes, bool on_device, algorithm a,
-                               keep kept) {
+saved_header make_saved_header(const problem<N>& p, std::uint16_t element, std::uint16_t weight_element,
+                               bool on_device, algorithm a, keep kept) {
   saved_header h{};
   h.magic = saved_magic;
   h.version = saved_version;
   h.rank = N;
-  h.element_bytes = static_cast<std::uint32_t>(element_bytes);
+  h.element = element;
+  h.weight_element = weight_element;
   h.executor = on_device ? 1 : 0;
   h.algorithm = static_cast<std::uint32_t>(a);
   h.kept = static_cast<std::uint32_t>(kept);
@@ -65,8 +68,9 @@ inline std::string describe(const saved_header& h) {
     out << "no fftconv saved state (header magic/version " << std::hex << h.magic << '/' << std::dec << h.version << ")";
     return out.str();
   }
-  const char* type = h.element_bytes == 8 ? "double" : h.element_bytes == 4 ? "float" : "16-bit";
-  out << to_string(static_cast<algorithm>(h.algorithm)) << ' ' << h.rank << "D " << type << " on "
+  out << to_string(static_cast<algorithm>(h.algorithm)) << ' ' << h.rank << "D " << element_name(h.element);
+  if (h.weight_element != h.element) out << " with " << element_name(h.weight_element) << " weights";
+  out << " on "
       << (h.executor == 1 ? "device" : "host") << ", keep " << (h.kept == 1 ? "spectra" : "none") << ", x [" << h.batch
       << ", " << h.in_channels;
   for (std::uint32_t d = 0; d < h.rank && d < 3; ++d) out << ", " << h.input[d];

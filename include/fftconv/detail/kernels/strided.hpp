@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "../../config.hpp"
+#include "../../element.hpp"
 
 namespace fftconv::detail {
 
@@ -23,34 +24,37 @@ FFTCONV_HD inline std::int64_t strided_offset(std::int64_t i, const std::int64_t
   return offset;
 }
 
-// target[i] = source at row-major index i.
-template <class T, int R>
+// target[i] = source at row-major index i, converted to Target (exact: a widening or none).
+template <class Source, class Target, int R>
 struct gather_strided {
-  const T* source;
+  const Source* source;
   std::int64_t extents[R];
   std::int64_t strides[R];
-  T* target;
-  FFTCONV_HD void operator()(std::int64_t i) const { target[i] = source[strided_offset<R>(i, extents, strides)]; }
+  Target* target;
+  FFTCONV_HD void operator()(std::int64_t i) const {
+    target[i] = load_as<Target>(source[strided_offset<R>(i, extents, strides)]);
+  }
 };
 
-// out at row-major index i = alpha * result[i] + bias[channel] + beta * out, computed in S.
-template <class T, class S, int R>
+// out at row-major index i = alpha * result[i] + bias[channel] + beta * out, computed in S and rounded once
+// to out's type T.
+template <class Result, class T, class S, int R>
 struct blend_strided {
-  const T* result;
+  const Result* result;
   T* target;
   std::int64_t extents[R];
   std::int64_t strides[R];
   S alpha;
   S beta;
-  const T* bias;  // indexed by dim 1 (forward's y); null: none
+  const Result* bias;  // indexed by dim 1 (forward's y); null: none
   std::int64_t bias_stride;
   FFTCONV_HD void operator()(std::int64_t i) const {
     std::int64_t channel = 0;
     const std::int64_t offset = strided_offset<R>(i, extents, strides, &channel);
     S value = alpha * static_cast<S>(result[i]);
     if (bias != nullptr) value += static_cast<S>(bias[channel * bias_stride]);
-    if (beta != S(0)) value += beta * static_cast<S>(target[offset]);
-    target[offset] = static_cast<T>(value);
+    if (beta != S(0)) value += beta * load_as<S>(target[offset]);
+    target[offset] = store_as<T>(value);
   }
 };
 
