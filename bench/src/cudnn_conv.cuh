@@ -1,13 +1,16 @@
 #pragma once
 // cuDNN 9 as the baseline, through its (deprecated but present) legacy convolution C API: descriptors for
 // x, w, y and the bias, the best algorithm per pass chosen by cudnnFind*Ex with all the workspace any
-// algorithm asks for (capped by free memory), and FP32 FMA math only: TF32 is off, so the comparison with
-// fftconv's fp32 paths is like for like. 1D convolutions run as 2D with a height of 1.
+// algorithm asks for (capped by free memory). fp32 layers: FMA math only, TF32 off, so the comparison with
+// fftconv's fp32 paths is like for like. bf16 layers: every tensor bf16, float compute type (as fftconv computes
+// in float), any math type, Tensor Cores included: bf16 inputs with float accumulation is what they do.
+// 1D convolutions run as 2D with a height of 1.
 
 #if !defined(__CUDACC__)
 #error "cudnn_conv.cuh is device code: include it from a .cu translation unit"
 #endif
 
+#include <cuda_bf16.h>
 #include <cudnn.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "baseline_shape.hpp"
@@ -74,7 +78,7 @@ inline int to_int(std::int64_t value, const char* what) {
   return static_cast<int>(value);
 }
 
-inline tensor_descriptor make_tensor(const std::vector<int>& dims) {
+inline tensor_descriptor make_tensor(const std::vector<int>& dims, cudnnDataType_t type) {
   cudnnTensorDescriptor_t raw = nullptr;
   BENCH_CUDNN_CHECK(cudnnCreateTensorDescriptor(&raw));
   tensor_descriptor d(raw);
@@ -85,7 +89,7 @@ inline tensor_descriptor make_tensor(const std::vector<int>& dims) {
     stride *= dims[r];
   }
   BENCH_CUDNN_CHECK(
-      cudnnSetTensorNdDescriptor(d.get(), CUDNN_DATA_FLOAT, int(dims.size()), dims.data(), strides.data()));
+      cudnnSetTensorNdDescriptor(d.get(), type, int(dims.size()), dims.data(), strides.data()));
   return d;
 }
 
@@ -118,11 +122,20 @@ inline const char* math_name(cudnnMathType_t m) {
 
 }  // namespace detail
 
+// The cuDNN storage type of T: float or bf16.
+template <class T>
+constexpr cudnnDataType_t cudnn_data_type() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>, "cuDNN baseline: float or bf16");
+  return std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
+}
+
 // One convolution layer on cuDNN: forward (+ bias), backward data, backward filter (+ bias gradient).
 class cudnn_conv {
  public:
   // `s` must have symmetric padding (cudnn_layer pre-pads x where a layer's is not).
-  cudnn_conv(cudnnHandle_t handle, const baseline_shape& s) : handle_(handle), shape_(s) {
+  // `data`: every tensor's type, CUDNN_DATA_FLOAT or CUDNN_DATA_BFLOAT16; the compute type is float for both.
+  cudnn_conv(cudnnHandle_t handle, const baseline_shape& s, cudnnDataType_t data = CUDNN_DATA_FLOAT)
+      : handle_(handle), shape_(s), data_(data) {
     using detail::to_int;
     if (!s.symmetric()) throw fftconv::invalid_argument("cuDNN baseline: padding must be symmetric here");
     // 1D as 2D with a unit height: cuDNN's legacy API wants at least 4-d tensors.
@@ -149,15 +162,15 @@ class cudnn_conv {
       dilation.push_back(to_int(s.dilation[d], "dilation"));
     }
     for (int d = 0; d < spatial; ++d) b_dims.push_back(1);
-    x_ = detail::make_tensor(x_dims);
-    y_ = detail::make_tensor(y_dims);
-    bias_ = detail::make_tensor(b_dims);
+    x_ = detail::make_tensor(x_dims, data);
+    y_ = detail::make_tensor(y_dims, data);
+    bias_ = detail::make_tensor(b_dims, data);
 
     cudnnFilterDescriptor_t filter = nullptr;
     BENCH_CUDNN_CHECK(cudnnCreateFilterDescriptor(&filter));
     w_.reset(filter);
     BENCH_CUDNN_CHECK(
-        cudnnSetFilterNdDescriptor(w_.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(w_dims.size()), w_dims.data()));
+        cudnnSetFilterNdDescriptor(w_.get(), data, CUDNN_TENSOR_NCHW, int(w_dims.size()), w_dims.data()));
 
     cudnnConvolutionDescriptor_t convolution = nullptr;
     BENCH_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&convolution));
@@ -165,7 +178,8 @@ class cudnn_conv {
     BENCH_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(conv_.get(), spatial, padding.data(), stride.data(),
                                                       dilation.data(), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     BENCH_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_.get(), to_int(s.groups, "groups")));
-    BENCH_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.get(), CUDNN_FMA_MATH));  // TF32 off
+    // fp32: TF32 off. bf16: Tensor Core math allowed (bf16 products, float accumulation).
+    BENCH_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.get(), bf16() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
     // cuDNN's own output extents must be the ones fftconv computed.
     std::vector<int> checked(y_dims.size());
@@ -174,10 +188,11 @@ class cudnn_conv {
     if (checked != y_dims) throw fftconv::invalid_argument("cuDNN baseline: output extents disagree with fftconv's");
   }
 
-  // Picks the fastest fp32 algorithm of each pass that is asked for (forward always). x, w, y, dy, dx, dw
-  // are scratch (cudnnFind*Ex writes the outputs); `limit` caps the workspace offered to the search.
-  void find(cudaStream_t stream, bool backward_data, bool backward_filter, const float* x, const float* w, float* y,
-            const float* dy, float* dx, float* dw, std::size_t limit) {
+  // Picks the fastest algorithm of each pass that is asked for (forward always): fp32 in FMA math, bf16 in any.
+  // x, w, y, dy, dx, dw (elements of the layer's type) are scratch (cudnnFind*Ex writes the outputs); `limit`
+  // caps the workspace offered to the search.
+  void find(cudaStream_t stream, bool backward_data, bool backward_filter, const void* x, const void* w, void* y,
+            const void* dy, void* dx, void* dw, std::size_t limit) {
     has_backward_data_ = backward_data;
     has_backward_filter_ = backward_filter;
     BENCH_CUDNN_CHECK(cudnnSetStream(handle_, stream));
@@ -208,7 +223,7 @@ class cudnn_conv {
       BENCH_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle_, x_.get(), x, w_.get(), w, conv_.get(), y_.get(),
                                                                y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf,
                                                                search.data(), largest));
-      const auto* best = pick(perf, returned, "forward");
+      const auto* best = pick(perf, returned, "forward", bf16());
       forward_ = {best->algo, best->memory, best->mathType};
     }
     if (backward_data) {
@@ -216,7 +231,7 @@ class cudnn_conv {
       BENCH_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(handle_, w_.get(), w, y_.get(), dy, conv_.get(),
                                                                     x_.get(), dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                                     &returned, perf, search.data(), largest));
-      const auto* best = pick(perf, returned, "backward data");
+      const auto* best = pick(perf, returned, "backward data", bf16());
       backward_data_ = {best->algo, best->memory, best->mathType};
     }
     if (backward_filter) {
@@ -224,7 +239,7 @@ class cudnn_conv {
       BENCH_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
           handle_, x_.get(), x, y_.get(), dy, conv_.get(), w_.get(), dw, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
           &returned, perf, search.data(), largest));
-      const auto* best = pick(perf, returned, "backward filter");
+      const auto* best = pick(perf, returned, "backward filter", bf16());
       backward_filter_ = {best->algo, best->memory, best->mathType};
     }
     // The search area goes back before timing: only what the chosen algorithms need stays allocated.
@@ -236,14 +251,14 @@ class cudnn_conv {
   }
 
   // y = conv(x, w) + bias
-  void forward(cudaStream_t stream, const float* x, const float* w, const float* bias, float* y) {
+  void forward(cudaStream_t stream, const void* x, const void* w, const void* bias, void* y) {
     BENCH_CUDNN_CHECK(cudnnSetStream(handle_, stream));
     const float one = 1.0f, zero = 0.0f;
     BENCH_CUDNN_CHECK(cudnnConvolutionForward(handle_, &one, x_.get(), x, w_.get(), w, conv_.get(), forward_.algo,
                                               workspace_.data(), forward_.workspace, &zero, y_.get(), y));
     if (bias != nullptr) BENCH_CUDNN_CHECK(cudnnAddTensor(handle_, &one, bias_.get(), bias, &one, y_.get(), y));
   }
-  void backward_data(cudaStream_t stream, const float* dy, const float* w, float* dx) {
+  void backward_data(cudaStream_t stream, const void* dy, const void* w, void* dx) {
     BENCH_CUDNN_CHECK(cudnnSetStream(handle_, stream));
     const float one = 1.0f, zero = 0.0f;
     BENCH_CUDNN_CHECK(cudnnConvolutionBackwardData(handle_, &one, w_.get(), w, y_.get(), dy, conv_.get(),
@@ -251,7 +266,7 @@ class cudnn_conv {
                                                    &zero, x_.get(), dx));
   }
   // dw and dbias are overwritten (beta = 0), like fftconv's backward_filter.
-  void backward_filter(cudaStream_t stream, const float* x, const float* dy, float* dw, float* dbias) {
+  void backward_filter(cudaStream_t stream, const void* x, const void* dy, void* dw, void* dbias) {
     BENCH_CUDNN_CHECK(cudnnSetStream(handle_, stream));
     const float one = 1.0f, zero = 0.0f;
     BENCH_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle_, &one, x_.get(), x, y_.get(), dy, conv_.get(),
@@ -285,19 +300,25 @@ class cudnn_conv {
     cudnnMathType_t math = CUDNN_FMA_MATH;
   };
 
-  // cudnnFind* returns the algorithms sorted by time; the fastest that ran in FMA math wins. Tensor Core
-  // math would mean TF32 on fp32 data, not a like-for-like baseline. DEFAULT math (which may use TF32 on
+  // cudnnFind* returns the algorithms sorted by time. fp32: the fastest that ran in FMA math wins; Tensor Core
+  // math would mean TF32 on fp32 data, not a like-for-like baseline, and DEFAULT math (which may use TF32 on
   // Ampere and later unless NVIDIA_TF32_OVERRIDE=0, which the bench sets) is a last resort, reported as such.
+  // bf16: the fastest that ran, whatever its math (Tensor Cores take bf16 and accumulate in float).
   template <class Perf>
-  static const Perf* pick(const Perf* perf, int count, const char* pass) {
+  static const Perf* pick(const Perf* perf, int count, const char* pass, bool any_math) {
+    if (any_math)
+      for (int i = 0; i < count; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS) return &perf[i];
     for (cudnnMathType_t wanted : {CUDNN_FMA_MATH, CUDNN_DEFAULT_MATH})
       for (int i = 0; i < count; ++i)
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == wanted) return &perf[i];
-    throw fftconv::invalid_argument(std::string("cuDNN baseline: no fp32 algorithm ran for the ") + pass + " pass");
+    throw fftconv::invalid_argument(std::string("cuDNN baseline: no algorithm ran for the ") + pass + " pass");
   }
+  bool bf16() const { return data_ == CUDNN_DATA_BFLOAT16; }
 
   cudnnHandle_t handle_;
   baseline_shape shape_;
+  cudnnDataType_t data_;
   detail::tensor_descriptor x_, y_, bias_;
   detail::filter_descriptor w_;
   detail::convolution_descriptor conv_;

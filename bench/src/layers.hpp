@@ -160,20 +160,22 @@ struct pad_frame {
 };
 
 // padded = source with zeros around it: one index per element of padded.
+template <class T>
 struct zero_pad {
-  const float* source;
-  float* padded;
+  const T* source;
+  T* padded;
   pad_frame frame;
   FFTCONV_HD void operator()(std::int64_t i) const {
     const std::int64_t j = frame.inner_offset(i);
-    padded[i] = j >= 0 ? source[j] : 0.0f;
+    padded[i] = j >= 0 ? source[j] : fftconv::detail::store_as<T>(0.0f);
   }
 };
 
 // cropped = the inner part of padded: one index per element of cropped.
+template <class T>
 struct crop {
-  const float* padded;
-  float* cropped;
+  const T* padded;
+  T* cropped;
   pad_frame frame;
   FFTCONV_HD void operator()(std::int64_t i) const { cropped[i] = padded[frame.outer_offset(i)]; }
 };
@@ -262,19 +264,22 @@ class policy_layer {
 #if FFTCONV_BENCH_HAS_ONEDNN
 namespace bench {
 
-// onednn_conv behind the policy_layer interface (fp32, host executor only).
+// onednn_conv behind the policy_layer interface (host executor only), in T = float or bf16 throughout.
+template <class T>
 class onednn_layer {
- public:
-  onednn_layer(const baseline_shape& shape, onednn_passes passes) : conv_(shape, passes) {}
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, fftconv::bf16>,
+                "onednn_layer: oneDNN 2.6 convolves f32 or bf16 on the CPU (no f16)");
 
-  void forward(fftconv::host, const float* x, const float* w, const float* bias, float* y) {
-    conv_.forward(x, w, bias, y);
-  }
-  void backward_data(fftconv::host, const float* dy, const float* w, float* dx) { conv_.backward_data(dy, w, dx); }
-  void backward_filter(fftconv::host, const float* x, const float* dy, float* dw, float* dbias) {
+ public:
+  onednn_layer(const baseline_shape& shape, onednn_passes passes)
+      : conv_(shape, passes, std::is_same_v<T, float> ? onednn_data::f32 : onednn_data::bf16) {}
+
+  void forward(fftconv::host, const T* x, const T* w, const T* bias, T* y) { conv_.forward(x, w, bias, y); }
+  void backward_data(fftconv::host, const T* dy, const T* w, T* dx) { conv_.backward_data(dy, w, dx); }
+  void backward_filter(fftconv::host, const T* x, const T* dy, T* dw, T* dbias) {
     conv_.backward_filter(x, dy, dw, dbias);
   }
-  void backward(fftconv::host exec, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias) {
+  void backward(fftconv::host exec, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
     if (dx != nullptr) backward_data(exec, dy, w, dx);
     if (dw != nullptr) backward_filter(exec, x, dy, dw, dbias);
   }
@@ -287,6 +292,7 @@ class onednn_layer {
     if (!conv_.backward_filter_implementation().empty())
       d["backward_filter_primitive"] = conv_.backward_filter_implementation();
     d["reorders"] = "plain NC(D)(H)W / (G)OI(D)(H)W in and out; every reorder, weights included, inside each call";
+    if constexpr (!std::is_same_v<T, float>) d["data_type"] = "bf16 for every tensor, f32 accumulation";
     return d;
   }
 
@@ -302,58 +308,60 @@ class onednn_layer {
 
 namespace bench {
 
-// cudnn_conv behind the policy_layer interface (fp32, device executor only). cuDNN's descriptor has one padding
-// per dim: an asymmetric layer runs as its symmetric part (min(low, high) zeros each side) over an explicitly
-// zero-padded copy of x, made once by prepare_input() before timing (x does not change within a case); the dx
-// that cuDNN then produces has the padded extents and is cropped into dx inside backward_data.
+// cudnn_conv behind the policy_layer interface (device executor only), in T = float (FMA math) or bf16 (float
+// compute) throughout. cuDNN's descriptor has one padding per dim: an asymmetric layer runs as its symmetric
+// part (min(low, high) zeros each side) over an explicitly zero-padded copy of x, made once by prepare_input()
+// before timing (x does not change within a case); the dx that cuDNN then produces has the padded extents and is
+// cropped into dx inside backward_data.
+template <class T>
 class cudnn_layer {
  public:
   cudnn_layer(cudnnHandle_t handle, const baseline_shape& shape)
-      : shape_(shape), inner_(symmetric_part(shape)), conv_(handle, inner_) {}
+      : shape_(shape), inner_(symmetric_part(shape)), conv_(handle, inner_, cudnn_data_type<T>()) {}
   cudnn_conv& conv() { return conv_; }
 
   bool prepadded() const { return !shape_.symmetric(); }
 
   // The zero-padded copy of x (asymmetric layers; a no-op otherwise).
-  void prepare_input(fftconv::device exec, const float* x) {
+  void prepare_input(fftconv::device exec, const T* x) {
     if (!prepadded()) return;
-    padded_x_ = fftconv::detail::device_buffer<float>(std::size_t(padded_input_size()), exec.stream);
-    padded_dx_ = fftconv::detail::device_buffer<float>(std::size_t(padded_input_size()), exec.stream);
+    padded_x_ = fftconv::detail::device_buffer<T>(std::size_t(padded_input_size()), exec.stream);
+    padded_dx_ = fftconv::detail::device_buffer<T>(std::size_t(padded_input_size()), exec.stream);
     fftconv::detail::backend<fftconv::device>::for_each_index(exec, padded_input_size(),
-                                                            kernels::zero_pad{x, padded_x_.data(), frame()});
+                                                            kernels::zero_pad<T>{x, padded_x_.data(), frame()});
     FFTCONV_CUDA_CHECK(cudaStreamSynchronize(exec.stream));
     source_x_ = x;
   }
 
   // cudnnFind*Ex over this layer's (padded) tensors; dx / dw may be null when that pass is not searched.
-  void find(fftconv::device exec, bool backward_data, bool backward_filter, const float* x, const float* w, float* y,
-            const float* dy, float* dx, float* dw, std::size_t limit) {
+  void find(fftconv::device exec, bool backward_data, bool backward_filter, const T* x, const T* w, T* y,
+            const T* dy, T* dx, T* dw, std::size_t limit) {
     const std::int64_t nx = padded_input_size(), nw = inner_.out_channels * (inner_.in_channels / inner_.groups) *
                                                       volume(inner_.kernel);
     // cudnnFind*Ex writes its outputs: scratch for those the caller does not hold, and the padded dx.
-    fftconv::detail::device_buffer<float> scratch_dx(std::size_t(dx == nullptr || prepadded() ? nx : 0), exec.stream);
-    fftconv::detail::device_buffer<float> scratch_dw(std::size_t(dw == nullptr ? nw : 0), exec.stream);
+    fftconv::detail::device_buffer<T> scratch_dx(std::size_t(dx == nullptr || prepadded() ? nx : 0), exec.stream);
+    fftconv::detail::device_buffer<T> scratch_dw(std::size_t(dw == nullptr ? nw : 0), exec.stream);
     conv_.find(exec.stream, backward_data, backward_filter, input(x), w, y, dy,
                dx == nullptr || prepadded() ? scratch_dx.data() : dx, dw == nullptr ? scratch_dw.data() : dw, limit);
   }
 
-  void forward(fftconv::device exec, const float* x, const float* w, const float* bias, float* y) {
+  void forward(fftconv::device exec, const T* x, const T* w, const T* bias, T* y) {
     conv_.forward(exec.stream, input(x), w, bias, y);
   }
-  void backward_data(fftconv::device exec, const float* dy, const float* w, float* dx) {
+  void backward_data(fftconv::device exec, const T* dy, const T* w, T* dx) {
     if (!prepadded()) {
       conv_.backward_data(exec.stream, dy, w, dx);
       return;
     }
     conv_.backward_data(exec.stream, dy, w, padded_dx_.data());
     fftconv::detail::backend<fftconv::device>::for_each_index(exec, input_size(),
-                                                            kernels::crop{padded_dx_.data(), dx, frame()});
+                                                            kernels::crop<T>{padded_dx_.data(), dx, frame()});
   }
-  void backward_filter(fftconv::device exec, const float* x, const float* dy, float* dw, float* dbias) {
+  void backward_filter(fftconv::device exec, const T* x, const T* dy, T* dw, T* dbias) {
     conv_.backward_filter(exec.stream, input(x), dy, dw, dbias);
   }
-  void backward(fftconv::device exec, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                float* dbias) {
+  void backward(fftconv::device exec, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                T* dbias) {
     if (dx != nullptr) backward_data(exec, dy, w, dx);
     if (dw != nullptr) backward_filter(exec, x, dy, dw, dbias);
   }
@@ -401,7 +409,7 @@ class cudnn_layer {
   std::int64_t padded_input_size() const {
     return inner_.batch * inner_.in_channels * volume(inner_.input, inner_.dims);
   }
-  const float* input(const float* x) const {
+  const T* input(const T* x) const {
     if (!prepadded()) return x;
     if (x != source_x_)
       throw std::logic_error("cudnn_layer: asymmetric padding needs prepare_input() with this case's x first");
@@ -410,8 +418,8 @@ class cudnn_layer {
 
   baseline_shape shape_, inner_;
   cudnn_conv conv_;
-  fftconv::detail::device_buffer<float> padded_x_, padded_dx_;
-  const float* source_x_ = nullptr;
+  fftconv::detail::device_buffer<T> padded_x_, padded_dx_;
+  const T* source_x_ = nullptr;
 };
 
 }  // namespace bench

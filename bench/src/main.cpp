@@ -3,7 +3,8 @@
 // .csv (bench/plot.py draws them).
 //
 //   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX] [--policies LIST]
-//                 [--no-baseline] [--naive-cap S] [--target S] [--device ID] [--seed N]
+//                 [--dtype fp32,bf16] [--passes fwd,step] [--no-baseline] [--naive-cap S] [--target S]
+//                 [--device ID] [--seed N]
 //
 // This file is compiled by nvcc (as main.cu, which includes it) when CUDA is available: GPU mode, plus the host
 // mode. Compiled by a plain C++ compiler it holds only the host mode. Host timings are CPU wall time, and the
@@ -52,8 +53,8 @@ std::string built_policy_list() {
 
 void print_usage() {
   std::cout << "usage: fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX]\n"
-               "                     [--policies LIST] [--no-baseline] [--naive-cap SECONDS] [--target SECONDS]\n"
-               "                     [--device ID] [--seed N]\n"
+               "                     [--policies LIST] [--dtype LIST] [--passes LIST] [--no-baseline]\n"
+               "                     [--naive-cap SECONDS] [--target SECONDS] [--device ID] [--seed N]\n"
                "  --quick         small sizes of every case group (seconds; what CI runs with --host)\n"
                "  --host          run on the CPU (fftconv::host, oneDNN as the baseline); CPU wall time\n"
                "  --out DIR       where <name>.json and <name>.csv go (default bench-results)\n"
@@ -62,6 +63,10 @@ void print_usage() {
                "  --policies LIST only these of the built policies, e.g. fft or im2col,fft (built: "
             << built_policy_list()
             << ")\n"
+               "  --dtype LIST    storage of every tensor: fp32 (default), bf16 (float compute; the baselines in bf16\n"
+               "                  too), or fp32,bf16: each case in both, one after the other (layers only: the\n"
+               "                  network cases are fp32). No fp16 row: oneDNN 2.6 has no f16 convolution on the CPU\n"
+               "  --passes LIST   fwd, step or fwd,step (default)\n"
                "  --no-baseline   without cuDNN / oneDNN (a float64 naive run is the reference where it fits)\n"
                "  --naive-cap S   skip naive where its predicted time per call exceeds S seconds (default 1)\n"
                "  --target S      timed budget per contestant and pass, sets the repeats (default 0.15)\n"
@@ -108,6 +113,27 @@ bool parse(int argc, char** argv, options& o) {
         if (built.find("," + p + ",") == std::string::npos)
           throw std::invalid_argument("--policies: " + p + " is not a built policy (built: " + built_policy_list() +
                                       "; FFTCONV_BENCH_EXCLUDE leaves policies out at configure time)");
+    } else if (a == "--dtype") {
+      o.dtypes.clear();
+      for (const std::string& d : split(value(), ','))
+        if (d == "fp32" || d == "float")
+          o.dtypes.push_back(dtype::fp32);
+        else if (d == "bf16")
+          o.dtypes.push_back(dtype::bf16);
+        else
+          throw std::invalid_argument("--dtype: " + d + " is not fp32 or bf16 (fp16: oneDNN 2.6, the host baseline, "
+                                      "has no f16 convolution on the CPU)");
+      if (o.dtypes.empty()) throw std::invalid_argument("--dtype needs fp32, bf16 or both");
+    } else if (a == "--passes") {
+      o.passes.clear();
+      for (const std::string& w : split(value(), ','))
+        if (w == "fwd")
+          o.passes.push_back(timed_work::forward);
+        else if (w == "step")
+          o.passes.push_back(timed_work::step);
+        else
+          throw std::invalid_argument("--passes: " + w + " is not fwd or step");
+      if (o.passes.empty()) throw std::invalid_argument("--passes needs fwd, step or both");
     } else if (a == "--no-baseline")
       o.baseline = false;
     else if (a == "--naive-cap")
@@ -214,6 +240,7 @@ json host_environment() {
 #if FFTCONV_BENCH_HAS_ONEDNN
   e["onednn"] = onednn_version();
   e["onednn_cpu_isa"] = onednn_cpu_isa();
+  e["onednn_f16_note"] = "oneDNN 2.6 has no f16 convolution on the CPU: host runs have fp32 and bf16 rows only";
 #endif
   e["fftconv"] = std::to_string(FFTCONV_VERSION_MAJOR) + "." + std::to_string(FFTCONV_VERSION_MINOR) + "." +
                  std::to_string(FFTCONV_VERSION_PATCH);
@@ -271,6 +298,8 @@ void print_case(std::size_t index, std::size_t total, const json& record) {
   std::ostringstream line;
   line << '[' << index << '/' << total << "] " << *record.find("group")->as_string() << ' '
        << *record.find("pass")->as_string() << ' ' << *record.find("label")->as_string();
+  if (const json* storage = record.find("dtype"); storage != nullptr && *storage->as_string() != "fp32")
+    line << ' ' << *storage->as_string();
   for (const json& r : *record.find("results")->as_array()) {
     line << " | " << *r.find("impl")->as_string() << ' ';
     if (is_ok(r)) {
@@ -309,7 +338,7 @@ std::string csv_field(const json* v) {
 
 void write_csv(const std::string& path, const json& cases) {
   std::ofstream out(path);
-  const std::vector<std::string> case_fields{"group",  "sweep",        "x",      "label",   "pass",   "kind",
+  const std::vector<std::string> case_fields{"group",  "sweep",        "x",      "label",   "pass",   "dtype", "kind",
                                              "dims",   "batch",        "in_channels", "out_channels", "groups",
                                              "input",  "kernel",       "stride", "padding", "padding_high",
                                              "reference"};
@@ -357,7 +386,13 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
   settings["slow_call_seconds"] = o.slow_call_seconds;
   settings["slow_reps"] = o.slow_reps;
   settings["seed"] = static_cast<long long>(o.seed);
-  settings["precision"] = "fp32";
+  json precisions = json::make_array();
+  for (dtype d : o.dtypes) precisions.push_back(dtype_name(d));
+  settings["precision"] = precisions.as_array()->size() == 1 ? (*precisions.as_array())[0] : precisions;
+  settings["compute"] = "fp32 (fftconv, cuDNN's compute type and oneDNN's accumulation)";
+  json pass_names = json::make_array();
+  for (timed_work w : o.passes) pass_names.push_back(work_name(w));
+  settings["passes"] = pass_names;
   settings["tf32"] = on_device ? "off (cuDNN CUDNN_FMA_MATH, NVIDIA_TF32_OVERRIDE=0)" : "n/a";
   document["settings"] = settings;
   document["copy_bandwidth_gbs"] = st.copy_gbs;
@@ -393,35 +428,45 @@ int run(Exec exec, bool on_device, run_state& st, json document, const std::stri
     if (final_write) write_csv(csv_path, document["cases"]);
   };
 
-  const std::size_t total = cases.size() * 2;
+  // The network cases are fp32 code: they run in fp32 only.
+  auto runs_in = [](const bench_case& c, dtype d) { return c.kind == case_kind::layer || d == dtype::fp32; };
+  std::size_t total = 0;
+  for (const bench_case& c : cases)
+    for (dtype d : o.dtypes) total += runs_in(c, d) ? o.passes.size() : 0;
   std::size_t done = 0;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const bench_case& c = cases[i];
-    for (timed_work work : {timed_work::forward, timed_work::step}) {
-      const std::uint64_t seed = case_seed(o.seed, i);
-      json record;
-      try {
-        if (c.kind == case_kind::network)
-          record = run_network_case(exec, c, work, seed, st);
-        else if (c.dims == 1)
-          record = run_layer_case<Exec, 1>(exec, c, work, seed, st);
-        else if (c.dims == 2)
-          record = run_layer_case<Exec, 2>(exec, c, work, seed, st);
-        else
-          record = run_layer_case<Exec, 3>(exec, c, work, seed, st);
-      } catch (const std::exception& e) {
-        // Outside any contestant (data upload, a sticky CUDA error of an earlier call): record it, go on.
-        record = case_record(c, work);
-        record["error"] = e.what();
-        record["results"] = json::make_array();
-        ++st.errors;
+    for (timed_work work : o.passes)
+      for (dtype storage : o.dtypes) {  // dtypes interleaved per case and pass: a load change hits both
+        if (!runs_in(c, storage)) continue;
+        const std::uint64_t seed = case_seed(o.seed, i);
+        json record;
+        try {
+          auto layer = [&]<class T>() {
+            if (c.dims == 1) return run_layer_case<Exec, 1, T>(exec, c, work, seed, st);
+            if (c.dims == 2) return run_layer_case<Exec, 2, T>(exec, c, work, seed, st);
+            return run_layer_case<Exec, 3, T>(exec, c, work, seed, st);
+          };
+          if (c.kind == case_kind::network)
+            record = run_network_case(exec, c, work, seed, st);
+          else if (storage == dtype::bf16)
+            record = layer.template operator()<fftconv::bf16>();
+          else
+            record = layer.template operator()<float>();
+        } catch (const std::exception& e) {
+          // Outside any contestant (data upload, a sticky CUDA error of an earlier call): record it, go on.
+          record = case_record(c, work);
+          record["dtype"] = dtype_name(storage);
+          record["error"] = e.what();
+          record["results"] = json::make_array();
+          ++st.errors;
+        }
+        release_policy_caches();
+        put_ratios(record, st.baseline);
+        print_case(++done, total, record);
+        document["cases"].push_back(std::move(record));
+        if (done % 16 == 0) save(false);  // a partial file survives an interrupted run
       }
-      release_policy_caches();
-      put_ratios(record, st.baseline);
-      print_case(++done, total, record);
-      document["cases"].push_back(std::move(record));
-      if (done % 16 == 0) save(false);  // a partial file survives an interrupted run
-    }
   }
   save(true);
   std::cout << "wrote " << json_path << "\n      " << csv_path << '\n'

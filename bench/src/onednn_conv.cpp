@@ -109,7 +109,7 @@ struct onednn_conv::state {
   dnnl::convolution_forward forward;
   operand forward_x, forward_w, forward_y;
   memory forward_bias;
-  std::vector<float> zero_bias;  // forward(…, bias = null)
+  std::vector<float> zero_bias;  // forward(…, bias = null): zero bits, wide enough for f32 or bf16
   std::string forward_implementation;
 
   std::optional<dnnl::convolution_backward_data> backward_data;
@@ -126,14 +126,15 @@ struct onednn_conv::state {
   memory forward_scratchpad, backward_data_scratchpad, backward_filter_scratchpad;
 };
 
-onednn_conv::onednn_conv(const baseline_shape& s, onednn_passes passes) : state_(std::make_unique<state>()) {
+onednn_conv::onednn_conv(const baseline_shape& s, onednn_passes passes, onednn_data data)
+    : state_(std::make_unique<state>()) {
   if ((passes.backward_data || passes.backward_filter) && !passes.training)
     throw std::invalid_argument("onednn_conv: backward passes need the forward_training primitive");
   state& st = *state_;
   st.out_channels = s.out_channels;
   const int n = s.dims;
   const bool grouped = s.groups > 1;
-  const auto f32 = memory::data_type::f32;
+  const auto type = data == onednn_data::bf16 ? memory::data_type::bf16 : memory::data_type::f32;  // every tensor
 
   memory::dims x_dims{s.batch, s.in_channels}, y_dims{s.batch, s.out_channels}, w_dims;
   if (grouped) w_dims = {s.groups, s.out_channels / s.groups, s.in_channels / s.groups};
@@ -143,9 +144,9 @@ onednn_conv::onednn_conv(const baseline_shape& s, onednn_passes passes) : state_
     y_dims.push_back(s.output[d]);
     w_dims.push_back(s.kernel[d]);
   }
-  const memory::desc x_plain(x_dims, f32, plain_activations(n)), y_plain(y_dims, f32, plain_activations(n)),
-      w_plain(w_dims, f32, plain_weights(n, grouped)), bias_plain({s.out_channels}, f32, tag::x);
-  const memory::desc x_any(x_dims, f32, tag::any), y_any(y_dims, f32, tag::any), w_any(w_dims, f32, tag::any);
+  const memory::desc x_plain(x_dims, type, plain_activations(n)), y_plain(y_dims, type, plain_activations(n)),
+      w_plain(w_dims, type, plain_weights(n, grouped)), bias_plain({s.out_channels}, type, tag::x);
+  const memory::desc x_any(x_dims, type, tag::any), y_any(y_dims, type, tag::any), w_any(w_dims, type, tag::any);
   const memory::dims strides = spatial(s.stride, n), dilates = spatial(s.dilation, n, 1),  // oneDNN: d - 1
       padding_l = spatial(s.padding_low, n), padding_r = spatial(s.padding_high, n);
   const auto algorithm = dnnl::algorithm::convolution_auto;
@@ -214,12 +215,12 @@ onednn_conv::onednn_conv(const baseline_shape& s, onednn_passes passes) : state_
 
 onednn_conv::~onednn_conv() = default;
 
-void onednn_conv::forward(const float* x, const float* w, const float* bias, float* y) {
+void onednn_conv::forward(const void* x, const void* w, const void* bias, void* y) {
   state& st = *state_;
   st.forward_x.bind(x);
   st.forward_w.bind(w);
   st.forward_y.bind(y);
-  st.forward_bias.set_data_handle(const_cast<float*>(bias != nullptr ? bias : st.zero_bias.data()));
+  st.forward_bias.set_data_handle(const_cast<void*>(bias != nullptr ? bias : st.zero_bias.data()));
   st.forward_x.reorder(st.stream);
   st.forward_w.reorder(st.stream);
   st.forward.execute(st.stream, {{DNNL_ARG_SRC, st.forward_x.argument()},
@@ -231,7 +232,7 @@ void onednn_conv::forward(const float* x, const float* w, const float* bias, flo
   st.stream.wait();
 }
 
-void onednn_conv::backward_data(const float* dy, const float* w, float* dx) {
+void onednn_conv::backward_data(const void* dy, const void* w, void* dx) {
   state& st = *state_;
   if (!st.backward_data) throw std::logic_error("onednn_conv: built without the backward data primitive");
   st.backward_data_dy.bind(dy);
@@ -247,13 +248,13 @@ void onednn_conv::backward_data(const float* dy, const float* w, float* dx) {
   st.stream.wait();
 }
 
-void onednn_conv::backward_filter(const float* x, const float* dy, float* dw, float* dbias) {
+void onednn_conv::backward_filter(const void* x, const void* dy, void* dw, void* dbias) {
   state& st = *state_;
   if (!st.backward_filter) throw std::logic_error("onednn_conv: built without the backward weights primitive");
   st.backward_filter_x.bind(x);
   st.backward_filter_dy.bind(dy);
   st.backward_filter_dw.bind(dw);
-  st.backward_filter_db.set_data_handle(dbias != nullptr ? dbias : st.discarded_bias_gradient.data());
+  st.backward_filter_db.set_data_handle(dbias != nullptr ? dbias : static_cast<void*>(st.discarded_bias_gradient.data()));
   st.backward_filter_x.reorder(st.stream);
   st.backward_filter_dy.reorder(st.stream);
   st.backward_filter->execute(st.stream, {{DNNL_ARG_SRC, st.backward_filter_x.argument()},

@@ -2,8 +2,10 @@
 // oneDNN (the library behind PyTorch's CPU convolutions) as the host mode's baseline, called as a framework
 // calls it: plain NCHW / OIHW tensors in and out (NCW / NCDHW for 1D / 3D; GOIHW when grouped), the primitives
 // free to pick their own layouts (format_tag::any, algorithm::convolution_auto), and every reorder into and out
-// of those layouts, weights included, inside each call. fp32 throughout. Primitive creation and all buffers
-// happen in the constructor, outside the timed region, as cuDNN's algorithm search does on the GPU.
+// of those layouts, weights included, inside each call. Every tensor (x, w, bias, y and their gradients) in one
+// data type: f32, or bf16 with oneDNN's f32 accumulation (a bf16 layer as frameworks run it under autocast; oneDNN
+// 2.6 has no f16 convolution on the CPU). Primitive creation and all buffers happen in the constructor, outside
+// the timed region, as cuDNN's algorithm search does on the GPU.
 //
 // The interface carries no oneDNN type: onednn_conv.cpp alone includes dnnl.hpp (the oneDNN 2.x API:
 // convolution_*::desc + primitive_desc), and nvcc never parses it.
@@ -23,19 +25,23 @@ struct onednn_passes {
   bool backward_filter = false;  // dW and db
 };
 
+// The storage type of every tensor of a layer.
+enum class onednn_data { f32, bf16 };
+
 class onednn_conv {
  public:
-  onednn_conv(const baseline_shape& shape, onednn_passes passes);
+  onednn_conv(const baseline_shape& shape, onednn_passes passes, onednn_data data = onednn_data::f32);
   ~onednn_conv();
   onednn_conv(const onednn_conv&) = delete;
   onednn_conv& operator=(const onednn_conv&) = delete;
 
+  // Pointers to elements of the layer's data type (float or bf16).
   // y = conv(x, w) + bias; bias may be null (no bias).
-  void forward(const float* x, const float* w, const float* bias, float* y);
+  void forward(const void* x, const void* w, const void* bias, void* y);
   // dx = conv_transpose(dy, w)
-  void backward_data(const float* dy, const float* w, float* dx);
+  void backward_data(const void* dy, const void* w, void* dx);
   // dw, dbias overwritten; dbias may be null.
-  void backward_filter(const float* x, const float* dy, float* dw, float* dbias);
+  void backward_filter(const void* x, const void* dy, void* dw, void* dbias);
 
   // The scratchpads of the primitives and the buffers of their own layouts.
   std::size_t workspace_bytes() const;

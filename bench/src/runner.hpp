@@ -27,6 +27,14 @@
 
 namespace bench {
 
+// The storage type of a layer's tensors: fp32, or bf16 (x, w, bias, y and every gradient; fftconv and the
+// baselines compute in float). The network cases are fp32 code and run in fp32 only.
+enum class dtype { fp32, bf16 };
+inline const char* dtype_name(dtype d) { return d == dtype::bf16 ? "bf16" : "fp32"; }
+
+enum class timed_work { forward, step };  // a forward alone, or a training step (forward + combined backward)
+inline const char* work_name(timed_work w) { return w == timed_work::forward ? "fwd" : "step"; }
+
 struct options {
   bool host = false;
   bool quick = false;
@@ -36,6 +44,8 @@ struct options {
   std::string match_text;              // its text, for the JSON
   std::vector<std::string> policies;   // run only these of the built policies (empty: all)
   bool baseline = true;                // --no-baseline: no cuDNN / oneDNN
+  std::vector<dtype> dtypes{dtype::fp32};  // each case runs in each, in this order, one after the other
+  std::vector<timed_work> passes{timed_work::forward, timed_work::step};
   double target_seconds = 0.15;   // timed budget per contestant and pass: sets the number of repeats
   int warmup = 2;
   int min_reps = 5;
@@ -58,9 +68,6 @@ inline bool case_selected(const options& o, const bench_case& c) {
   return wanted && (!o.match || std::regex_search(c.label, *o.match));
 }
 
-enum class timed_work { forward, step };  // a forward alone, or a training step (forward + combined backward)
-inline const char* work_name(timed_work w) { return w == timed_work::forward ? "fwd" : "step"; }
-
 // What all cases of a run share.
 struct run_state {
   options opt;
@@ -75,14 +82,39 @@ struct run_state {
 };
 
 // Tolerances of the checks (relative L2). Against the float64 reference they are the library's contract;
-// against a baseline (cuDNN, oneDNN: itself fp32, summing in another order) one decade looser.
+// against a baseline (cuDNN, oneDNN: itself fp32, summing in another order) one decade looser. bf16 outputs are
+// rounded to 8 significant bits (unit roundoff 2^-9): each element may be one ulp off where the float sums of
+// two implementations fall on either side of a rounding boundary, so 1e-2 for every output against any reference.
 struct tolerance {
   double forward, filter;
 };
-inline tolerance tolerance_for(const std::string& reference, bool network) {
+inline tolerance tolerance_for(const std::string& reference, bool network, dtype storage = dtype::fp32) {
+  if (storage == dtype::bf16) return {1e-2, 1e-2};
   if (network) return {1e-4, 1e-3};  // max pool routes gradients by argmax: a near-tie may route differently
   if (reference == "naive_f64") return {1e-5, 1e-4};
   return {1e-4, 1e-3};
+}
+
+// The bench's element type for a dtype, and back.
+template <dtype D>
+using element_of = std::conditional_t<D == dtype::bf16, fftconv::bf16, float>;
+template <class T>
+constexpr dtype dtype_of() {
+  return std::is_same_v<T, fftconv::bf16> ? dtype::bf16 : dtype::fp32;
+}
+
+// values rounded to T and back: the inputs every contestant (and the float64 reference) sees in a T case.
+template <class T>
+std::vector<float> representable_in(std::vector<float> values) {
+  if constexpr (!std::is_same_v<T, float>)
+    for (float& v : values) v = fftconv::detail::load_as<float>(fftconv::detail::store_as<T>(v));
+  return values;
+}
+template <class T>
+std::vector<T> stored_as(const std::vector<float>& values) {
+  std::vector<T> stored(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) stored[i] = fftconv::detail::store_as<T>(values[i]);
+  return stored;
 }
 
 template <class Exec, class Op>
@@ -154,7 +186,9 @@ struct outputs {
 
 template <class T>
 std::vector<double> widen(const std::vector<T>& v) {
-  return std::vector<double>(v.begin(), v.end());
+  std::vector<double> wide(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) wide[i] = fftconv::detail::load_as<double>(v[i]);
+  return wide;
 }
 
 // Relative L2 error of each output against the reference, the largest, and pass/fail.
@@ -267,10 +301,10 @@ inline std::size_t cudnn_search_limit() {
 // the records. make_layer.template operator()<P>() builds policy P's float layer.
 template <class Evaluate, class MakeLayer>
 json finish_case(json record, case_results results, bool network, double macs, const std::vector<std::string>& names,
-                 run_state& st, Evaluate& evaluate, MakeLayer make_layer) {
+                 run_state& st, Evaluate& evaluate, MakeLayer make_layer, dtype storage = dtype::fp32) {
   record["reference"] = results.reference ? json(results.reference_name) : json(nullptr);
   if (!results.reference) record["reference_missing"] = results.reference_missing;
-  const tolerance tol = tolerance_for(results.reference_name, network);
+  const tolerance tol = tolerance_for(results.reference_name, network, storage);
 
   for_each_policy(policies{}, [&]<class P>() {
     if (!policy_selected(st.opt, policy_name<P>())) return;
@@ -312,8 +346,9 @@ inline void put_ratios(json& record, const std::string& baseline) {
 
 // ---------------------------------------------------------------------------------------------------------
 // A single convolution layer: fwd = forward (+ bias); step = forward, backward_data, backward_filter (+ db).
+// T: the storage of every tensor (float or bf16); the data are drawn in float and rounded to T.
 
-template <class Exec, int N>
+template <class Exec, int N, class T = float>
 json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64_t seed, run_state& st) {
   using plat = platform<Exec>;
   using backend = fftconv::detail::backend<Exec>;
@@ -349,7 +384,7 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
   const double macs = forward_macs * (step ? 3.0 : 1.0);
   // Compulsory traffic: each pass reads its operands and writes its result once.
   const double bytes =
-      sizeof(float) * (double(nx + nw + nb + ny) + (step ? double(ny + nw + nx) + double(nx + ny + nw + nb) : 0.0));
+      sizeof(T) * (double(nx + nw + nb + ny) + (step ? double(ny + nw + nx) + double(nx + ny + nw + nb) : 0.0));
 
   json record = case_record(c, work);
   record["kind"] = "layer";
@@ -366,23 +401,27 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
   record["output"] = std::vector<std::int64_t>(ye.begin() + 2, ye.end());
   record["macs"] = macs;
   record["bytes"] = bytes;
+  record["dtype"] = dtype_name(dtype_of<T>());
 
+  // The same draws in every dtype (the seed is the case's), rounded to T.
   std::mt19937_64 rng(seed);
-  const std::vector<float> hx = random_vector(rng, nx), hw = random_vector(rng, nw), hb = random_vector(rng, nb),
-                           hdy = random_vector(rng, ny);
-  auto x = plat::upload(exec, hx);
-  auto w = plat::upload(exec, hw);
-  auto b = plat::upload(exec, hb);
-  auto dy = plat::upload(exec, hdy);
-  auto y = backend::template allocate<float>(exec, ny);
-  auto dx = backend::template allocate<float>(exec, step ? nx : 0);
-  auto dw = backend::template allocate<float>(exec, step ? nw : 0);
-  auto db = backend::template allocate<float>(exec, step ? nb : 0);
+  const std::vector<float> hx = representable_in<T>(random_vector(rng, nx)),
+                           hw = representable_in<T>(random_vector(rng, nw)),
+                           hb = representable_in<T>(random_vector(rng, nb)),
+                           hdy = representable_in<T>(random_vector(rng, ny));
+  auto x = plat::upload(exec, stored_as<T>(hx));
+  auto w = plat::upload(exec, stored_as<T>(hw));
+  auto b = plat::upload(exec, stored_as<T>(hb));
+  auto dy = plat::upload(exec, stored_as<T>(hdy));
+  auto y = backend::template allocate<T>(exec, ny);
+  auto dx = backend::template allocate<T>(exec, step ? nx : 0);
+  auto dw = backend::template allocate<T>(exec, step ? nw : 0);
+  auto db = backend::template allocate<T>(exec, step ? nb : 0);
 
   const std::vector<std::string> names =
       step ? std::vector<std::string>{"y", "dx", "dw", "db"} : std::vector<std::string>{"y"};
   auto poison = [&] {
-    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const T nan = fftconv::detail::store_as<T>(std::numeric_limits<float>::quiet_NaN());
     backend::fill(exec, y.data(), ny, nan);
     if (step) {
       backend::fill(exec, dx.data(), nx, nan);
@@ -425,7 +464,7 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
     if (st.baseline == "cudnn")
       results.run_baseline("cudnn", evaluate, [&] {
-        auto layer = std::make_unique<cudnn_layer>(st.cudnn, make_baseline_shape(g, xe, ye));
+        auto layer = std::make_unique<cudnn_layer<T>>(st.cudnn, make_baseline_shape(g, xe, ye));
         layer->prepare_input(exec, x.data());
         layer->find(exec, step, step, x.data(), w.data(), y.data(), dy.data(), step ? dx.data() : nullptr,
                     step ? dw.data() : nullptr, cudnn_search_limit());
@@ -437,7 +476,7 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
   if constexpr (std::is_same_v<Exec, fftconv::host>) {
     if (st.baseline == "onednn")
       results.run_baseline("onednn", evaluate, [&] {
-        return std::make_unique<onednn_layer>(make_baseline_shape(g, xe, ye), onednn_passes{step, step, step});
+        return std::make_unique<onednn_layer<T>>(make_baseline_shape(g, xe, ye), onednn_passes{step, step, step});
       });
   }
 #endif
@@ -464,11 +503,13 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
     }
     return o;
   });
-  return finish_case(std::move(record), std::move(results), false, macs, names, st, evaluate,
-                     [&]<class P>() {
-                       return std::make_unique<policy_layer<N, float, P>>(
-                           g, xe, we, step ? fftconv::passes::training() : fftconv::passes::inference());
-                     });
+  return finish_case(
+      std::move(record), std::move(results), false, macs, names, st, evaluate,
+      [&]<class P>() {
+        return std::make_unique<policy_layer<N, T, P>>(g, xe, we,
+                                                       step ? fftconv::passes::training() : fftconv::passes::inference());
+      },
+      dtype_of<T>());
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -514,6 +555,7 @@ json run_network_case(Exec exec, const bench_case& c, timed_work work, std::uint
                                    {"conv_passes", step ? "forward, backward_filter" : "forward"}};
   record["macs"] = conv_macs;
   record["bytes"] = bytes;
+  record["dtype"] = "fp32";
 
   const std::vector<std::string> names =
       step ? std::vector<std::string>{"logits", "dw", "db"} : std::vector<std::string>{"logits"};
@@ -544,7 +586,7 @@ json run_network_case(Exec exec, const bench_case& c, timed_work work, std::uint
   if constexpr (std::is_same_v<Exec, fftconv::device>) {
     if (st.baseline == "cudnn")
       results.run_baseline("cudnn", evaluate, [&] {
-        auto layer = std::make_unique<cudnn_layer>(st.cudnn, make_baseline_shape(g, xe, ye));
+        auto layer = std::make_unique<cudnn_layer<float>>(st.cudnn, make_baseline_shape(g, xe, ye));
         auto x = plat::upload(exec, data.x);
         auto w =
             plat::upload(exec, std::vector<float>(data.parameters.begin(), data.parameters.begin() + s.sizes()[0]));
@@ -561,7 +603,7 @@ json run_network_case(Exec exec, const bench_case& c, timed_work work, std::uint
   if constexpr (std::is_same_v<Exec, fftconv::host>) {
     if (st.baseline == "onednn")
       results.run_baseline("onednn", evaluate, [&] {
-        return std::make_unique<onednn_layer>(make_baseline_shape(g, xe, ye), onednn_passes{step, false, step});
+        return std::make_unique<onednn_layer<float>>(make_baseline_shape(g, xe, ye), onednn_passes{step, false, step});
       });
   }
 #endif
