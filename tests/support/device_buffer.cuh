@@ -44,11 +44,11 @@ class test_buffer<T, fftconv::device> {
  public:
   test_buffer(fftconv::device exec, const std::vector<double>& values) : exec_(exec), count_(values.size()) {
     allocate();
-    upload(std::vector<T>(values.begin(), values.end()), "upload");
+    upload(to_elements<T>(values), "upload");
   }
   test_buffer(fftconv::device exec, std::int64_t count) : exec_(exec), count_(count) {
     allocate();
-    upload(std::vector<T>(count_, static_cast<T>(sentinel)), "fill");
+    upload(std::vector<T>(count_, to_element<T>(sentinel)), "fill");
   }
   test_buffer(const test_buffer&) = delete;
   test_buffer& operator=(const test_buffer&) = delete;
@@ -65,7 +65,7 @@ class test_buffer<T, fftconv::device> {
     expect_cuda(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, exec_.stream),
                 "download");
     expect_cuda(cudaStreamSynchronize(exec_.stream), "synchronize");
-    return {host.begin(), host.end()};
+    return to_doubles(host);
   }
 
  private:
@@ -77,6 +77,30 @@ class test_buffer<T, fftconv::device> {
   fftconv::device exec_;
   std::size_t count_;
   T* data_ = nullptr;
+};
+
+// cudaMalloc's allocations are aligned to 256 bytes, the device's saved-state alignment.
+template <>
+class state_buffer<fftconv::device> {
+ public:
+  state_buffer(fftconv::device exec, std::size_t bytes) : exec_(exec), bytes_(bytes) {
+    expect_cuda(cudaMalloc(reinterpret_cast<void**>(&data_), bytes_ + 1), "cudaMalloc");
+    expect_cuda(cudaMemsetAsync(data_, 0, bytes_, exec_.stream), "memset");
+    expect_cuda(cudaStreamSynchronize(exec_.stream), "memset");
+  }
+  state_buffer(const state_buffer&) = delete;
+  state_buffer& operator=(const state_buffer&) = delete;
+  ~state_buffer() {
+    (void)cudaStreamSynchronize(exec_.stream);
+    (void)cudaFree(data_);
+    (void)cudaGetLastError();
+  }
+  std::span<std::byte> all() const { return {data_, bytes_}; }
+
+ private:
+  fftconv::device exec_;
+  std::size_t bytes_;
+  std::byte* data_ = nullptr;
 };
 
 // A device array of any trivially copyable type (complex GEMM operands), copied on `stream`.
