@@ -54,6 +54,11 @@ class conv {
                 "fftconv::conv: the weights' type W must be T, or float when T is 16-bit");
   static constexpr std::size_t R = N + 2;
   using C = compute_of<T>;
+  // The policy reads and writes 16-bit (or fp32-weight) tensors itself, converting on load and store (the FFT
+  // policy's staging and crop); other policies take C copies made at the boundary. Float layers take C as it is.
+  static constexpr bool converts_storage =
+      (!std::is_same_v<T, C> || !std::is_same_v<W, C>) &&
+      requires { requires detail::conv_impl<P, N, C>::converts_storage; };
 
  public:
   using value_type = T;
@@ -114,15 +119,25 @@ class conv {
     const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, C> io(exec);
     const C* bias_data = io.input(b);
-    const bool y_in_place = io.written_in_place(y, scale, reach.y);  // else the blend adds the bias
-    const detail::strided<C, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
-    const detail::strided<const C, N> x_in = io.operand(x, reach.x);
-    const detail::strided<const C, N> w_in = io.operand(w, reach.w);
     std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
-    if constexpr (requires { impl_.forward(exec, p, x_in, w_in, bias_data, y_out, payload, keep::none); })
-      impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out, payload, kept.value_or(keep::none));
-    else
-      impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out);
+    if constexpr (converts_storage) {
+      const detail::strided<const T, N> x_in = io.stored_operand(x, reach.x);
+      const detail::strided<const W, N> w_in = io.stored_operand(w, reach.w);
+      if (const detail::strided<T, N> y_out = io.stored_result(y, scale, reach.y))
+        impl_.forward(exec, p, x_in, w_in, bias_data, y_out, payload, kept.value_or(keep::none));
+      else  // scaled: into a C copy, blended (with the bias) and rounded once
+        impl_.forward(exec, p, x_in, w_in, nullptr, io.result(y, scale, reach.y, bias_data), payload,
+                      kept.value_or(keep::none));
+    } else {
+      const bool y_in_place = io.written_in_place(y, scale, reach.y);  // else the blend adds the bias
+      const detail::strided<C, N> y_out = io.result(y, scale, reach.y, y_in_place ? nullptr : bias_data);
+      const detail::strided<const C, N> x_in = io.operand(x, reach.x);
+      const detail::strided<const C, N> w_in = io.operand(w, reach.w);
+      if constexpr (requires { impl_.forward(exec, p, x_in, w_in, bias_data, y_out, payload, keep::none); })
+        impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out, payload, kept.value_or(keep::none));
+      else
+        impl_.forward(exec, p, x_in, w_in, y_in_place ? bias_data : nullptr, y_out);
+    }
     io.finish();
     if (kept) write_header(exec, saved, header_for(p, *kept, on_device_v<Exec>, written_algorithm(p)));
   }
@@ -158,11 +173,10 @@ class conv {
 
     const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, C> io(exec);
-    const detail::strided<C, N> dx = io.result(out.dx, scale, reach.dx);
-    const detail::strided<C, N> dw = io.result(out.dw, scale, reach.dw);
     C* dbias = db.data() != nullptr ? io.output(db, scale) : nullptr;
     const std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
-    run_backward(exec, p, reach, io, x, w, dy, payload, kept.value_or(keep::none), producer, dx, dw, dbias);
+    run_backward(exec, p, reach, io, x, w, dy, payload, kept.value_or(keep::none), producer, out.dx, out.dw, dbias,
+                 scale);
     io.finish();
   }
 
@@ -178,8 +192,8 @@ class conv {
     const detail::problem<N> p = problem_of(dx.extents());
     const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, C> io(exec);
-    const detail::strided<C, N> dx_out = io.result(dx, scale, reach.dx);
-    run_backward(exec, p, reach, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx_out, {}, nullptr);
+    run_backward(exec, p, reach, io, const_tensor(), w, dy, nullptr, keep::none, std::nullopt, dx, weight_tensor(),
+                 nullptr, scale);
     io.finish();
   }
 
@@ -198,9 +212,9 @@ class conv {
     const detail::problem<N> p = problem_of(x.extents());
     const detail::strided_reach reach = impl_.reach(p);
     detail::boundary<Exec, C> io(exec);
-    const detail::strided<C, N> dw_out = io.result(dw, scale, reach.dw);
     C* db_data = db.data() != nullptr ? io.output(db, scale) : nullptr;
-    run_backward(exec, p, reach, io, x, const_weight_tensor(), dy, nullptr, keep::none, std::nullopt, {}, dw_out, db_data);
+    run_backward(exec, p, reach, io, x, const_weight_tensor(), dy, nullptr, keep::none, std::nullopt, tensor(), dw,
+                 db_data, scale);
     io.finish();
   }
 
@@ -220,7 +234,8 @@ class conv {
   // host, computed without running or allocating anything: forward with a saved state of `kept` (keep::spectra:
   // X̂ and Ŵ in the caller's saved_bytes, not counted here), then one backward for the declared gradients; the
   // passes alone when no forward is declared. Exact with plain scaling: a scaled output, or a strided tensor
-  // the policy takes densely (conv_impl::reach), adds a row-major copy for the call, freed when it returns.
+  // the policy takes densely (conv_impl::reach), adds a row-major copy for the call, freed when it returns; so
+  // do 16-bit tensors (fp32 copies) in every policy but fft, and a 16-bit dx the fft policy sums over chunks.
   // automatic: the candidate it runs, once known; before a measured choice, the largest any would hold.
   std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training(),
                               keep kept = keep::spectra) const {
@@ -388,20 +403,39 @@ class conv {
   void run_backward(const Exec& exec, const detail::problem<N>& p, const detail::strided_reach& reach,
                     detail::boundary<Exec, C>& io, const const_tensor& x, const const_weight_tensor& w,
                     const const_tensor& dy, const std::byte* payload, keep kept, std::optional<algorithm> producer,
-                    detail::strided<C, N> dx, detail::strided<C, N> dw, C* dbias) {
-    using input = detail::strided<const C, N>;
-    const input dy_in = io.operand(dy, reach.dy);
-    if constexpr (requires { impl_.backward(exec, p, dy_in, dy_in, dy_in, payload, kept, producer, dx, dw, dbias); }) {
-      const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
-      const input x_in = dw && !spectra ? io.operand(x, reach.x) : input{};
-      const input w_in = dx && !spectra ? io.operand(w, reach.w) : input{};
-      impl_.backward(exec, p, x_in, w_in, dy_in, payload, kept, producer, dx, dw, dbias);
+                    const tensor& dx_out, const weight_tensor& dw_out, C* dbias, scaling_type scale) {
+    const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
+    const bool dx_wanted = dx_out.data() != nullptr, dw_wanted = dw_out.data() != nullptr;
+    if constexpr (converts_storage) {
+      const detail::strided<const T, N> dy_in = io.stored_operand(dy, reach.dy);
+      const detail::strided<const T, N> x_in =
+          dw_wanted && !spectra ? io.stored_operand(x, reach.x) : detail::strided<const T, N>{};
+      const detail::strided<const W, N> w_in =
+          dx_wanted && !spectra ? io.stored_operand(w, reach.w) : detail::strided<const W, N>{};
+      const detail::strided<T, N> dx = io.stored_result(dx_out, scale, reach.dx);
+      const detail::strided<W, N> dw = io.stored_result(dw_out, scale, reach.dw);
+      if (static_cast<bool>(dx) == dx_wanted && static_cast<bool>(dw) == dw_wanted)
+        impl_.backward(exec, p, x_in, w_in, dy_in, payload, kept, producer, dx, dw, dbias);
+      else  // scaled: into C copies, blended and rounded once
+        impl_.backward(exec, p, x_in, w_in, dy_in, payload, kept, producer, io.result(dx_out, scale, reach.dx),
+                       io.result(dw_out, scale, reach.dw), dbias);
+      return;
     } else {
-      if (dx) impl_.backward_data(exec, p, dy_in, io.operand(w, reach.w), dx);
-      if (dw)
-        impl_.backward_filter(exec, p, io.operand(x, reach.x), dy_in, dw, dbias);
-      else if (dbias != nullptr)
-        detail::bias_gradient(exec, p, dy_in, dbias);
+      using input = detail::strided<const C, N>;
+      const detail::strided<C, N> dx = io.result(dx_out, scale, reach.dx);
+      const detail::strided<C, N> dw = io.result(dw_out, scale, reach.dw);
+      const input dy_in = io.operand(dy, reach.dy);
+      if constexpr (requires { impl_.backward(exec, p, dy_in, dy_in, dy_in, payload, kept, producer, dx, dw, dbias); }) {
+        const input x_in = dw_wanted && !spectra ? io.operand(x, reach.x) : input{};
+        const input w_in = dx_wanted && !spectra ? io.operand(w, reach.w) : input{};
+        impl_.backward(exec, p, x_in, w_in, dy_in, payload, kept, producer, dx, dw, dbias);
+      } else {
+        if (dx) impl_.backward_data(exec, p, dy_in, io.operand(w, reach.w), dx);
+        if (dw)
+          impl_.backward_filter(exec, p, io.operand(x, reach.x), dy_in, dw, dbias);
+        else if (dbias != nullptr)
+          detail::bias_gradient(exec, p, dy_in, dbias);
+      }
     }
   }
 

@@ -56,32 +56,36 @@ class conv_impl<fft, N, T> {
   // Every tensor is read and written through its strides: the staging and crop index through them.
   static strided_reach reach(const problem<N>&) { return strided_reach::all(); }
 
-  template <class Exec>
-  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
-               strided<T, N> y, std::byte* payload = nullptr, keep kept = keep::none) {
+  // x, w, dy, y, dx and dw may be stored narrower than T (bf16, fp16): the staging converts them on load into
+  // T frames and the crop, overlap-add and dw gather round on store, so no T copy of a tensor is made.
+  static constexpr bool converts_storage = true;
+
+  template <class Exec, class X, class W, class Y>
+  void forward(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const W, N> w, const T* bias,
+               strided<Y, N> y, std::byte* payload = nullptr, keep kept = keep::none) {
     if constexpr (usable<Exec>()) forward_pass(exec, p, x, w, bias, y, kept == keep::spectra ? payload : nullptr);
   }
 
   // The gradients asked for (null: skipped). With saved spectra (payload, keep::spectra, written by this
   // policy) X̂ and Ŵ come from them; otherwise they are transformed from x and w here. dŶ is transformed once
   // for both dx and dw.
-  template <class Exec>
-  void backward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, strided<const T, N> dy,
-                const std::byte* payload, keep kept, std::optional<algorithm> producer, strided<T, N> dx,
-                strided<T, N> dw, T* dbias) {
+  template <class Exec, class X, class W, class DY, class DX, class DW>
+  void backward(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const W, N> w, strided<const DY, N> dy,
+                const std::byte* payload, keep kept, std::optional<algorithm> producer, strided<DX, N> dx,
+                strided<DW, N> dw, T* dbias) {
     const bool saved = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm::fft) == algorithm::fft;
     if constexpr (usable<Exec>()) backward_pass(exec, p, x, w, dy, saved ? payload : nullptr, dx, dw, dbias);
   }
 
   template <class Exec>
   void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
-    backward(exec, p, {}, w, dy, nullptr, keep::none, std::nullopt, dx, {}, nullptr);
+    backward(exec, p, strided<const T, N>{}, w, dy, nullptr, keep::none, std::nullopt, dx, strided<T, N>{}, nullptr);
   }
 
   template <class Exec>
   void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
                        strided<T, N> dw, T* dbias) {
-    backward(exec, p, x, {}, dy, nullptr, keep::none, std::nullopt, {}, dw, dbias);
+    backward(exec, p, x, strided<const T, N>{}, dy, nullptr, keep::none, std::nullopt, strided<T, N>{}, dw, dbias);
   }
 
   // Bytes of saved spectra after the header for problem p: X̂ over all rows and Ŵ with keep::spectra, none
@@ -201,12 +205,12 @@ class conv_impl<fft, N, T> {
     if (n > 0) backend<Exec>::for_each_index(exec, n, clear);
   }
 
-  template <class Exec>
-  void forward_pass(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
-                    strided<T, N> y, std::byte* payload) {
+  template <class Exec, class X, class W, class Y>
+  void forward_pass(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const W, N> w, const T* bias,
+                    strided<Y, N> y, std::byte* payload) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {  // every window sees padding only: y = bias, exactly
-      backend<Exec>::for_each_index(exec, p.output_size(), fill_channels<N, T>(p.out_channels, p.output, bias, y));
+      backend<Exec>::for_each_index(exec, p.output_size(), fill_channels<N, T, Y>(p.out_channels, p.output, bias, y));
       return;
     }
     const saved_spectra_layout l = plan.saved_layout();
@@ -218,15 +222,17 @@ class conv_impl<fft, N, T> {
     plan.forward(exec, x, kernel, input, bias, y, counts_);
   }
 
-  template <class Exec>
-  void backward_pass(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w,
-                     strided<const T, N> dy, const std::byte* payload, strided<T, N> dx, strided<T, N> dw, T* dbias) {
+  template <class Exec, class X, class W, class DY, class DX, class DW>
+  void backward_pass(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const W, N> w,
+                     strided<const DY, N> dy, const std::byte* payload, strided<DX, N> dx, strided<DW, N> dw,
+                     T* dbias) {
     frequency_plan<N, T, Exec>& plan = plan_for(exec, p);
     if (!plan.reaches_input()) {
-      if (dx) backend<Exec>::for_each_index(exec, p.input_size(), fill_channels<N, T>(p.in_channels, p.input, nullptr, dx));
+      if (dx)
+        backend<Exec>::for_each_index(exec, p.input_size(), fill_channels<N, T, DX>(p.in_channels, p.input, nullptr, dx));
       if (dw)
         backend<Exec>::for_each_index(exec, p.weight_size(),
-                                      fill_channels<N, T>(p.in_channels_per_group(), p.kernel, nullptr, dw));
+                                      fill_channels<N, T, DW>(p.in_channels_per_group(), p.kernel, nullptr, dw));
     } else if (dx || dw) {
       // Every buffer first, then the transforms: a failed allocation leaves the outputs untouched.
       const saved_spectra_layout l = plan.saved_layout();
@@ -252,8 +258,8 @@ class conv_impl<fft, N, T> {
 
   // Ŵ for this call: the plan's kept one for declared-constant weights (transformed once), else w transformed
   // now — into `saved` when forward saves it, else into the plan.
-  template <class Exec>
-  const complex<T>* kernel_spectrum(const Exec& exec, frequency_plan<N, T, Exec>& plan, strided<const T, N> w,
+  template <class Exec, class W>
+  const complex<T>* kernel_spectrum(const Exec& exec, frequency_plan<N, T, Exec>& plan, strided<const W, N> w,
                                     complex<T>* saved) {
     if (weights_constant_) {
       complex<T>* held = plan.held_kernel_spectrum();

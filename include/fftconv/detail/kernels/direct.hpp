@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "../../config.hpp"
+#include "../../element.hpp"
 #include "../../geometry.hpp"
 #include "tensor_layout.hpp"
 
@@ -125,20 +126,20 @@ struct direct_filter_term {
 };
 
 // Term i of db[o]; i runs over [batch, output...]:  db[o] = sum_{b, q} dy[b, o, q]
-template <int N, class T>
+template <int N, class T, class S = T>
 struct bias_gradient_term {
   std::int64_t output[N];
   std::int64_t output_spatial;
-  strided<const T, N> dy;
+  strided<const S, N> dy;
 
-  bias_gradient_term(const problem<N>& p, strided<const T, N> gradient)
+  bias_gradient_term(const problem<N>& p, strided<const S, N> gradient)
       : output_spatial(p.output_spatial()), dy(gradient) {
     for (int d = 0; d < N; ++d) output[d] = p.output[d];
   }
 
   FFTCONV_HD T operator()(std::int64_t o, std::int64_t term) const {
     const std::int64_t b = term / output_spatial;
-    return dy.data[dy.layout.plane(b, o) + dy.layout.at_flat(term - b * output_spatial, output)];
+    return load_as<T>(dy.data[dy.layout.plane(b, o) + dy.layout.at_flat(term - b * output_spatial, output)]);
   }
 };
 

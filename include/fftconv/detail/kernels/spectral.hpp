@@ -14,13 +14,19 @@
 // Frames are `distance` elements apart (the volume rounded up so every map starts 64-byte aligned). x, w, dy, y,
 // dx and dw are read and written through their layouts (the caller's strides).
 //
+// Element types: T is what the frames and transforms hold (float or double); S, the element type of the caller's
+// tensor a functor reads or writes, may be narrower (bf16, fp16): staging converts on load, the crop, overlap-add
+// and dw gather round once on store.
+//
 // Launch granularity: operator()(i) computes one element (the GPU: neighbouring threads touch neighbouring
 // addresses); row(r) one innermost row with the divisions paid once per row (the host). Both write the same
 // values in the same summation order; the host tests compare them.
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../../config.hpp"
+#include "../../element.hpp"
 #include "../../geometry.hpp"
 #include "../../tiling/tiling.hpp"
 #include "spectrum_layout.hpp"  // index_divisor
@@ -112,18 +118,18 @@ struct tile_divisors {
 };
 
 // x [B][C][n...] -> frames of the x maps [map_begin, map_begin + count) (see the conventions above).
-template <int N, class T>
+template <int N, class T, class S = T>
 struct stage_input_tiles {
   problem<N> p;
   tiling<N> t;
   std::int64_t distance;
   std::int64_t map_begin;
-  strided<const T, N> x;
+  strided<const S, N> x;
   T* frames;
   tile_divisors<N> div;  // channels: C
 
   // Where map `map`'s frame reads x: x + base(map), per-dim first position first[d] (for u = 0) and step s.
-  FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&first)[N]) const {
+  FFTCONV_HD const S* source(std::int64_t map, std::int64_t (&first)[N]) const {
     std::int64_t phase = map % t.phases;
     const std::int64_t c = (map / t.phases) % p.in_channels;
     const std::int64_t row = map / (t.phases * p.in_channels);
@@ -147,7 +153,7 @@ struct stage_input_tiles {
     div.origin(t, tile_flat, origin);
     tile_divisors<N>::unravel(phase, div.phase_count, phase_index);
     for (int d = 0; d < N; ++d) first[d] = origin[d] * p.stride[d] + phase_index[d] - p.padding[d];
-    const T* plane = x.data + x.layout.plane(b, c);
+    const S* plane = x.data + x.layout.plane(b, c);
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
@@ -155,27 +161,27 @@ struct stage_input_tiles {
       inside = inside && u[d] < t.window[d] && i >= 0 && i < p.input[d];
       offset += i * x.layout.spatial[d];
     }
-    frames[local * distance + within] = inside ? plane[offset] : T(0);
+    frames[local * distance + within] = inside ? load_as<T>(plane[offset]) : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
     std::int64_t u[N], first[N];
     const std::int64_t local = unravel_row<N>(r, t.frame, u);
     const std::int64_t length = t.frame[N - 1];
-    const T* plane = source(map_begin + local, first);
+    const S* plane = source(map_begin + local, first);
     copy_row(plane, first, u, frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length);
   }
 
   // Every row of map `local`, its source found once (the host's unit of work).
   void map(std::int64_t local) const {
     std::int64_t first[N];
-    const T* plane = source(map_begin + local, first);
+    const S* plane = source(map_begin + local, first);
     for_each_frame_row<N>(t.frame, frames + local * distance,
                           [&](const std::int64_t(&u)[N], T* out) { copy_row(plane, first, u, out); });
   }
 
  private:
-  FFTCONV_HD void copy_row(const T* plane, const std::int64_t (&first)[N], const std::int64_t (&u)[N], T* out) const {
+  FFTCONV_HD void copy_row(const S* plane, const std::int64_t (&first)[N], const std::int64_t (&u)[N], T* out) const {
     const std::int64_t length = t.frame[N - 1];
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
@@ -190,21 +196,21 @@ struct stage_input_tiles {
     std::int64_t end = p.input[last] - 1 - f >= 0 ? (p.input[last] - 1 - f) / s + 1 : 0;
     end = end < t.window[last] ? end : t.window[last];
     const std::int64_t step = s * x.layout.spatial[last];
-    const T* in = plane + offset + f * x.layout.spatial[last];
+    const S* in = plane + offset + f * x.layout.spatial[last];
     std::int64_t u_last = 0;
     for (; u_last < begin && u_last < length; ++u_last) out[u_last] = T(0);
-    for (; u_last < end; ++u_last) out[u_last] = in[u_last * step];
+    for (; u_last < end; ++u_last) out[u_last] = load_as<T>(in[u_last * step]);
     for (; u_last < length; ++u_last) out[u_last] = T(0);
   }
 };
 
 // w [O][C/g][k...] -> frames of the kernel's phase maps [O][C/g][P].
-template <int N, class T>
+template <int N, class T, class S = T>
 struct stage_kernel_phases {
   problem<N> p;
   tiling<N> t;
   std::int64_t distance;
-  strided<const T, N> w;
+  strided<const S, N> w;
   T* frames;
 
   // Tap index along dim d for phase r and frame position u, or -1 where the phase kernel is zero.
@@ -235,7 +241,7 @@ struct stage_kernel_phases {
       j[d] = tap(d, r[d], u[d]);
       inside = inside && j[d] >= 0;
     }
-    frames[map * distance + (index - map * volume)] = inside ? w.data[filter_plane(map) + w.layout.at(j)] : T(0);
+    frames[map * distance + (index - map * volume)] = inside ? load_as<T>(w.data[filter_plane(map) + w.layout.at(j)]) : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t row_index) const {
@@ -250,11 +256,11 @@ struct stage_kernel_phases {
       if (j[d] < 0) return;
     }
     j[N - 1] = 0;
-    const T* in = w.data + filter_plane(map) + w.layout.at(j);
+    const S* in = w.data + filter_plane(map) + w.layout.at(j);
     const std::int64_t step = w.layout.spatial[N - 1];
     for (std::int64_t u_last = 0; u_last < length; ++u_last) {
       const std::int64_t k = tap(N - 1, r[N - 1], u_last);
-      if (k >= 0) out[u_last] = in[k * step];
+      if (k >= 0) out[u_last] = load_as<T>(in[k * step]);
     }
   }
 
@@ -267,17 +273,17 @@ struct stage_kernel_phases {
 };
 
 // dy [B][O][m...] -> frames of the dy maps [map_begin, map_begin + count): tile outputs at u < T.
-template <int N, class T>
+template <int N, class T, class S = T>
 struct stage_output_tiles {
   problem<N> p;
   tiling<N> t;
   std::int64_t distance;
   std::int64_t map_begin;
-  strided<const T, N> dy;
+  strided<const S, N> dy;
   T* frames;
   tile_divisors<N> div;  // channels: O
 
-  FFTCONV_HD const T* source(std::int64_t map, std::int64_t (&origin)[N]) const {
+  FFTCONV_HD const S* source(std::int64_t map, std::int64_t (&origin)[N]) const {
     const std::int64_t o = map % p.out_channels;
     const std::int64_t row = map / p.out_channels;
     tile_origin<N>(t, row % t.tile_count, origin);
@@ -291,7 +297,7 @@ struct stage_output_tiles {
     const std::int64_t row = div.channels.divide(map_begin + local, o);
     const std::int64_t b = div.tile_count.divide(row, tile_flat);
     div.origin(t, tile_flat, origin);
-    const T* plane = dy.data + dy.layout.plane(b, o);
+    const S* plane = dy.data + dy.layout.plane(b, o);
     bool inside = true;
     std::int64_t offset = 0;
     for (int d = 0; d < N; ++d) {
@@ -299,27 +305,27 @@ struct stage_output_tiles {
       inside = inside && u[d] < t.tile[d] && q < p.output[d];
       offset += q * dy.layout.spatial[d];
     }
-    frames[local * distance + within] = inside ? plane[offset] : T(0);
+    frames[local * distance + within] = inside ? load_as<T>(plane[offset]) : T(0);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
     std::int64_t u[N], origin[N];
     const std::int64_t local = unravel_row<N>(r, t.frame, u);
     const std::int64_t length = t.frame[N - 1];
-    const T* plane = source(map_begin + local, origin);
+    const S* plane = source(map_begin + local, origin);
     copy_row(plane, origin, u, frames + local * distance + (r - local * (volume_of<N>(t.frame) / length)) * length);
   }
 
   // Every row of map `local`, its source found once (the host's unit of work).
   void map(std::int64_t local) const {
     std::int64_t origin[N];
-    const T* plane = source(map_begin + local, origin);
+    const S* plane = source(map_begin + local, origin);
     for_each_frame_row<N>(t.frame, frames + local * distance,
                           [&](const std::int64_t(&u)[N], T* out) { copy_row(plane, origin, u, out); });
   }
 
  private:
-  FFTCONV_HD void copy_row(const T* plane, const std::int64_t (&origin)[N], const std::int64_t (&u)[N], T* out) const {
+  FFTCONV_HD void copy_row(const S* plane, const std::int64_t (&origin)[N], const std::int64_t (&u)[N], T* out) const {
     const std::int64_t length = t.frame[N - 1];
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
@@ -331,18 +337,18 @@ struct stage_output_tiles {
     const std::int64_t left = p.output[last] - origin[last];
     const std::int64_t copied = t.tile[last] < left ? t.tile[last] : left;
     const std::int64_t step = dy.layout.spatial[last];
-    const T* in = plane + offset + origin[last] * step;
+    const S* in = plane + offset + origin[last] * step;
     if (step == 1)
-      for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i];
+      for (std::int64_t i = 0; i < copied; ++i) out[i] = load_as<T>(in[i]);
     else
-      for (std::int64_t i = 0; i < copied; ++i) out[i] = in[i * step];
+      for (std::int64_t i = 0; i < copied; ++i) out[i] = load_as<T>(in[i * step]);
     zero_row(out + copied, length - copied);
   }
 };
 
 // Frames of the y maps of rows [row_begin, row_begin + rows) -> y: y[b, o, tau*T + u] = frame[u] * scale + bias[o]
 // for u < T inside the output. One element per (row, o, u in the tile): every y element has one writer.
-template <int N, class T>
+template <int N, class T, class S = T>
 struct crop_output_tiles {
   problem<N> p;
   tiling<N> t;
@@ -351,7 +357,7 @@ struct crop_output_tiles {
   T scale;  // 1 / frame volume: the inverse transforms are unnormalised
   const T* bias;  // may be null
   const T* frames;
-  strided<T, N> y;
+  strided<S, N> y;
   tile_divisors<N> div;  // channels: O
 
   FFTCONV_HD void operator()(std::int64_t index) const {
@@ -368,7 +374,7 @@ struct crop_output_tiles {
       offset += q * y.layout.spatial[d];
     }
     const T value = frames[map * distance + ravel<N>(u, t.frame)] * scale;
-    y.data[y.layout.plane(b, o) + offset] = bias != nullptr ? value + bias[o] : value;
+    y.data[y.layout.plane(b, o) + offset] = store_as<S>(bias != nullptr ? value + bias[o] : value);
   }
 
   // Row over [rows][O][T_0 .. T_{N-2}].
@@ -377,14 +383,14 @@ struct crop_output_tiles {
     const std::int64_t map = unravel_row<N>(r, t.tile, u);
     std::int64_t o = 0;
     const T* plane_frames = frames + map * distance;
-    T* plane = target(map, origin, o);
+    S* plane = target(map, origin, o);
     write_row(plane, plane_frames, origin, u, bias != nullptr ? bias[o] : T(0));
   }
 
   // Every row of y map `map` of the chunk, its target found once (the host's unit of work).
   void map(std::int64_t map_index) const {
     std::int64_t origin[N], o = 0;
-    T* plane = target(map_index, origin, o);
+    S* plane = target(map_index, origin, o);
     const T shift = bias != nullptr ? bias[o] : T(0);
     const T* plane_frames = frames + map_index * distance;
     for_each_frame_row<N>(t.tile, plane_frames,
@@ -393,14 +399,14 @@ struct crop_output_tiles {
 
  private:
   // y's plane of map `map` (row-relative), the tile's origin and the map's output channel.
-  FFTCONV_HD T* target(std::int64_t map, std::int64_t (&origin)[N], std::int64_t& o) const {
+  FFTCONV_HD S* target(std::int64_t map, std::int64_t (&origin)[N], std::int64_t& o) const {
     o = map % p.out_channels;
     const std::int64_t row_index = row_begin + map / p.out_channels;
     tile_origin<N>(t, row_index % t.tile_count, origin);
     return y.data + y.layout.plane(row_index / t.tile_count, o);
   }
 
-  FFTCONV_HD void write_row(T* plane, const T* plane_frames, const std::int64_t (&origin)[N],
+  FFTCONV_HD void write_row(S* plane, const T* plane_frames, const std::int64_t (&origin)[N],
                             const std::int64_t (&u)[N], T shift) const {
     std::int64_t offset = 0;
     for (int d = 0; d < N - 1; ++d) {
@@ -413,23 +419,23 @@ struct crop_output_tiles {
     const std::int64_t count = t.tile[last] < left ? t.tile[last] : left;
     const std::int64_t step = y.layout.spatial[last];
     const T* in = plane_frames + ravel<N>(u, t.frame);
-    T* out = plane + offset + origin[last] * step;
+    S* out = plane + offset + origin[last] * step;
     if (step != 1 && bias != nullptr)  // channels-last and other strided y
-      for (std::int64_t i = 0; i < count; ++i) out[i * step] = in[i] * scale + shift;
+      for (std::int64_t i = 0; i < count; ++i) out[i * step] = store_as<S>(in[i] * scale + shift);
     else if (step != 1)
-      for (std::int64_t i = 0; i < count; ++i) out[i * step] = in[i] * scale;
+      for (std::int64_t i = 0; i < count; ++i) out[i * step] = store_as<S>(in[i] * scale);
     else if (bias != nullptr)
-      for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
+      for (std::int64_t i = 0; i < count; ++i) out[i] = store_as<S>(in[i] * scale + shift);
     else
-      for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] * scale;
+      for (std::int64_t i = 0; i < count; ++i) out[i] = store_as<S>(in[i] * scale);
   }
 };
 
 // dx of images [image_begin, image_end) from the frames of the dx maps of rows [row_begin, row_end): each
 // element gathers the tiles whose windows hold it (overlap-add, no atomics), tiles in row-major order:
 // dx = (accumulate ? dx : 0) + frame_0 * scale + frame_1 * scale + ... accumulate is set when the rows of one
-// image are split over chunks.
-template <int N, class T>
+// image are split over chunks. A dx narrower than T is summed in T and rounded once.
+template <int N, class T, class S = T>
 struct overlap_add_input {
   problem<N> p;
   tiling<N> t;
@@ -439,7 +445,7 @@ struct overlap_add_input {
   T scale;
   bool accumulate;
   const T* frames;
-  strided<T, N> dx;
+  strided<S, N> dx;
 
   // Phase-domain position a, phase r and the tile range [low, high] holding it, in dim d for input position i.
   FFTCONV_HD void locate(int d, std::int64_t i, std::int64_t& a, std::int64_t& r, std::int64_t& low,
@@ -467,7 +473,7 @@ struct overlap_add_input {
       any = any && low[d] <= high[d];
     }
     const std::int64_t at = dx.layout.plane(b, c) + dx.layout.at(i);
-    T sum = accumulate ? dx.data[at] : T(0);
+    T sum = accumulate ? load_as<T>(dx.data[at]) : T(0);
     if (any) {
       std::int64_t tau[N];
       for (int d = 0; d < N; ++d) tau[d] = low[d];
@@ -487,11 +493,12 @@ struct overlap_add_input {
         if (d < 0) break;
       }
     }
-    dx.data[at] = sum;
+    dx.data[at] = store_as<S>(sum);
   }
 
   // Row over [images][C][n_0 .. n_{N-2}]: each frame row is added along the row in the same tile order as
-  // operator() (tiles of the leading dims row-major, then the last dim's).
+  // operator() (tiles of the leading dims row-major, then the last dim's). A narrower dx is summed in T a
+  // segment of the row at a time.
   FFTCONV_HD void row(std::int64_t r) const {
     constexpr int last = N - 1;
     const std::int64_t width = p.input[last];
@@ -499,11 +506,34 @@ struct overlap_add_input {
     const std::int64_t plane = unravel_row<N>(r, p.input, i);
     const std::int64_t c = plane % p.in_channels;
     const std::int64_t b = image_begin + plane / p.in_channels;
-    T* out = dx.data + dx.layout.plane(b, c);
+    S* out = dx.data + dx.layout.plane(b, c);
     for (int d = 0; d < last; ++d) out += i[d] * dx.layout.spatial[d];
     const std::int64_t step = dx.layout.spatial[last];
-    if (!accumulate)
-      for (std::int64_t k = 0; k < width; ++k) out[k * step] = T(0);
+    if constexpr (std::is_same_v<S, T>) {
+      if (!accumulate)
+        for (std::int64_t k = 0; k < width; ++k) out[k * step] = T(0);
+      add_row(b, c, i, 0, width, out, step);
+    } else {
+      constexpr std::int64_t segment = 256;
+      T sum[segment];
+      for (std::int64_t lo = 0; lo < width; lo += segment) {
+        const std::int64_t count = width - lo < segment ? width - lo : segment;
+        for (std::int64_t k = 0; k < count; ++k) sum[k] = accumulate ? load_as<T>(out[(lo + k) * step]) : T(0);
+        add_row(b, c, i, lo, lo + count, sum, 1);
+        for (std::int64_t k = 0; k < count; ++k) out[(lo + k) * step] = store_as<S>(sum[k]);
+      }
+    }
+  }
+
+ private:
+  static FFTCONV_HD std::int64_t ceil_div(std::int64_t a, std::int64_t s) { return a >= 0 ? (a + s - 1) / s : -(-a / s); }
+
+  // Adds the frames' contributions to input positions [lo, hi) of the row (b, c, i[0 .. N-2]) into
+  // target[(k - lo) * target_step].
+  FFTCONV_HD void add_row(std::int64_t b, std::int64_t c, const std::int64_t (&i)[N], std::int64_t lo, std::int64_t hi,
+                          T* target, std::int64_t target_step) const {
+    constexpr int last = N - 1;
+    const std::int64_t width = p.input[last];
     std::int64_t a[N], low[N], high[N], lead_phase = 0;
     for (int d = 0; d < last; ++d) {
       std::int64_t phase_d = 0;
@@ -528,12 +558,15 @@ struct overlap_add_input {
               frames + (((row - row_begin) * p.in_channels + c) * t.phases + phase) * distance + ravel<N>(v, t.frame);
           // frame position v_last holds input position (tau*T + v_last)*s + phase_last - p
           const std::int64_t origin = tau_last * t.tile[last] * s + phase_last - p.padding[last];
-          const std::int64_t begin = origin >= 0 ? 0 : (-origin + s - 1) / s;
+          std::int64_t begin = origin >= 0 ? 0 : (-origin + s - 1) / s;
           std::int64_t end = width - 1 - origin >= 0 ? (width - 1 - origin) / s + 1 : 0;
           end = end < t.window[last] ? end : t.window[last];
-          T* target = out + origin * step;
-          const std::int64_t jump = s * step;
-          for (std::int64_t v_last = begin; v_last < end; ++v_last) target[v_last * jump] += in[v_last] * scale;
+          const std::int64_t first_held = ceil_div(lo - origin, s), past_held = ceil_div(hi - origin, s);
+          begin = begin > first_held ? begin : first_held;
+          end = end < past_held ? end : past_held;
+          T* at = target + (origin - lo) * target_step;
+          const std::int64_t jump = s * target_step;
+          for (std::int64_t v_last = begin; v_last < end; ++v_last) at[v_last * jump] += in[v_last] * scale;
         }
       }
       int d = last - 1;
@@ -547,14 +580,14 @@ struct overlap_add_input {
 };
 
 // dw [O][C/g][k...] from the frames of the kernel's phase maps: tap j sits in phase j*d mod s at (j*d) / s.
-template <int N, class T>
+template <int N, class T, class S = T>
 struct gather_kernel_gradient {
   problem<N> p;
   tiling<N> t;
   std::int64_t distance;
   T scale;
   const T* frames;
-  strided<T, N> dw;
+  strided<S, N> dw;
 
   FFTCONV_HD void operator()(std::int64_t index) const {
     std::int64_t j[N], u[N];
@@ -567,7 +600,7 @@ struct gather_kernel_gradient {
     }
     const std::int64_t channels = p.in_channels_per_group();
     dw.data[dw.layout.plane(filter / channels, filter % channels) + dw.layout.at(j)] =
-        frames[(filter * t.phases + phase) * distance + ravel<N>(u, t.frame)] * scale;
+        store_as<S>(frames[(filter * t.phases + phase) * distance + ravel<N>(u, t.frame)] * scale);
   }
 
   FFTCONV_HD void row(std::int64_t r) const {
@@ -578,15 +611,15 @@ struct gather_kernel_gradient {
 
 // A whole tensor [leading][channels][extents...] set to bias[c], or to 0 without a bias: y where no output window
 // reaches the input (see frequency_plan::reaches_input), and dx, dw there.
-template <int N, class T>
+template <int N, class T, class S = T>
 struct fill_channels {
   std::int64_t channels;
   std::int64_t extents[N];
   std::int64_t volume;  // of extents
   const T* bias;        // may be null
-  strided<T, N> destination;
+  strided<S, N> destination;
 
-  fill_channels(std::int64_t channel_count, const std::int64_t (&spatial)[N], const T* values, strided<T, N> target)
+  fill_channels(std::int64_t channel_count, const std::int64_t (&spatial)[N], const T* values, strided<S, N> target)
       : channels(channel_count), volume(1), bias(values), destination(target) {
     for (int d = 0; d < N; ++d) extents[d] = spatial[d], volume *= spatial[d];
   }
@@ -594,7 +627,7 @@ struct fill_channels {
   FFTCONV_HD void operator()(std::int64_t index) const {
     const std::int64_t plane = index / volume, c = plane % channels;
     destination.data[destination.layout.plane(plane / channels, c) +
-                     destination.layout.at_flat(index - plane * volume, extents)] = bias != nullptr ? bias[c] : T(0);
+                     destination.layout.at_flat(index - plane * volume, extents)] = store_as<S>(bias != nullptr ? bias[c] : T(0));
   }
 };
 

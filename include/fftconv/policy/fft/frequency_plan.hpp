@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "../../detail/kernels/products.hpp"
 #include "../../detail/kernels/spectral.hpp"
 #include "../../detail/kernels/spectrum_layout.hpp"
+#include "../../detail/kernels/strided.hpp"  // blend_strided: a narrower dx rounded once
 #include "../../geometry.hpp"
 #include "../../policy.hpp"  // passes
 #include "../../tiling/tiling.hpp"
@@ -263,22 +265,27 @@ class frequency_plan final : public frequency_plan_base {
   // ---- the passes ----
 
   // Ŵ <- FFT(phases of the dilated w) into `kernel` (kernel_spectrum_elements()): one execution.
-  void transform_kernel(const Exec& exec, strided<const T, N> w, complex<T>* kernel, transform_counts& counts) {
+  // The tensors' element types (S, X, Y, DY, DX, DW) may be narrower than T: staging converts on load, the
+  // crop, overlap-add and dw gather round on store.
+  template <class S>
+  void transform_kernel(const Exec& exec, strided<const S, N> w, complex<T>* kernel, transform_counts& counts) {
     launch(exec, sizes_.kernel_maps * frame_.real_volume, frame_.real[N - 1],
-           stage_kernel_phases<N, T>{problem_, layout(), sizes_.real_distance, w, real_.data()});
+           stage_kernel_phases<N, T, S>{problem_, layout(), sizes_.real_distance, w, real_.data()});
     to_spectrum(exec, sizes_.kernel_maps, {1, problem_.groups, problem_.out_channels_per_group(), kernel_columns()}, 1, 0,
                 kernel, live_taps(), counts);
   }
 
   // X̂ <- FFT(tiles of x) over all rows, into `input` (backward without saved spectra).
-  void transform_input(const Exec& exec, strided<const T, N> x, spectrum_rows<T> input, transform_counts& counts) {
+  template <class X>
+  void transform_input(const Exec& exec, strided<const X, N> x, spectrum_rows<T> input, transform_counts& counts) {
     for_each_chunk([&](std::int64_t first, std::int64_t rows) { transform_input_rows(exec, x, first, rows, input, counts); });
   }
 
   // y = crop(IFFT(X̂ · Ŵ^H)) + bias, chunk by chunk; X̂ is transformed into `input` (all rows: the saved
   // spectra; or one chunk's rows: a buffer of this plan), one execution per chunk.
-  void forward(const Exec& exec, strided<const T, N> x, const complex<T>* kernel, spectrum_rows<T> input, const T* bias,
-               strided<T, N> y, transform_counts& counts) {
+  template <class X, class Y>
+  void forward(const Exec& exec, strided<const X, N> x, const complex<T>* kernel, spectrum_rows<T> input, const T* bias,
+               strided<Y, N> y, transform_counts& counts) {
     prepare(exec, sizes_.row_inputs, fft_direction::real_to_complex, live_window());
     prepare(exec, sizes_.row_outputs, fft_direction::complex_to_real, live_tile());
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
@@ -309,7 +316,7 @@ class frequency_plan final : public frequency_plan_base {
       for (int d = 0; d < N; ++d) tile_volume *= t.tile[d];
       const std::int64_t elements = rows * sizes_.row_outputs * tile_volume;
       launch_maps(exec, elements, tile_volume,
-                  crop_output_tiles<N, T>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
+                  crop_output_tiles<N, T, Y>{problem_, t, sizes_.real_distance, first, scale(), bias, real_.data(), y,
                                           tile_divisors<N>(t, problem_.out_channels, std::max(elements, sizes_.rows))});
     });
   }
@@ -317,17 +324,32 @@ class frequency_plan final : public frequency_plan_base {
   // dŶ <- FFT(tiles of dy) chunk by chunk into `output` (all rows when dw is wanted, else one chunk's);
   // dx = overlap-add(IFFT(dŶ · Ŵ)) per chunk (needs `kernel`); dw = IFFT(dŶ^H · X̂) at the kernel's taps over
   // all rows (needs `input`, all rows). Either output may be null.
-  void backward(const Exec& exec, strided<const T, N> dy, const complex<T>* kernel, const complex<T>* input,
-                spectrum_rows<T> output, strided<T, N> dx, strided<T, N> dw, transform_counts& counts) {
+  template <class DY, class DX, class DW>
+  void backward(const Exec& exec, strided<const DY, N> dy, const complex<T>* kernel, const complex<T>* input,
+                spectrum_rows<T> output, strided<DX, N> dx, strided<DW, N> dw, transform_counts& counts) {
     const tiling<N>& t = layout();
     // Rows of one image split over chunks add into dx, which then starts from zero.
     const bool split_images = choice_.chunks > 1 && choice_.chunk_rows % t.tile_count != 0;
+    if constexpr (!std::is_same_v<DX, T>) {
+      // Partial sums of a narrower dx would be rounded once per chunk: they add into a T copy, rounded once.
+      if (dx && split_images) {
+        buffer<T> wide = ops::template allocate<T>(exec, static_cast<std::size_t>(problem_.input_size()));
+        const strided<T, N> wide_dx{wide.data(), tensor_layout<N>::row_major(problem_.in_channels, problem_.input)};
+        backward(exec, dy, kernel, input, output, wide_dx, dw, counts);
+        blend_strided<T, DX, T, N + 2> round{wide.data(), dx.data, {}, {}, T(1), T(0), nullptr, 0};
+        round.extents[0] = problem_.batch, round.extents[1] = problem_.in_channels;
+        round.strides[0] = dx.layout.leading, round.strides[1] = dx.layout.channel;
+        for (int d = 0; d < N; ++d) round.extents[d + 2] = problem_.input[d], round.strides[d + 2] = dx.layout.spatial[d];
+        ops::for_each_index(exec, problem_.input_size(), round);
+        return;
+      }
+    }
     prepare(exec, sizes_.row_outputs, fft_direction::real_to_complex, live_tile());
     if (dx) prepare(exec, sizes_.row_inputs, fft_direction::complex_to_real, live_window());
     if (dw) plan_for(exec, sizes_.kernel_maps, fft_direction::complex_to_real, live_taps());
     if (dx && split_images)
       ops::for_each_index(exec, problem_.input_size(),
-                          fill_channels<N, T>(problem_.in_channels, problem_.input, nullptr, dx));
+                          fill_channels<N, T, DX>(problem_.in_channels, problem_.input, nullptr, dx));
     for_each_chunk([&](std::int64_t first, std::int64_t rows) {
       const spectrum_rows<T> out = at_chunk(output, first);
       transform_output_rows(exec, dy, first, rows, out, counts);
@@ -354,7 +376,7 @@ class frequency_plan final : public frequency_plan_base {
       const std::int64_t first_image = first / t.tile_count, last_image = (first + rows - 1) / t.tile_count;
       const std::int64_t elements = (last_image - first_image + 1) * problem_.in_channels * problem_.input_spatial();
       launch(exec, elements, problem_.input[N - 1],
-             overlap_add_input<N, T>{problem_, t, sizes_.real_distance, first_image, first, first + rows, scale(),
+             overlap_add_input<N, T, DX>{problem_, t, sizes_.real_distance, first_image, first, first + rows, scale(),
                                      split_images, real_.data(), dx});
     });
     if (dw) filter_gradient(exec, output.data, input, dw, counts);
@@ -401,7 +423,8 @@ class frequency_plan final : public frequency_plan_base {
   }
 
   // dw = IFFT(dŶ^H · X̂) at the kernel's taps: one product over all rows, one inverse execution.
-  void filter_gradient(const Exec& exec, const complex<T>* output, const complex<T>* input, strided<T, N> dw,
+  template <class DW>
+  void filter_gradient(const Exec& exec, const complex<T>* output, const complex<T>* input, strided<DW, N> dw,
                        transform_counts& counts) {
     const std::int64_t og = problem_.out_channels_per_group(), k = kernel_columns();
     if (elementwise()) {
@@ -420,27 +443,29 @@ class frequency_plan final : public frequency_plan_base {
     }
     from_products(exec, sizes_.kernel_maps, {1, problem_.groups, og, k}, live_taps(), counts);
     launch(exec, problem_.weight_size(), problem_.kernel[N - 1],
-           gather_kernel_gradient<N, T>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
+           gather_kernel_gradient<N, T, DW>{problem_, layout(), sizes_.real_distance, scale(), real_.data(), dw});
   }
 
-  void transform_input_rows(const Exec& exec, strided<const T, N> x, std::int64_t first, std::int64_t rows,
+  template <class X>
+  void transform_input_rows(const Exec& exec, strided<const X, N> x, std::int64_t first, std::int64_t rows,
                             spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_inputs;
     const std::int64_t elements = maps * frame_.real_volume;
     launch_maps(exec, elements, frame_.real_volume,
-                stage_input_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
+                stage_input_tiles<N, T, X>{problem_, layout(), sizes_.real_distance, first * sizes_.row_inputs, x, real_.data(),
                                    tile_divisors<N>(layout(), problem_.in_channels,
                                                     std::max(elements, input_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, kernel_columns()}, target.rows_held, first - target.first_row,
                 target.data, live_window(), counts);
   }
 
-  void transform_output_rows(const Exec& exec, strided<const T, N> dy, std::int64_t first, std::int64_t rows,
+  template <class DY>
+  void transform_output_rows(const Exec& exec, strided<const DY, N> dy, std::int64_t first, std::int64_t rows,
                              spectrum_rows<T> target, transform_counts& counts) {
     const std::int64_t maps = rows * sizes_.row_outputs;
     const std::int64_t elements = maps * frame_.real_volume;
     launch_maps(exec, elements, frame_.real_volume,
-                stage_output_tiles<N, T>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
+                stage_output_tiles<N, T, DY>{problem_, layout(), sizes_.real_distance, first * sizes_.row_outputs, dy,
                                     real_.data(),
                                     tile_divisors<N>(layout(), problem_.out_channels, std::max(elements, output_maps()))});
     to_spectrum(exec, maps, {rows, problem_.groups, 1, problem_.out_channels_per_group()}, target.rows_held,
