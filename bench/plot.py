@@ -8,7 +8,8 @@
 Writes <stem>_<group>.png for each sweep (median time vs the swept value, one line per implementation, the
 p10-p90 band shaded; forward and step side by side) and <stem>_headline.png (speed-up of each policy over the
 run's baseline per headline layer: cuDNN on the GPU, oneDNN on the host; over naive when the run had no
-baseline). Needs matplotlib only.
+baseline). A run with several storage types (--dtype fp32,bf16) gets each set of files per type, named
+<stem>_<dtype>_<group>.png, and one table per type. Needs matplotlib only.
 """
 import argparse
 import glob
@@ -47,7 +48,15 @@ def device_title(doc):
     else:
         where = f"host CPU {env.get('cpu', '?')}: CPU wall time, not GPU results"
     quick = ", --quick sizes" if doc.get("quick") else ""
-    return f"{where}, {doc.get('date', '')}{quick}"
+    storage = {c.get("dtype", "fp32") for c in doc.get("cases", [])}
+    dtype = f", {storage.pop()} storage" if len(storage) == 1 and storage != {"fp32"} else ""
+    return f"{where}, {doc.get('date', '')}{quick}{dtype}"
+
+
+def by_dtype(doc):
+    """(dtype, the document with that dtype's cases only) for each storage type in the run, fp32 first."""
+    dtypes = sorted({c.get("dtype", "fp32") for c in doc.get("cases", [])}, key=lambda d: (d != "fp32", d))
+    return [(d, dict(doc, cases=[c for c in doc["cases"] if c.get("dtype", "fp32") == d])) for d in dtypes]
 
 
 def sweep_label(cases):
@@ -227,19 +236,25 @@ def main():
         parser.error("give a JSON file or --latest DIR")
     with open(path) as f:
         doc = json.load(f)
+    parts = by_dtype(doc)
     if args.table:
-        print(headline_table(doc))
+        for dtype, part in parts:
+            if len(parts) > 1:
+                print(f"\n{dtype} storage:\n")
+            print(headline_table(part))
         return
     load_pyplot()
     out_dir = args.out or os.path.dirname(os.path.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
     written = []
-    for group in SWEEPS:
-        if plot_sweep(doc, group, f"{stem}_{group}.png"):
-            written.append(f"{stem}_{group}.png")
-    if plot_headline(doc, f"{stem}_headline.png"):
-        written.append(f"{stem}_headline.png")
+    for dtype, part in parts:
+        prefix = f"{stem}_{dtype}" if len(parts) > 1 else stem
+        for group in SWEEPS:
+            if plot_sweep(part, group, f"{prefix}_{group}.png"):
+                written.append(f"{prefix}_{group}.png")
+        if plot_headline(part, f"{prefix}_headline.png"):
+            written.append(f"{prefix}_headline.png")
     if not written:
         sys.exit(f"plot.py: {path} holds no cases to plot")
     for w in written:
