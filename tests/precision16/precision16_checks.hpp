@@ -92,7 +92,8 @@ inline constexpr double float_slack = 2e-5;
 // Each element of `actual` (stored as U) within half an ulp of U of `expected`, plus float_slack of the
 // largest |expected|.
 template <class U>
-void check_rounded_once(const std::vector<double>& actual, const std::vector<double>& expected, const char* what) {
+void check_rounded_once(const std::vector<double>& actual, const std::vector<double>& expected,
+                        const std::string& what) {
   REQUIRE(actual.size() == expected.size());
   double largest = 0;
   for (double e : expected) largest = std::max(largest, std::abs(e));
@@ -111,7 +112,7 @@ void check_rounded_once(const std::vector<double>& actual, const std::vector<dou
 // Both checks for one result stored as U.
 template <class U>
 void check_result(const std::vector<double>& actual, const std::vector<double>& expected, double tolerance,
-                  const char* what) {
+                  const std::string& what) {
   INFO(what);
   CHECK(relative_l2(actual, expected) <= tolerance);
   check_rounded_once<U>(actual, expected, what);
@@ -341,7 +342,7 @@ void check_strided_scaled(const reference::layer& L, std::uint64_t seed, Exec ex
   auto wv = [&] { return fftconv::tensor_ref<const W, R>(wb.data(), wl.extents, wl.strides); };
 
   auto check_output = [&]<class U>(test_buffer<U, Exec>& b, const channels_last<R>& l, const std::vector<double>& e,
-                                   double tol, const char* what) {
+                                   double tol, const std::string& what) {
     const std::vector<double> stored = b.read();
     check_result<U>(l.extract(stored), e, tol, what);
     CHECK_MESSAGE(l.holes_written(stored, hole) == 0, what, ": the call wrote between its elements");
