@@ -128,6 +128,19 @@ struct onednn_conv::state {
 
 onednn_conv::onednn_conv(const baseline_shape& s, onednn_passes passes, onednn_data data)
     : state_(std::make_unique<state>()) {
+  try {
+    build(s, passes, data);
+  } catch (const dnnl::error& e) {
+    // oneDNN 2.6 implements bf16 convolutions on AVX-512 only: natively with AVX512-BF16, emulated on plain
+    // avx512_core; below that no primitive exists, which is this machine's limit, not a failure.
+    if (data == onednn_data::bf16 && e.status == dnnl_unimplemented)
+      throw baseline_unsupported("oneDNN " + onednn_version() + " has no bf16 convolution for ISA " + onednn_cpu_isa() +
+                                 " (it needs AVX-512; native with AVX512-BF16): " + e.what());
+    throw;
+  }
+}
+
+void onednn_conv::build(const baseline_shape& s, onednn_passes passes, onednn_data data) {
   if ((passes.backward_data || passes.backward_filter) && !passes.training)
     throw std::invalid_argument("onednn_conv: backward passes need the forward_training primitive");
   state& st = *state_;

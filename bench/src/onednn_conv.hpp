@@ -52,6 +52,7 @@ class onednn_conv {
 
  private:
   struct state;
+  void build(const baseline_shape& shape, onednn_passes passes, onednn_data data);
   std::unique_ptr<state> state_;
 };
 

@@ -157,6 +157,9 @@ json contestant_record(const char* name, run_state& st, Body&& body) {
   r["impl"] = name;
   try {
     body(r);
+  } catch (const baseline_unsupported& e) {
+    r["status"] = "skipped";
+    r["reason"] = e.what();
   } catch (const std::exception& e) {
     r["status"] = "error";
     r["reason"] = e.what();
@@ -267,7 +270,9 @@ struct case_results {
       reference_name = name;
       r["check"] = "reference";
     } else {
-      reference_missing = std::string(name) + " failed";
+      const json* reason = r.find("reason");
+      reference_missing = std::string(name) + " did not run" +
+                          (reason != nullptr && reason->as_string() != nullptr ? ": " + *reason->as_string() : "");
     }
     records.push_back(std::move(r));
   }
