@@ -6,7 +6,9 @@
 Runs fftconv_bench --rounds times (default: --host --only headline --policies fft --passes step --no-baseline);
 each run times every layer in both dtypes one after the other (--dtype fp32,bf16), and alternate rounds swap the
 order (bf16,fp32), so that neither dtype always runs second. A layer's time per dtype is the median over the
-rounds of each round's median; the verdict is bf16 / fp32 <= --limit. Prints a Markdown table and writes
+rounds of each round's median; the verdict is bf16 / fp32 <= --limit. Beside it, the median over the rounds of
+each round's own bf16 / fp32 (the two ran back to back, so a load change between rounds cancels), and each
+round's load average: on a shared machine the rounds can differ by more than the dtypes do. Prints a Markdown table and writes
 ab_dtype_<date>.json (each round's result files in <date>_round<k>/ beside it) to --out.
 OMP_WAIT_POLICY=passive unless set.
 """
@@ -43,6 +45,8 @@ def main():
     parser.add_argument("--limit", type=float, default=1.1, help="largest bf16 / fp32 time that passes")
     parser.add_argument("--policy", default="fft", help="the policy compared (its name in the JSON)")
     parser.add_argument("--out", default="build-bench-results/ab_dtype", help="where the JSON files go")
+    parser.add_argument("--from-rounds", nargs="+", metavar="JSON",
+                        help="summarise these rounds' result files instead of running the bench")
     parser.add_argument("bench_args", nargs="*", help="after --: fftconv_bench's selection (replaces the default)")
     args = parser.parse_args()
     extra = args.bench_args or ["--host", "--only", "headline", "--policies", args.policy, "--passes", "step",
@@ -51,13 +55,20 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     samples = {}  # (label, pass) -> {dtype: [round medians]}
-    files = []
+    files, loads = [], []
     environment = None
     session = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for r in range(args.rounds):
+    rounds = []
+    if args.from_rounds:
+        for path in args.from_rounds:
+            with open(path) as f:
+                rounds.append((path, json.load(f)))
+    for r in range(0 if args.from_rounds else args.rounds):
         order = ["fp32", "bf16"] if r % 2 == 0 else ["bf16", "fp32"]
-        path, doc = run_round(args.bench, os.path.join(args.out, f"{session}_round{r + 1}"), order, extra)
+        rounds.append(run_round(args.bench, os.path.join(args.out, f"{session}_round{r + 1}"), order, extra))
+    for path, doc in rounds:
         files.append(os.path.relpath(path, args.out))
+        loads.append([doc.get("environment", {}).get("load_average_at_start"), doc.get("summary", {}).get("load_average")])
         environment = environment or doc.get("environment")
         for case in doc.get("cases", []):
             for result in case.get("results", []):
@@ -66,25 +77,27 @@ def main():
                     samples.setdefault(key, {}).setdefault(case.get("dtype", "fp32"), []).append(result["median_ms"])
 
     rows, worst = [], 0.0
-    print(f"\n{args.policy}: bf16 / fp32 storage, median over {args.rounds} rounds of each round's median "
-          f"(limit {args.limit})\n")
-    print("| layer | pass | fp32 ms | bf16 ms | bf16 / fp32 | rounds fp32 | rounds bf16 |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n{args.policy}: bf16 / fp32 storage, median over {len(rounds)} rounds of each round's median "
+          f"(limit {args.limit}); load average per round (start, end): {loads}\n")
+    print("| layer | pass | fp32 ms | bf16 ms | bf16 / fp32 | median of paired ratios | rounds fp32 | rounds bf16 |")
+    print("|---|---|---|---|---|---|---|---|")
     for (label, pass_name), by_dtype in samples.items():
         fp32, bf16 = by_dtype.get("fp32", []), by_dtype.get("bf16", [])
         if not fp32 or not bf16:
             continue
         a, b = statistics.median(fp32), statistics.median(bf16)
         ratio = b / a
+        paired = statistics.median(y / x for x, y in zip(fp32, bf16))
         worst = max(worst, ratio)
         rows.append({"label": label, "pass": pass_name, "fp32_ms": a, "bf16_ms": b, "ratio": ratio,
-                     "fp32_rounds_ms": fp32, "bf16_rounds_ms": bf16})
+                     "paired_ratio_median": paired, "fp32_rounds_ms": fp32, "bf16_rounds_ms": bf16})
         fmt = lambda values: ", ".join(f"{v:.4g}" for v in values)
-        print(f"| {label} | {pass_name} | {a:.4g} | {b:.4g} | {ratio:.3f} | {fmt(fp32)} | {fmt(bf16)} |")
+        print(f"| {label} | {pass_name} | {a:.4g} | {b:.4g} | {ratio:.3f} | {paired:.3f} | {fmt(fp32)} | {fmt(bf16)} |")
     verdict = bool(rows) and worst <= args.limit
     print(f"\nworst bf16 / fp32: {worst:.3f}: {'within' if verdict else 'over'} {args.limit}")
     stamp = session
-    summary = {"schema": "fftconv-ab-dtype/1", "date": stamp, "policy": args.policy, "rounds": args.rounds,
+    summary = {"schema": "fftconv-ab-dtype/1", "date": stamp, "policy": args.policy, "rounds": len(rounds),
+               "load_average_per_round": loads,
                "bench_args": extra, "limit": args.limit, "worst_ratio": worst, "within_limit": verdict,
                "environment": environment, "round_files": files, "rows": rows}
     path = os.path.join(args.out, f"ab_dtype_{stamp}.json")
