@@ -1,7 +1,7 @@
 #pragma once
-// The library's layers behind the operators: one `fftconv::conv<N, T, P>` per declared layer, policy and
-// executor, cached process-wide so that plans and automatic's choice survive from call to call. Included by the
-// per-rank translation units of each backend, never by torch's.
+// The library's layers behind the operators: one `fftconv::conv<N, T, P, W>` per declared layer, element
+// types, policy and executor, cached process-wide so that plans and automatic's choice survive from call to
+// call. Included by the per-rank translation units of each backend, never by torch's.
 
 #include <algorithm>
 #include <chrono>
@@ -65,7 +65,7 @@ class layer_base {
   virtual void backward(Exec exec, const backward_request& r) = 0;
 };
 
-template <int N, class T, class P, class Exec>
+template <int N, class T, class W, class P, class Exec>
 class layer final : public layer_base<N, Exec> {
   static constexpr int R = N + 2;
 
@@ -78,35 +78,46 @@ class layer final : public layer_base<N, Exec> {
   }
 
   void forward(Exec exec, const forward_request& r) override {
-    conv_.forward(exec, ref_of<const T, R>(r.x), ref_of<const T, R>(r.w), vector_of<const T>(r.bias),
+    conv_.forward(exec, ref_of<const T, R>(r.x), ref_of<const W, R>(r.w), vector_of<const W>(r.bias),
                   ref_of<T, R>(r.y), fftconv::saved_state(r.saved, r.saved_bytes));
   }
 
   void backward(Exec exec, const backward_request& r) override {
-    conv_.backward(exec, ref_of<const T, R>(r.x), ref_of<const T, R>(r.w), ref_of<const T, R>(r.dy),
+    conv_.backward(exec, ref_of<const T, R>(r.x), ref_of<const W, R>(r.w), ref_of<const T, R>(r.dy),
                    fftconv::const_saved_state(r.saved, r.saved_bytes),
-                   {.dx = ref_of<T, R>(r.dx), .dw = ref_of<T, R>(r.dw), .dbias = vector_of<T>(r.dbias)});
+                   {.dx = ref_of<T, R>(r.dx), .dw = ref_of<W, R>(r.dw), .dbias = vector_of<W>(r.dbias)});
   }
 
  private:
-  fftconv::conv<N, T, P> conv_;
+  fftconv::conv<N, T, P, W> conv_;
 };
 
-template <int N, class Exec, class T>
+template <int N, class Exec, class T, class W>
 std::unique_ptr<layer_base<N, Exec>> make_layer(policy_kind policy, const fftconv::geometry<N>& g) {
   switch (policy) {
-    case policy_kind::naive: return std::make_unique<layer<N, T, fftconv::naive, Exec>>(g);
-    case policy_kind::im2col: return std::make_unique<layer<N, T, fftconv::im2col, Exec>>(g);
-    case policy_kind::fft: return std::make_unique<layer<N, T, fftconv::fft, Exec>>(g);
-    case policy_kind::automatic: return std::make_unique<layer<N, T, fftconv::automatic, Exec>>(g);
+    case policy_kind::naive: return std::make_unique<layer<N, T, W, fftconv::naive, Exec>>(g);
+    case policy_kind::im2col: return std::make_unique<layer<N, T, W, fftconv::im2col, Exec>>(g);
+    case policy_kind::fft: return std::make_unique<layer<N, T, W, fftconv::fft, Exec>>(g);
+    case policy_kind::automatic: return std::make_unique<layer<N, T, W, fftconv::automatic, Exec>>(g);
   }
   fftconv::detail::fail("fftconv: unknown policy");
 }
 
-// The layer d declares, of its element type and policy.
+// The layer d declares, of its element types and policy: the six pairs torch_ops.cpp's describe admits.
 template <int N, class Exec>
 std::unique_ptr<layer_base<N, Exec>> make_layer(const layer_desc& d, const fftconv::geometry<N>& g) {
-  return d.type == element::f32 ? make_layer<N, Exec, float>(d.policy, g) : make_layer<N, Exec, double>(d.policy, g);
+  const bool fp32_weights = d.weight_type == element::f32;
+  switch (d.type) {
+    case element::f32: return make_layer<N, Exec, float, float>(d.policy, g);
+    case element::f64: return make_layer<N, Exec, double, double>(d.policy, g);
+    case element::bf16:
+      return fp32_weights ? make_layer<N, Exec, fftconv::bf16, float>(d.policy, g)
+                          : make_layer<N, Exec, fftconv::bf16, fftconv::bf16>(d.policy, g);
+    case element::f16:
+      return fp32_weights ? make_layer<N, Exec, fftconv::fp16, float>(d.policy, g)
+                          : make_layer<N, Exec, fftconv::fp16, fftconv::fp16>(d.policy, g);
+  }
+  fftconv::detail::fail("fftconv: unknown element type");
 }
 
 // The process's layers, most recently used first. A training step calls forward and backward of each layer
@@ -120,7 +131,7 @@ template <int N, class Exec>
 class layer_cache {
   struct entry {
     fftconv::geometry<N> geometry;
-    element type;
+    element type, weight_type;
     policy_kind policy;
     int device_index;
     std::unique_ptr<layer_base<N, Exec>> layer;
@@ -154,7 +165,8 @@ class layer_cache {
     const fftconv::geometry<N> g = geometry_of<N>(d);
     std::lock_guard<std::mutex> lock(mutex_);
     const auto same = [&](const std::shared_ptr<entry>& e) {
-      return e->type == d.type && e->policy == d.policy && e->device_index == device_index && e->geometry == g;
+      return e->type == d.type && e->weight_type == d.weight_type && e->policy == d.policy &&
+             e->device_index == device_index && e->geometry == g;
     };
     auto it = std::find_if(entries_.begin(), entries_.end(), same);
     if (it != entries_.end()) {
@@ -162,7 +174,8 @@ class layer_cache {
       return entries_.front();
     }
     auto made = std::make_shared<entry>();
-    made->geometry = g, made->type = d.type, made->policy = d.policy, made->device_index = device_index;
+    made->geometry = g, made->type = d.type, made->weight_type = d.weight_type, made->policy = d.policy;
+    made->device_index = device_index;
     made->layer = make_layer<N, Exec>(d, g);
     entries_.insert(entries_.begin(), made);
     if (entries_.size() > capacity) {  // the least recently used layer no call is running on

@@ -11,13 +11,15 @@
 
 namespace fftconv_torch {
 
-enum class element { f32, f64 };
+// Storage types: float32, float64, and the 16-bit bfloat16 / float16, which the library computes in float.
+enum class element { f32, f64, bf16, f16 };
 enum class policy_kind { naive, im2col, fft, automatic };
 
 // One convolution layer as the operator's arguments declare it; arrays hold `rank` spatial entries.
 struct layer_desc {
   int rank = 0;
-  element type = element::f32;
+  element type = element::f32;         // x, y, dx, dy
+  element weight_type = element::f32;  // w, bias, dw, dbias: type, or f32 beside a 16-bit type
   policy_kind policy = policy_kind::fft;
   std::int64_t in_channels = 0, out_channels = 0, groups = 1;
   std::array<std::int64_t, 3> kernel{}, stride{}, padding_low{}, padding_high{}, dilation{};

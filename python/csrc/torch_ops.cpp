@@ -5,6 +5,7 @@
 
 #include <torch/extension.h>
 #include <ATen/EmptyTensor.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/CPUAllocator.h>
 
 #include <cstdint>
@@ -184,6 +185,19 @@ policy_kind parse_policy(const std::string& name) {
   TORCH_CHECK_VALUE(false, "fftconv: policy must be \"fft\", \"im2col\", \"naive\" or \"auto\", got \"", name, "\"");
 }
 
+// The storage types the library takes, as torch names them; nullopt for any other.
+std::optional<element> element_of(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return element::f32;
+    case at::kDouble: return element::f64;
+    case at::kBFloat16: return element::bf16;
+    case at::kHalf: return element::f16;
+    default: return std::nullopt;
+  }
+}
+
+bool is_16bit(at::ScalarType type) { return type == at::kBFloat16 || type == at::kHalf; }
+
 // The declared layer: the spatial rank from the settings, channels from x and weight, each setting checked.
 struct declared {
   at::IntArrayRef stride, padding_low, padding_high, dilation;
@@ -204,16 +218,20 @@ layer_desc describe(const char* op, const at::Tensor& x, const at::Tensor& weigh
                     " spatial) for a ", rank, "-d convolution, got shape ", x.sizes());
   TORCH_CHECK_VALUE(weight.dim() == rank + 2, op, ": weight must have ", rank + 2,
                     " dims (out_channels, in_channels / groups, kernel...), got shape ", weight.sizes());
-  TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
-                   ": x must be float32 or float64, got ", x.scalar_type());
-  TORCH_CHECK_TYPE(weight.scalar_type() == x.scalar_type(), op, ": weight is ", weight.scalar_type(), ", x is ",
-                   x.scalar_type(), "; they must match");
+  const std::optional<element> type = element_of(x.scalar_type());
+  TORCH_CHECK_TYPE(type.has_value(), op, ": x must be float32, float64, bfloat16 or float16, got ", x.scalar_type());
+  // fp32 master weights beside 16-bit activations (what autocast leaves a model's parameters as) are taken
+  // as they are; any other mix would round one operand to the other's precision silently.
+  const bool fp32_weights = is_16bit(x.scalar_type()) && weight.scalar_type() == at::kFloat;
+  TORCH_CHECK_TYPE(weight.scalar_type() == x.scalar_type() || fp32_weights, op, ": weight is ", weight.scalar_type(),
+                   ", x is ", x.scalar_type(), "; weight must be x's dtype, or float32 beside bfloat16 or float16 x");
   TORCH_CHECK(weight.device() == x.device(), op, ": weight is on ", weight.device(), ", x on ", x.device());
   TORCH_CHECK_VALUE(s.groups >= 1, op, ": groups must be >= 1, got ", s.groups);
 
   layer_desc d;
   d.rank = static_cast<int>(rank);
-  d.type = x.scalar_type() == at::kFloat ? element::f32 : element::f64;
+  d.type = *type;
+  d.weight_type = *element_of(weight.scalar_type());
   d.policy = parse_policy(s.policy);
   d.in_channels = x.size(1);
   d.out_channels = weight.size(0);
@@ -228,9 +246,11 @@ layer_desc describe(const char* op, const at::Tensor& x, const at::Tensor& weigh
   return d;
 }
 
-void check_companion(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x) {
-  TORCH_CHECK_TYPE(t.scalar_type() == x.scalar_type(), op, ": ", name, " is ", t.scalar_type(), ", x is ",
-                   x.scalar_type(), "; they must match");
+// t (bias beside weight, grad_output beside x) must have `of`'s dtype and x's device.
+void check_companion(const char* op, const char* name, const at::Tensor& t, const char* of_name,
+                     const at::Tensor& of, const at::Tensor& x) {
+  TORCH_CHECK_TYPE(t.scalar_type() == of.scalar_type(), op, ": ", name, " is ", t.scalar_type(), ", ", of_name, " is ",
+                   of.scalar_type(), "; they must match");
   TORCH_CHECK(t.device() == x.device(), op, ": ", name, " is on ", t.device(), ", x on ", x.device());
 }
 
@@ -333,7 +353,7 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
       describe(op, x_in, weight_in, {stride, padding_low, padding_high, dilation, groups, std::string(policy)});
   const at::Tensor x = readable(x_in), weight = readable(weight_in);
   at::Tensor bias = bias_in.has_value() ? readable(*bias_in) : at::Tensor();
-  if (bias.defined()) check_companion(op, "bias", bias, x);
+  if (bias.defined()) check_companion(op, "bias", bias, "weight", weight, x);
   execution e;
   place(e, x);
   at::Tensor y = empty_on(x, output_sizes(d, x), x.scalar_type(), x.suggest_memory_format());
@@ -363,7 +383,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
   constexpr const char* op = "fftconv.conv_backward";
   const layer_desc d =
       describe(op, x_in, weight_in, {stride, padding_low, padding_high, dilation, groups, std::string(policy)});
-  check_companion(op, "grad_output", dy_in, x_in);
+  check_companion(op, "grad_output", dy_in, "x", x_in, x_in);
   TORCH_CHECK_TYPE(saved_in.scalar_type() == at::kByte, op, ": saved must be the uint8 state conv_forward returned, got ",
                    saved_in.scalar_type());
   TORCH_CHECK(saved_in.device() == x_in.device(), op, ": saved is on ", saved_in.device(), ", x on ", x_in.device());
@@ -374,8 +394,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
   place(e, x);
   at::Tensor dx, dw, db;
   if (output_mask[0]) dx = empty_on(x, x.sizes(), x.scalar_type(), x.suggest_memory_format());
-  if (output_mask[1]) dw = empty_on(x, weight.sizes(), x.scalar_type(), weight.suggest_memory_format());
-  if (output_mask[2]) db = empty_on(x, {d.out_channels}, x.scalar_type());
+  if (output_mask[1]) dw = empty_on(x, weight.sizes(), weight.scalar_type(), weight.suggest_memory_format());
+  if (output_mask[2]) db = empty_on(x, {d.out_channels}, weight.scalar_type());
   if (x.size(0) == 0) {  // an empty batch: no gradient flows to the weights
     if (dw.defined()) dw.zero_();
     if (db.defined()) db.zero_();
@@ -389,34 +409,39 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv_backward(
   return {dx, dw, db};
 }
 
-// Under torch.autocast the operators run in float32 (16-bit storage is not supported yet): 16-bit floating
-// inputs are cast up, then the call goes on through the dispatcher with autocast excluded, so that autograd
-// records it as usual.
-template <c10::DispatchKey AutocastKey>
+// Under torch.autocast the operator runs in the autocast dtype, as torch's convolutions do: x (and 16-bit
+// weights) are cast to it, while float32 weights and bias stay float32, which the library takes beside 16-bit
+// activations (so dw arrives in float32, with no cast of the weights each step). Casts follow autocast's own
+// rules (float64 and other devices' tensors are left alone, a leaf weight's cast is cached for the region).
+// The call then goes on through the dispatcher with autocast excluded, so that autograd records the casts and
+// the operator as usual and each gradient returns in its input's dtype.
+template <c10::DispatchKey AutocastKey, c10::DeviceType Device>
 std::tuple<at::Tensor, at::Tensor> conv_forward_autocast(const at::Tensor& x, const at::Tensor& weight,
                                                          const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                                          at::IntArrayRef padding_low, at::IntArrayRef padding_high,
                                                          at::IntArrayRef dilation, int64_t groups,
                                                          c10::string_view policy, bool keep_spectra) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(AutocastKey);
-  const auto up = [](const at::Tensor& t) {
-    return t.defined() && (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) ? t.to(at::kFloat) : t;
-  };
+  const at::ScalarType low = at::autocast::get_autocast_dtype(Device);
+  const at::Tensor x_low = at::autocast::cached_cast(low, x, Device);
+  const bool fp32_weights = is_16bit(x_low.scalar_type()) && weight.scalar_type() == at::kFloat;
+  const at::ScalarType weight_type = fp32_weights ? at::kFloat : low;
+  const at::Tensor w = fp32_weights ? weight : at::autocast::cached_cast(low, weight, Device);
+  std::optional<at::Tensor> b = at::autocast::cached_cast(weight_type, bias, Device);
   static const auto op = c10::Dispatcher::singleton()
                              .findSchemaOrThrow("fftconv::conv_forward", "")
                              .typed<decltype(conv_forward)>();
-  const std::optional<at::Tensor> b = bias.has_value() ? std::optional<at::Tensor>(up(*bias)) : std::nullopt;
-  return op.call(up(x), up(weight), b, stride, padding_low, padding_high, dilation, groups, policy, keep_spectra);
+  return op.call(x_low, w, b, stride, padding_low, padding_high, dilation, groups, policy, keep_spectra);
 }
 
 // For the fake (meta) kernels: the saved state's bytes for these shapes and settings.
 int64_t saved_state_bytes(const std::vector<int64_t>& x_sizes, const std::vector<int64_t>& weight_sizes,
-                          const std::string& dtype, std::vector<int64_t> stride, std::vector<int64_t> padding_low,
-                          std::vector<int64_t> padding_high, std::vector<int64_t> dilation, int64_t groups,
-                          const std::string& policy, bool keep_spectra, bool on_device) {
-  TORCH_CHECK_TYPE(dtype == "float32" || dtype == "float64", "fftconv: x must be float32 or float64, got ", dtype);
-  const auto options = at::TensorOptions().device(at::kMeta).dtype(dtype == "float32" ? at::kFloat : at::kDouble);
-  const at::Tensor x = at::empty(x_sizes, options), w = at::empty(weight_sizes, options);
+                          at::ScalarType dtype, at::ScalarType weight_dtype, std::vector<int64_t> stride,
+                          std::vector<int64_t> padding_low, std::vector<int64_t> padding_high,
+                          std::vector<int64_t> dilation, int64_t groups, const std::string& policy, bool keep_spectra,
+                          bool on_device) {
+  const auto meta = at::TensorOptions().device(at::kMeta);
+  const at::Tensor x = at::empty(x_sizes, meta.dtype(dtype)), w = at::empty(weight_sizes, meta.dtype(weight_dtype));
   const layer_desc d =
       describe("fftconv.conv_forward", x, w, {stride, padding_low, padding_high, dilation, groups, policy});
   output_sizes(d, x);
@@ -510,11 +535,11 @@ TORCH_LIBRARY_IMPL(fftconv, CUDA, m) {
 }
 
 TORCH_LIBRARY_IMPL(fftconv, AutocastCPU, m) {
-  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCPU>);
+  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCPU, c10::DeviceType::CPU>);
 }
 
 TORCH_LIBRARY_IMPL(fftconv, AutocastCUDA, m) {
-  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCUDA>);
+  m.impl("conv_forward", &fftconv_torch::conv_forward_autocast<c10::DispatchKey::AutocastCUDA, c10::DeviceType::CUDA>);
 }
 
 namespace {

@@ -175,7 +175,7 @@ class TestRefusals:
     args = ([1, 1], [1, 1], [1, 1], [1, 1], 1, "fft", True)
 
     def test_integer_x(self):
-        with pytest.raises(TypeError, match="x must be float32 or float64"):
+        with pytest.raises(TypeError, match="x must be float32, float64, bfloat16 or float16"):
             forward_op(self.x.int(), self.w, None, *self.args)
 
     def test_weight_dtype(self):

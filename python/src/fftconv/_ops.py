@@ -28,6 +28,21 @@ def empty_cache() -> None:
     _C.empty_cache()
 
 
+_STORAGE = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def _check_dtypes(op, x, weight, bias):
+    # The CPU and CUDA kernels' checks, stated for fake tensors too, so that a traced call fails as an eager one.
+    torch._check_with(TypeError, x.dtype in _STORAGE,
+                      lambda: f"{op}: x must be float32, float64, bfloat16 or float16, got {x.dtype}")
+    fp32_weights = x.dtype in (torch.bfloat16, torch.float16) and weight.dtype == torch.float32
+    torch._check_with(TypeError, weight.dtype == x.dtype or fp32_weights,
+                      lambda: f"{op}: weight is {weight.dtype}, x is {x.dtype}; weight must be x's dtype, or float32 "
+                              "beside bfloat16 or float16 x")
+    torch._check_with(TypeError, bias is None or bias.dtype == weight.dtype,
+                      lambda: f"{op}: bias is {bias.dtype}, weight is {weight.dtype}; they must match")
+
+
 def _concrete(values) -> list[int]:
     # The FFT policy's saved spectra are sized by its tiling, which needs concrete extents: a symbolic size is
     # specialised here (a guard), as convolution's own algorithm choice is. A header-only state needs none.
@@ -37,6 +52,7 @@ def _concrete(values) -> list[int]:
 @torch.library.register_fake("fftconv::conv_forward")
 def _conv_forward_fake(x, weight, bias, stride, padding_low, padding_high, dilation, groups, policy, keep_spectra):
     rank = len(stride)
+    _check_dtypes("fftconv.conv_forward", x, weight, bias)
     torch._check(x.dim() == rank + 2 and weight.dim() == rank + 2,
                  lambda: f"fftconv.conv_forward: x and weight must have {rank + 2} dims")
     torch._check(x.shape[1] == weight.shape[1] * groups,
@@ -44,7 +60,7 @@ def _conv_forward_fake(x, weight, bias, stride, padding_low, padding_high, dilat
                          f"{weight.shape[1]} x groups {groups}")
     if keep_spectra and policy in ("fft", "auto"):
         saved = _C.saved_state_bytes(_concrete(x.shape), _concrete(weight.shape),
-                                     str(x.dtype).removeprefix("torch."), list(stride), list(padding_low),
+                                     x.dtype, weight.dtype, list(stride), list(padding_low),
                                      list(padding_high), list(dilation), groups, policy, keep_spectra,
                                      x.device.type == "cuda")
     else:
@@ -60,9 +76,14 @@ def _conv_forward_fake(x, weight, bias, stride, padding_low, padding_high, dilat
 @torch.library.register_fake("fftconv::conv_backward")
 def _conv_backward_fake(grad_output, x, weight, saved, stride, padding_low, padding_high, dilation, groups, policy,
                         output_mask):
+    _check_dtypes("fftconv.conv_backward", x, weight, None)
+    torch._check_with(TypeError, grad_output.dtype == x.dtype,
+                      lambda: f"fftconv.conv_backward: grad_output is {grad_output.dtype}, x is {x.dtype}; they must "
+                              "match")
+    # dx in x's dtype; dw and dbias in the weights' (float32 beside 16-bit x for fp32 master weights).
     dx = torch.empty_like(x, memory_format=_memory_format(x)) if output_mask[0] else None
     dw = torch.empty_like(weight, memory_format=_memory_format(weight)) if output_mask[1] else None
-    db = x.new_empty((weight.shape[0],)) if output_mask[2] else None
+    db = weight.new_empty((weight.shape[0],)) if output_mask[2] else None
     return dx, dw, db
 
 
