@@ -186,6 +186,27 @@ def test_compile_16bit_matches_eager():
         torch.testing.assert_close(got, want)
 
 
+def test_compile_under_autocast_matches_eager():
+    """Traced under autocast, the operator's autocast kernel runs on fake tensors: the same casts, dtypes and
+    results as eager."""
+    torch.manual_seed(0)
+    net = Net()
+    x = torch.randn(2, 3, 12, 12)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        eager = net(x)
+    eager_grads = torch.autograd.grad(eager.float().square().sum(), list(net.parameters()))
+    torch._dynamo.reset()
+    compiled = torch.compile(net, fullgraph=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = compiled(x)
+    assert y.dtype == torch.bfloat16
+    grads = torch.autograd.grad(y.float().square().sum(), list(net.parameters()))
+    torch.testing.assert_close(y, eager)
+    for got, want in zip(grads, eager_grads):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want)
+
+
 class TestRefusals:
     g = GEOMETRIES[2]
 
