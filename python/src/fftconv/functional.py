@@ -10,6 +10,11 @@ plus:
 - keep: 'spectra' (default) saves the FFT policy's transformed input and weights for backward, so a training
   step transforms dy only; 'none' saves a header and transforms x and w again in backward (less memory).
   Nothing is saved when no input requires a gradient.
+
+dtypes: input float32, float64, bfloat16 or float16; weight and bias of input's dtype, or float32 beside a 16-bit
+input (fp32 master weights). The output and input's gradient come in input's dtype, the weights' gradients in
+theirs; 16-bit tensors are computed in float32. Under torch.autocast the call runs in the autocast dtype, float32
+weights kept as they are.
 """
 
 from __future__ import annotations
