@@ -228,7 +228,8 @@ void check_layer(const reference::layer& L, std::uint64_t seed, Exec exec, bool 
   if (combined) {
     constexpr bool on_device = fftconv::detail::backend<Exec>::on_device;
     for (const fftconv::keep kept : {fftconv::keep::spectra, fftconv::keep::none}) {
-      INFO("forward with a saved state, then the combined backward; keep ", kept == fftconv::keep::spectra ? "spectra" : "none");
+      INFO("forward with a saved state, then the combined backward; keep ",
+           std::string(kept == fftconv::keep::spectra ? "spectra" : "none"));
       testing_support::state_buffer<Exec> saved(exec, layer.saved_bytes(in.xe, kept, on_device));
       layer_outputs<N, T, W, Exec> out(in);
       layer.forward(exec, in.xv(), in.wv(), in.bias_buffer.data(), out.yv(), saved.all());
@@ -318,7 +319,8 @@ void check_strided_scaled(const reference::layer& L, std::uint64_t seed, Exec ex
   const std::vector<double> dw0 = rounded<W>(random_values(L.w_size(), seed * 8 + 7));
   const std::vector<double> db0 = rounded<W>(random_values(L.out_channels, seed * 8 + 8));
 
-  auto blend = [&](const std::vector<double>& result, const std::vector<double>& before, const std::vector<double>* add) {
+  auto blend = [&](const std::vector<double>& result, const std::vector<double>& before,
+                   const std::vector<double>* add) {
     std::vector<double> out(result.size());
     const std::size_t per_channel = add ? result.size() / (L.batch * L.out_channels) : 1;
     for (std::size_t i = 0; i < out.size(); ++i)
@@ -351,7 +353,8 @@ void check_strided_scaled(const reference::layer& L, std::uint64_t seed, Exec ex
     INFO("passes alone");
     test_buffer<T, Exec> y(exec, yl.place(y0, hole)), dx(exec, xl.place(dx0, hole));
     test_buffer<W, Exec> dw(exec, wl.place(dw0, hole)), db(exec, db0);
-    layer.forward(exec, xv(), wv(), biasb.data(), fftconv::tensor_ref<T, R>(y.data(), yl.extents, yl.strides), {}, scale);
+    layer.forward(exec, xv(), wv(), biasb.data(), fftconv::tensor_ref<T, R>(y.data(), yl.extents, yl.strides), {},
+                  scale);
     layer.backward_data(exec, dyv(), wv(), fftconv::tensor_ref<T, R>(dx.data(), xl.extents, xl.strides), scale);
     layer.backward_filter(exec, xv(), dyv(), fftconv::tensor_ref<W, R>(dw.data(), wl.extents, wl.strides), db.data(),
                           scale);

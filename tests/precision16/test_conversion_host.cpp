@@ -77,7 +77,8 @@ std::uint16_t rounded_bits(float f) {
   if (value < std::ldexp(1.0, F::emin))  // subnormal or zero: the mantissa counts quanta of the smallest exponent
     return sign | static_cast<std::uint16_t>(value / std::ldexp(1.0, F::emin - F::mantissa_bits));
   const int ve = std::ilogb(value);
-  const auto mantissa = static_cast<std::uint16_t>(value / std::ldexp(1.0, ve - F::mantissa_bits)) - (1 << F::mantissa_bits);
+  const auto mantissa =
+      static_cast<std::uint16_t>(value / std::ldexp(1.0, ve - F::mantissa_bits)) - (1 << F::mantissa_bits);
   return sign | static_cast<std::uint16_t>((ve + F::emax) << F::mantissa_bits) | static_cast<std::uint16_t>(mantissa);
 }
 

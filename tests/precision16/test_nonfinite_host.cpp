@@ -78,7 +78,7 @@ std::size_t check_special_like_float(const reference::layer& L, std::uint64_t se
   std::mt19937_64 rng(seed);
   auto somewhere = [&](std::size_t size) { return std::uniform_int_distribution<std::size_t>(0, size - 1)(rng); };
   std::size_t nonfinite = 0;
-  auto compare = [&](const char* where, const auto& xs, const auto& ws, const auto& dys) {
+  auto compare = [&](const std::string& where, const auto& xs, const auto& ws, const auto& dys) {
     INFO(special, " in ", where);
     std::string float_choice, choice16;
     const pass_results a = run_passes<N, float, float, P>(L, xs, ws, bias, dys, &float_choice);
