@@ -202,12 +202,15 @@ void check_gradients(layer_outputs<N, T, W, Exec>& out, const expected_results& 
 // forward, backward_data and backward_filter (with dbias) called alone; without bias and dbias when asked;
 // and, when `combined`, forward with a saved state then the combined backward, for keep::spectra and
 // keep::none, and backward without a state.
+// workspace_limit (0: none): the layer's, to make the FFT policy work in chunks.
 template <int N, class T, class W, class P, class Exec>
-void check_layer(const reference::layer& L, std::uint64_t seed, Exec exec, bool without_bias, bool combined) {
+void check_layer(const reference::layer& L, std::uint64_t seed, Exec exec, bool without_bias, bool combined,
+                 std::size_t workspace_limit = 0) {
   INFO(policy_name<P>(), ' ', type_name<T>(), " with ", type_name<W>(), " weights, seed ", seed, ": ", describe(L));
   layer_inputs<N, T, W, Exec> in(exec, L, seed);
   const expected_results expected(in);
   auto layer = make_layer<N, T, P, W>(L);
+  if (workspace_limit != 0) layer.set_workspace_limit(workspace_limit);
   {
     INFO("passes alone");
     layer_outputs<N, T, W, Exec> out(in);
@@ -382,6 +385,27 @@ void check_strided_scaled(const reference::layer& L, std::uint64_t seed, Exec ex
   }
 }
 
+// ---- the FFT policy in chunks -----------------------------------------------------------------------------------
+
+// Under a tight workspace limit the FFT policy splits one image's tiles over chunks, and dx is summed chunk by
+// chunk: the partial sums must stay in float for the result to be rounded once.
+template <class T, class W, class Exec>
+void check_fft_chunks(Exec exec) {
+  const reference::layer L = testing_support::make_layer(
+      2, 3, {.in_channels = 3, .out_channels = 5, .groups = 1, .input = {37, 29}, .kernel = {5, 3}, .padding = {2, 1},
+             .stride = {2, 1}, .dilation = {1, 1}});
+  constexpr std::size_t limit = 200000;
+  constexpr bool on_device = fftconv::detail::backend<Exec>::on_device;
+  auto layer = make_layer<2, T, fftconv::fft, W>(L);
+  layer.set_workspace_limit(limit);
+  const auto choice = layer.implementation().plan_choice(
+      fftconv::detail::make_problem<2>(geometry_of<2>(L), L.batch, {L.input[0], L.input[1]}), on_device);
+  INFO("chunks ", choice.chunks, ", rows per chunk ", choice.chunk_rows, ", tiles per image ", choice.layout.tile_count);
+  REQUIRE(choice.chunks > 1);
+  REQUIRE(choice.chunk_rows % choice.layout.tile_count != 0);  // an image's tiles in two chunks
+  check_layer<2, T, W, fftconv::fft>(L, 31, exec, false, true, limit);
+}
+
 // ---- random layers -----------------------------------------------------------------------------------------------
 
 // Fewer than the float suite's 80 per rank: each layer here runs in four type combinations.
@@ -396,6 +420,7 @@ void check_random_layers(Exec exec) {
   }
   // Strided and scaled, on two of the same layers.
   for (std::uint64_t seed : {2, 7}) check_strided_scaled<N, T, W, P>(random_layer(N, seed), seed, exec);
+  if constexpr (std::is_same_v<P, fftconv::fft> && N == 2) check_fft_chunks<T, W>(exec);
 }
 
 // Each rank with T = bf16 and fp16, W = T and float.
