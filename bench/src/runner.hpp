@@ -95,9 +95,7 @@ inline tolerance tolerance_for(const std::string& reference, bool network, dtype
   return {1e-4, 1e-3};
 }
 
-// The bench's element type for a dtype, and back.
-template <dtype D>
-using element_of = std::conditional_t<D == dtype::bf16, fftconv::bf16, float>;
+// A layer's dtype from its element type.
 template <class T>
 constexpr dtype dtype_of() {
   return std::is_same_v<T, fftconv::bf16> ? dtype::bf16 : dtype::fp32;
@@ -303,7 +301,7 @@ inline std::size_t cudnn_search_limit() {
 
 // The common tail of a case: records the reference, runs every policy through evaluate(name, make, &outputs)
 // (naive skipped where the calibrated rate predicts more than the cap per call), checks each that ran and stores
-// the records. make_layer.template operator()<P>() builds policy P's float layer.
+// the records. make_layer.template operator()<P>() builds policy P's layer (in the case's dtype).
 template <class Evaluate, class MakeLayer>
 json finish_case(json record, case_results results, bool network, double macs, const std::vector<std::string>& names,
                  run_state& st, Evaluate& evaluate, MakeLayer make_layer, dtype storage = dtype::fp32) {
