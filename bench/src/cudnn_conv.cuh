@@ -31,9 +31,20 @@
 
 namespace bench {
 
+// cuDNN without an implementation for a layer (CUDNN_STATUS_NOT_SUPPORTED and, from cuDNN 9, its sub-codes) is
+// a missing baseline, as oneDNN's is: the row records it as skipped and the float64 reference checks the rest.
+inline bool cudnn_not_supported(cudnnStatus_t status) {
+#if CUDNN_MAJOR >= 9
+  return int(status) / 1000 == int(CUDNN_STATUS_NOT_SUPPORTED) / 1000;
+#else
+  return status == CUDNN_STATUS_NOT_SUPPORTED;
+#endif
+}
 inline void check_cudnn(cudnnStatus_t status, const char* call, std::source_location where) {
-  if (status != CUDNN_STATUS_SUCCESS)
-    throw fftconv::library_error("cuDNN", call, status, cudnnGetErrorString(status), where);
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  const fftconv::library_error error("cuDNN", call, status, cudnnGetErrorString(status), where);
+  if (cudnn_not_supported(status)) throw baseline_unsupported(error.what());
+  throw error;
 }
 #define BENCH_CUDNN_CHECK(call) ::bench::check_cudnn((call), #call, std::source_location::current())
 
@@ -312,7 +323,9 @@ class cudnn_conv {
     for (cudnnMathType_t wanted : {CUDNN_FMA_MATH, CUDNN_DEFAULT_MATH})
       for (int i = 0; i < count; ++i)
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == wanted) return &perf[i];
-    throw fftconv::invalid_argument(std::string("cuDNN baseline: no algorithm ran for the ") + pass + " pass");
+    const std::string message = std::string("cuDNN baseline: no algorithm ran for the ") + pass + " pass";
+    if (any_math) throw baseline_unsupported(message + " in bf16");
+    throw fftconv::invalid_argument(message);
   }
   bool bf16() const { return data_ == CUDNN_DATA_BFLOAT16; }
 
