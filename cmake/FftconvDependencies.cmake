@@ -29,4 +29,6 @@ set(FFTCONV_HAVE_OPENMP ${OpenMP_CXX_FOUND})
 if(NOT FFTCONV_HAVE_CUDA_TOOLKIT)
   # cuda::std::mdspan comes from CCCL; a toolkit-less host build may point CCCL_INCLUDE_DIR at a CCCL checkout.
   find_path(FFTCONV_CCCL_INCLUDE_DIR cuda/std/mdspan HINTS "${CCCL_INCLUDE_DIR}" /usr/local/cuda/include/cccl)
+  # The 16-bit element types are the toolkit's __nv_bfloat16 and __half (header-only on the host).
+  find_path(FFTCONV_CUDA_FP16_INCLUDE_DIR cuda_bf16.h HINTS "${CUDA_FP16_INCLUDE_DIR}" /usr/local/cuda/include)
 endif()

@@ -11,4 +11,6 @@ endfunction()
 fftconv_add_compile_fail_test(unknown_policy unknown_policy.cpp "the policy P must be fftconv::naive, fftconv::im2col")
 fftconv_add_compile_fail_test(device_from_host_compiler device_from_host_compiler.cpp
                               "needs this translation unit compiled as CUDA")
-fftconv_add_compile_fail_test(integer_elements integer_elements.cpp "T must be float or double")
+fftconv_add_compile_fail_test(integer_elements integer_elements.cpp "T must be float, double, fftconv::bf16")
+fftconv_add_compile_fail_test(weights_wider_than_float weights_wider_than_float.cpp
+                              "the weights. type W must be T, or float when T is 16-bit")

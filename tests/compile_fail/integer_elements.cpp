@@ -1,4 +1,4 @@
-// Element types are float and double.
+// Element types are float, double, bf16 and fp16.
 #include <fftconv/fftconv.hpp>
 
 int main() {

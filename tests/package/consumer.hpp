@@ -209,6 +209,24 @@ bool check(const char* name, Exec exec) {
   return error <= 1e-5;
 }
 
+// ---- 16-bit activations with fp32 weights (the host: __nv_bfloat16 from the toolkit's headers) ---------------
+
+template <class Policy>
+bool check_bf16(const char* name) {
+  fftconv::conv<2, fftconv::bf16, Policy, float> layer(layer_geometry);
+  const extents4 ye = layer.output_extents(x_extents);
+  const auto wide_x = values(count(x_extents), 1), w = values(count(w_extents), 2), bias = values(out_channels, 3);
+  std::vector<fftconv::bf16> x(wide_x.size()), y(count(ye));
+  std::vector<float> rounded_x(x.size()), wide_y(y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = __float2bfloat16_rn(wide_x[i]), rounded_x[i] = __bfloat162float(x[i]);
+  layer.forward(fftconv::host{}, fftconv::make_view<const fftconv::bf16>(x.data(), x_extents),
+                fftconv::make_view(w.data(), w_extents), bias.data(), fftconv::make_view(y.data(), ye));
+  for (std::size_t i = 0; i < y.size(); ++i) wide_y[i] = __bfloat162float(y[i]);
+  const double error = relative_error(wide_y, direct(rounded_x, w, bias, std::vector<float>(y.size()), ye, false).y);
+  std::printf("%s bf16 forward (fp32 weights): relative L2 error %.3g\n", name, error);
+  return error <= 1e-2;
+}
+
 // ---- A few training steps -----------------------------------------------------------------------------------
 
 // exec carries `resource`. What is measured there, per step: the allocations made and the bytes live after it.

@@ -19,6 +19,8 @@ int main() try {
   bool ok = check<fftconv::naive, host_memory>("host naive", fftconv::host{});
   ok = check<fftconv::im2col, host_memory>("host im2col", fftconv::host{}) && ok;
   ok = check<fftconv::fft, host_memory>("host fft", fftconv::host{}) && ok;
+  ok = check_bf16<fftconv::fft>("host fft") && ok;
+  ok = check_bf16<fftconv::im2col>("host im2col") && ok;
 
   aligned_new_resource resource;  // outlives the layers that allocate from it
   for (const bool channels_last : {false, true}) {
