@@ -249,7 +249,7 @@ TEST_CASE_TEMPLATE("an Inf in a 16-bit layer's input gives the NaN and Inf the f
   check_nonfinite_all<P>({inf_value, -inf_value});
 }
 
-TEST_CASE_TEMPLATE("fp16 results past 65504 are stored as Inf; bf16 holds them", P, fftconv::naive, fftconv::im2col,
+TEST_CASE_TEMPLATE("fp16 results past 65504 are stored as Inf and bf16 holds them", P, fftconv::naive, fftconv::im2col,
                    fftconv::fft, fftconv::automatic) {
   check_overflow_all<P>();
 }
