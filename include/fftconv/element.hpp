@@ -5,6 +5,7 @@
 // cuDNN and PyTorch do). Their headers serve host code compiled by g++ as well as nvcc; they need the Toolkit's
 // include directory, which the mdspan views need already, and no CUDA runtime library.
 
+#include <bit>
 #include <cstdint>
 #include <type_traits>
 
@@ -32,11 +33,29 @@ using compute_of = std::conditional_t<std::is_same_v<std::remove_const_t<T>, dou
 
 namespace detail {
 
+// bf16 <-> float on the host as branch-free bit operations the compiler vectorises (the staging and crop convert
+// every element): the same results as CUDA's __bfloat162float and __float2bfloat16_rn, NaN to 0x7fff included.
+#if !defined(__CUDA_ARCH__)
+inline float bf16_to_float(__nv_bfloat16 value) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(std::bit_cast<std::uint16_t>(value)) << 16);
+}
+inline __nv_bfloat16 float_to_bf16(float value) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  const std::uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;  // to nearest, ties to even
+  const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+  return std::bit_cast<__nv_bfloat16>(static_cast<std::uint16_t>(nan ? 0x7fffu : rounded));
+}
+#endif
+
 // value as C (exact: every bf16, fp16 and float is a float, every float a double).
 template <class C, class T>
 FFTCONV_HD inline C load_as(T value) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
+#if defined(__CUDA_ARCH__)
     return static_cast<C>(__bfloat162float(value));
+#else
+    return static_cast<C>(bf16_to_float(value));
+#endif
   else if constexpr (std::is_same_v<T, __half>)
     return static_cast<C>(__half2float(value));
   else
@@ -47,7 +66,11 @@ FFTCONV_HD inline C load_as(T value) {
 template <class T, class C>
 FFTCONV_HD inline T store_as(C value) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
+#if defined(__CUDA_ARCH__)
     return __float2bfloat16_rn(static_cast<float>(value));
+#else
+    return float_to_bf16(static_cast<float>(value));
+#endif
   else if constexpr (std::is_same_v<T, __half>)
     return __float2half_rn(static_cast<float>(value));
   else

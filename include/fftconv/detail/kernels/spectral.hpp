@@ -514,7 +514,7 @@ struct overlap_add_input {
         for (std::int64_t k = 0; k < width; ++k) out[k * step] = T(0);
       add_row(b, c, i, 0, width, out, step);
     } else {
-      constexpr std::int64_t segment = 256;
+      constexpr std::int64_t segment = 512;
       T sum[segment];
       for (std::int64_t lo = 0; lo < width; lo += segment) {
         const std::int64_t count = width - lo < segment ? width - lo : segment;
@@ -544,11 +544,18 @@ struct overlap_add_input {
     std::int64_t tau[N];
     for (int d = 0; d < last; ++d) tau[d] = low[d];
     const std::int64_t s = p.stride[last];
+    // The last dim's tiles whose windows reach [lo, hi): tile tau covers positions from tau*T*s - p (phase 0)
+    // to tau*T*s - p + W*s - 1 (the last phase's last tap).
+    const std::int64_t span = t.tile[last] * s;
+    const std::int64_t reach = ceil_div(lo + p.padding[last] - t.window[last] * s + 1, span);
+    const std::int64_t first_tile = reach > 0 ? reach : 0;
+    const std::int64_t top = hi - 1 + p.padding[last];
+    const std::int64_t past_tile = top < 0 ? 0 : (top / span + 1 < t.tiles[last] ? top / span + 1 : t.tiles[last]);
     for (;;) {
       std::int64_t v[N];
       for (int d = 0; d < last; ++d) v[d] = a[d] - tau[d] * t.tile[d];
       v[last] = 0;
-      for (std::int64_t tau_last = 0; tau_last < t.tiles[last]; ++tau_last) {
+      for (std::int64_t tau_last = first_tile; tau_last < past_tile; ++tau_last) {
         tau[last] = tau_last;
         const std::int64_t row = b * t.tile_count + ravel<N>(tau, t.tiles);
         if (row < row_begin || row >= row_end) continue;
