@@ -409,7 +409,7 @@ void check_fft_chunks(Exec exec) {
 // ---- random layers -----------------------------------------------------------------------------------------------
 
 // Fewer than the float suite's 80 per rank: each layer here runs in four type combinations.
-inline constexpr std::uint64_t layers_per_rank = 12;
+inline constexpr std::uint64_t layers_per_rank = 24;
 
 template <int N, class T, class W, class P, class Exec>
 void check_random_layers(Exec exec) {
