@@ -63,9 +63,12 @@ FFTCONV_HD inline C load_as(T value) {
 }
 
 // value rounded to T (nearest even; fp16 overflows to ±Inf past 65504, as the CUDA conversions do).
+// A double is rounded to 16 bits directly: through float it would be rounded twice.
 template <class T, class C>
 FFTCONV_HD inline T store_as(C value) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+  if constexpr (is_16bit_v<T> && std::is_same_v<C, double>)
+    return std::is_same_v<T, __nv_bfloat16> ? T(__double2bfloat16(value)) : T(__double2half(value));
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
 #if defined(__CUDA_ARCH__)
     return __float2bfloat16_rn(static_cast<float>(value));
 #else

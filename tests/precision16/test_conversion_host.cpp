@@ -252,3 +252,15 @@ TEST_CASE("float to 16-bit: named cases at ties, subnormals and fp16's overflow"
   CHECK(bits_of(store_as<fp16>(-std::numeric_limits<float>::infinity())) == 0xfc00);
   CHECK(bits_of(store_as<bf16>(std::numeric_limits<float>::infinity())) == 0x7f80);
 }
+
+// A double just above a 16-bit halfway point rounds up; through float it would land on the tie and round to even
+// (down): store_as must round a double once, as CUDA's __double2bfloat16 / __double2half do.
+TEST_CASE("double to 16-bit rounds once, not through float") {
+  using fftconv::detail::store_as;
+  const double above_bf16_tie = 1.0 + 0x1p-8 + 0x1p-40, above_fp16_tie = 1.0 + 0x1p-11 + 0x1p-40;
+  CHECK(bits_of(store_as<bf16>(above_bf16_tie)) == 0x3f81);
+  CHECK(bits_of(store_as<fp16>(above_fp16_tie)) == 0x3c01);
+  CHECK(bits_of(store_as<bf16>(above_bf16_tie)) == bits_of(__double2bfloat16(above_bf16_tie)));
+  CHECK(bits_of(store_as<fp16>(above_fp16_tie)) == bits_of(__double2half(above_fp16_tie)));
+  CHECK(bits_of(store_as<fp16>(-above_fp16_tie)) == 0xbc01);
+}
