@@ -2,8 +2,9 @@
 # build tree and, installed, by fftconvConfig.cmake, so both see the same targets:
 #
 #   fftconv::headers  the headers, C++20 and CCCL's include dir (cuda::std::mdspan)
-#   fftconv::host     + FFTW3, OpenBLAS and OpenMP: the CPU backend (and cudart, when present, for pointer checks)
-#   fftconv::device   + cudart, cuFFT, cuBLAS: the GPU backend (used from .cu files)
+#   fftconv::host     + FFTW3, OpenBLAS and OpenMP: the CPU backend (and cudart, when present, for pointer checks),
+#                       and oneDNN where found (fftconv::vendor)
+#   fftconv::device   + cudart, cuFFT, cuBLAS: the GPU backend (used from .cu files), and cuDNN where found
 #   fftconv::fftconv  both backends, whatever was found
 
 if(TARGET fftconv::fftconv)
@@ -60,12 +61,26 @@ if(FFTCONV_HAVE_CUDA_TOOLKIT)
   target_link_libraries(fftconv::host INTERFACE CUDA::cudart)
   target_compile_definitions(fftconv::host INTERFACE FFTCONV_HAS_CUDART=1)
 endif()
+if(FFTCONV_HAVE_ONEDNN)
+  target_include_directories(fftconv::host SYSTEM INTERFACE "${FFTCONV_ONEDNN_INCLUDE_DIR}")
+  target_link_libraries(fftconv::host INTERFACE "${FFTCONV_ONEDNN_LIBRARY}")
+  target_compile_definitions(fftconv::host INTERFACE FFTCONV_HAS_ONEDNN=1)
+else()  # off even where <oneapi/dnnl/dnnl.h> is visible: the headers would otherwise turn it on, unlinked
+  target_compile_definitions(fftconv::host INTERFACE FFTCONV_HAS_ONEDNN=0)
+endif()
 
 add_library(fftconv::device INTERFACE IMPORTED GLOBAL)
 target_link_libraries(fftconv::device INTERFACE fftconv::headers)
 if(FFTCONV_HAVE_CUDA_TOOLKIT)
   target_link_libraries(fftconv::device INTERFACE CUDA::cudart CUDA::cufft CUDA::cublas)
   target_compile_definitions(fftconv::device INTERFACE FFTCONV_HAS_CUDART=1)
+endif()
+if(FFTCONV_HAVE_CUDNN)
+  target_include_directories(fftconv::device SYSTEM INTERFACE "${FFTCONV_CUDNN_INCLUDE_DIR}")
+  target_link_libraries(fftconv::device INTERFACE "${FFTCONV_CUDNN_LIBRARY}")
+  target_compile_definitions(fftconv::device INTERFACE FFTCONV_HAS_CUDNN=1)
+else()
+  target_compile_definitions(fftconv::device INTERFACE FFTCONV_HAS_CUDNN=0)
 endif()
 
 add_library(fftconv::fftconv INTERFACE IMPORTED GLOBAL)

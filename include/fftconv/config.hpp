@@ -25,6 +25,10 @@ inline constexpr bool dependent_false = false;
 //   FFTCONV_HAS_FFTW    <fftw3.h>                          -lfftw3f -lfftw3
 //   FFTCONV_HAS_CBLAS   <cblas.h> (FFTCONV_CBLAS_HEADER)   -lopenblas (or another CBLAS)
 //   FFTCONV_HAS_CUDART  <cuda_runtime_api.h>               -lcudart (nvcc links it itself)
+//   FFTCONV_HAS_ONEDNN  <oneapi/dnnl/dnnl.h>, oneDNN 2.x   -ldnnl     (fftconv::vendor on the host)
+//   FFTCONV_HAS_CUDNN   <cudnn.h>, under nvcc               -lcudnn    (fftconv::vendor on the device)
+// fftconv::automatic considers the vendor policy wherever it is on, so a program using automatic links the vendor
+// library when its headers are visible; -DFFTCONV_HAS_ONEDNN=0 / -DFFTCONV_HAS_CUDNN=0 leave it out.
 
 #if !defined(FFTCONV_HAS_FFTW)
 #if __has_include(<fftw3.h>)
@@ -72,5 +76,28 @@ inline constexpr bool dependent_false = false;
 #define FFTCONV_HAS_CUDART 1
 #else
 #define FFTCONV_HAS_CUDART 0
+#endif
+#endif
+
+// oneDNN's C API (dnnl.h, which nvcc parses too; never the C++ dnnl.hpp). Version 3 changed the convolution
+// descriptors this library uses, so only 2.x turns the vendor policy on by itself.
+#if !defined(FFTCONV_HAS_ONEDNN)
+#if __has_include(<oneapi/dnnl/dnnl_version.h>)
+#include <oneapi/dnnl/dnnl_version.h>
+#if DNNL_VERSION_MAJOR == 2
+#define FFTCONV_HAS_ONEDNN 1
+#else
+#define FFTCONV_HAS_ONEDNN 0
+#endif
+#else
+#define FFTCONV_HAS_ONEDNN 0
+#endif
+#endif
+
+#if !defined(FFTCONV_HAS_CUDNN)
+#if defined(__CUDACC__) && __has_include(<cudnn.h>)
+#define FFTCONV_HAS_CUDNN 1
+#else
+#define FFTCONV_HAS_CUDNN 0
 #endif
 #endif

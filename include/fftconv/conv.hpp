@@ -46,7 +46,8 @@ namespace fftconv {
 template <int N, class T, class P = fft, class W = T>
 class conv {
   static_assert(is_policy_v<P>,
-                "fftconv::conv: the policy P must be fftconv::naive, fftconv::im2col, fftconv::fft or fftconv::automatic");
+                "fftconv::conv: the policy P must be fftconv::naive, fftconv::im2col, fftconv::fft, fftconv::vendor or "
+                "fftconv::automatic");
   static_assert(N >= 1 && N <= 3, "fftconv::conv: spatial rank N must be 1, 2 or 3");
   static_assert(is_element_v<T> && !std::is_const_v<T>,
                 "fftconv::conv: T must be float, double, fftconv::bf16 (__nv_bfloat16) or fftconv::fp16 (__half)");
@@ -258,6 +259,14 @@ class conv {
     if constexpr (requires { impl_.set_passes(declared); }) impl_.set_passes(declared);
   }
 
+  // fftconv::vendor and fftconv::automatic (for its vendor candidate): whether cuDNN may use TF32 for fp32
+  // layers, and whether only deterministic algorithms are chosen. Default: neither.
+  void set_vendor_options(const vendor_options& options)
+    requires requires(detail::conv_impl<P, N, C>& impl) { impl.set_vendor_options(options); }
+  {
+    impl_.set_vendor_options(options);
+  }
+
   // fftconv::automatic only: measure or heuristic for this layer (default_automatic_mode() until set), and
   // what was picked for the most recent call and why.
   void set_mode(automatic_mode mode)
@@ -360,7 +369,7 @@ class conv {
   }
 
   detail::saved_header header_for(const detail::problem<N>& p, keep kept, bool on_device, algorithm a) const {
-    if (a != algorithm::fft) kept = keep::none;  // naive and im2col save a header either way
+    if (a != algorithm::fft) kept = keep::none;  // the other policies save a header either way
     detail::saved_header h = detail::make_saved_header<N>(p, detail::element_code<T>(), detail::element_code<W>(),
                                                           on_device, a, kept);
     if constexpr (requires { impl_.describe_saved(h, p, kept, on_device, a); }) impl_.describe_saved(h, p, kept, on_device, a);
@@ -389,7 +398,7 @@ class conv {
     if (!detail::read_to_host(exec, &found, saved.data(), sizeof(found))) return written_algorithm(p);
     algorithm producer = algorithm_of<P>;
     if constexpr (std::is_same_v<P, automatic>) {
-      if (found.magic == detail::saved_magic && found.algorithm <= static_cast<std::uint32_t>(algorithm::fft))
+      if (found.magic == detail::saved_magic && found.algorithm < static_cast<std::uint32_t>(algorithm_count))
         producer = static_cast<algorithm>(found.algorithm);
     }
     detail::check_saved_header(found, header_for(p, kept, on_device_v<Exec>, producer), false);

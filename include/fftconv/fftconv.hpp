@@ -14,11 +14,12 @@
 
 // The layer object and the policies.
 #include "conv.hpp"          // conv<N, T, Policy, W>
-#include "policy.hpp"        // naive, im2col, fft, the policy concept
+#include "policy.hpp"        // naive, im2col, fft, vendor, automatic, the policy concept
 #include "policy/naive.hpp"  // direct windowed convolution
 #include "policy/im2col.hpp"  // gather to columns + GEMM
 #include "policy/fft.hpp"  // Fourier domain, transforms reused across a training step
-#include "policy/automatic.hpp"  // the fastest of the three per shape, measured or modelled; choice cache
+#include "policy/vendor.hpp"  // oneDNN on the host, cuDNN on the device
+#include "policy/automatic.hpp"  // the fastest candidate per shape, measured or modelled; choice cache
 
 // The layers around a convolution, on either executor: buffers, element loops, sums, GEMM (stable API).
 #include "ops.hpp"  // ops::buffer, allocate, for_each_index, segmented_sum, fill, copy, gemm, synchronize

@@ -11,30 +11,34 @@ namespace fftconv {
 struct naive {};      // direct windowed convolution
 struct im2col {};     // gather windows to columns, then GEMM
 struct fft {};        // pointwise products in the Fourier domain, transforms reused across a training step
-struct automatic {};  // one of the three per problem shape, chosen by measurement or a cost model (policy/automatic.hpp)
+struct vendor {};     // the platform's convolution library: oneDNN on the host, cuDNN on the device (policy/vendor.hpp)
+struct automatic {};  // one of the others per problem shape, chosen by measurement or a cost model (policy/automatic.hpp)
 
 template <class P>
 inline constexpr bool is_policy_v = std::is_same_v<P, naive> || std::is_same_v<P, im2col> ||
-                                    std::is_same_v<P, fft> || std::is_same_v<P, automatic>;
+                                    std::is_same_v<P, fft> || std::is_same_v<P, vendor> ||
+                                    std::is_same_v<P, automatic>;
 
 template <class P>
 concept policy = is_policy_v<P>;
 
 // The algorithms as values: what fftconv::automatic chose, what wrote a saved state, what the bench reports.
-enum class algorithm : unsigned char { naive, im2col, fft };
-inline constexpr int algorithm_count = 3;
-inline constexpr algorithm algorithms[algorithm_count] = {algorithm::naive, algorithm::im2col, algorithm::fft};
+enum class algorithm : unsigned char { naive, im2col, fft, vendor };
+inline constexpr int algorithm_count = 4;
+inline constexpr algorithm algorithms[algorithm_count] = {algorithm::naive, algorithm::im2col, algorithm::fft,
+                                                          algorithm::vendor};
 
 constexpr const char* to_string(algorithm a) noexcept {
   switch (a) {
     case algorithm::naive: return "naive";
     case algorithm::im2col: return "im2col";
     case algorithm::fft: return "fft";
+    case algorithm::vendor: return "vendor";
   }
   return "unknown";
 }
 
-// "naive", "im2col" or "fft" to the algorithm; false for anything else.
+// "naive", "im2col", "fft" or "vendor" to the algorithm; false for anything else.
 constexpr bool parse_algorithm(std::string_view name, algorithm& a) noexcept {
   for (algorithm candidate : algorithms)
     if (name == to_string(candidate)) {
@@ -47,6 +51,7 @@ constexpr bool parse_algorithm(std::string_view name, algorithm& a) noexcept {
 template <class P>
 inline constexpr algorithm algorithm_of = std::is_same_v<P, naive> ? algorithm::naive
                                           : std::is_same_v<P, im2col> ? algorithm::im2col
+                                          : std::is_same_v<P, vendor> ? algorithm::vendor
                                                                       : algorithm::fft;
 
 // One pass of a layer. The combined backward of a training step is backward_data and backward_filter together.
@@ -88,6 +93,15 @@ struct passes {
 // anything (heuristic).
 enum class automatic_mode { measure, heuristic, exhaustive };
 
+// What the vendor policy's library may do (conv::set_vendor_options; fftconv::automatic passes them to its vendor
+// candidate). The defaults keep fp32 layers in fp32 arithmetic, as every other policy computes.
+struct vendor_options {
+  bool allow_tf32 = false;     // device: fp32 layers may use TF32 Tensor Cores (10-bit mantissa products)
+  bool deterministic = false;  // device: only algorithms whose results repeat bit for bit (cuDNN's
+                               // CUDNN_DETERMINISTIC ones); the host's oneDNN repeats for a fixed thread count
+  friend constexpr bool operator==(const vendor_options&, const vendor_options&) = default;
+};
+
 namespace detail {
 
 // Which tensors a policy's kernels read or write through their own strides for a problem (conv_impl::reach);
@@ -106,8 +120,8 @@ struct strided_reach {
 template <class Policy, int N, class T>
 class conv_impl {
   static_assert(dependent_false<Policy>,
-                "fftconv: no implementation for this policy; use fftconv::naive, fftconv::im2col, fftconv::fft or "
-                "fftconv::automatic");
+                "fftconv: no implementation for this policy; use fftconv::naive, fftconv::im2col, fftconv::fft, "
+                "fftconv::vendor or fftconv::automatic");
 };
 
 }  // namespace detail

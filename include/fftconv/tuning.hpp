@@ -20,6 +20,7 @@ struct backend_rates {
   double fft_flops;         // a large real FFT, at 2.5 V log2 V flops
   double memory_bytes;      // streaming gathers, staging, crops, transposes
   double call_seconds;      // fixed cost of one library call or kernel launch
+  double vendor_flops;      // the vendor library's convolution as an implicit GEMM (oneDNN's JIT, cuDNN)
 };
 
 // A field marked "host" or "device" is read by that executor only; the other's copy is the same value, unread.
@@ -60,12 +61,12 @@ inline constexpr tuning host_tuning{
     .time_budget_seconds = 0.2,
     .naive_reach_factor = 4.0,
     .naive_always_seconds = 2e-3,
-    .rates = {1.8e8, 8.0e9, 4.0, 1.0e10, 6.0e9, 2.0e-6},  // OpenMP loops, OpenBLAS, FFTW3
+    .rates = {1.8e8, 8.0e9, 4.0, 1.0e10, 6.0e9, 2.0e-6, 2.0e10},  // OpenMP loops, OpenBLAS, FFTW3, oneDNN
 };
 
 inline constexpr tuning device_tuning = [] {
   tuning t = host_tuning;
-  t.rates = {4.0e11, 2.5e13, 32.0, 2.0e12, 2.0e12, 6.0e-6};  // CUDA kernels, cuBLAS, cuFFT (H100-class)
+  t.rates = {4.0e11, 2.5e13, 32.0, 2.0e12, 2.0e12, 6.0e-6, 3.0e13};  // CUDA kernels, cuBLAS, cuFFT, cuDNN (H100-class)
   return t;
 }();
 
@@ -86,6 +87,7 @@ constexpr std::uint64_t fingerprint(const tuning& t) {
   mix_real(t.time_budget_seconds), mix_real(t.naive_reach_factor), mix_real(t.naive_always_seconds);
   mix_real(t.rates.direct_flops), mix_real(t.rates.gemm_flops), mix_real(t.rates.gemm_half_extent);
   mix_real(t.rates.fft_flops), mix_real(t.rates.memory_bytes), mix_real(t.rates.call_seconds);
+  mix_real(t.rates.vendor_flops);
   return hash;
 }
 

@@ -9,6 +9,8 @@
 //   fft     per map, a real transform of the frame (2.5 V log2 V flops) plus staging and cropping bytes; the
 //           per-frequency complex products (8 flops per MAC) at the GEMM rate for their (small) dimensions,
 //           plus one read and one write of the spectra involved.
+//   vendor  the library's convolution as one implicit GEMM per group (M = O/g, N = B·S, K = C/g·K) at its own
+//           rate, plus reading and writing every tensor twice (the reorders into and out of its layouts).
 // Every pass also pays a fixed overhead per library call or kernel launch.
 //
 // A step is a forward and one combined backward (conv::backward), whose figure is the sum of its data and
@@ -87,6 +89,7 @@ modelled_costs model_costs(const problem<N>& p, const passes& declared, std::siz
   auto& naive_s = costs.seconds[static_cast<int>(algorithm::naive)];
   auto& im2col_s = costs.seconds[static_cast<int>(algorithm::im2col)];
   auto& fft_s = costs.seconds[static_cast<int>(algorithm::fft)];
+  auto& vendor_s = costs.seconds[static_cast<int>(algorithm::vendor)];
 
   // naive: forward and backward_filter visit every (output, tap) pair; backward_data every (input, tap) pair
   // of its gather (a stride skips most of them, but each is still tested).
@@ -151,6 +154,14 @@ modelled_costs model_costs(const problem<N>& p, const passes& declared, std::siz
     fft_s[1] = (dy_maps_data + w_maps_data + maps_x) * map_seconds + products(B, Cg, Og, maps_y + maps_w + maps_x);
     fft_s[2] = (x_maps_filter + dy_maps_filter + maps_w) * map_seconds +
                products(Og, Cg, B, maps_y + maps_x + maps_w) + B * O * S_out * bytes / rates.memory_bytes;
+  }
+
+  {
+    backend_rates at_vendor_rate = rates;
+    at_vendor_rate.gemm_flops = rates.vendor_flops;
+    const double io_bytes = 2.0 * (B * C * S_in + B * O * S_out + O * Cg * K) * bytes;
+    const double gemm = gemm_seconds(at_vendor_rate, Og, B * S_out, Cg * K, G) * precision;
+    for (auto& seconds : vendor_s) seconds = gemm + io_bytes / rates.memory_bytes + 4 * rates.call_seconds;
   }
 
   for (int which = 0; which < pass_count; ++which)

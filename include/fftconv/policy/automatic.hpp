@@ -1,7 +1,8 @@
 #pragma once
-// automatic: for each problem shape, run whichever of naive, im2col and fft is fastest for the layer's declared
-// passes (set_passes; default all three), chosen once per key and shared process-wide
-// (automatic/choice_cache.hpp).
+// automatic: for each problem shape, run whichever of naive, im2col, fft and vendor is fastest for the layer's
+// declared passes (set_passes; default all three), chosen once per key and shared process-wide
+// (automatic/choice_cache.hpp). vendor is a candidate wherever its library is on for the executor and the
+// element type (policy/vendor.hpp): oneDNN with float on the host, cuDNN on the device.
 //
 // A training step is a forward and one combined backward (dx and dw as the declared passes ask, dŶ shared).
 // Forward writes the algorithm it ran into the caller's saved state (conv.hpp writes the header from
@@ -64,6 +65,7 @@
 #include "fft.hpp"
 #include "im2col.hpp"
 #include "naive.hpp"
+#include "vendor.hpp"
 
 namespace fftconv::detail {
 
@@ -74,7 +76,8 @@ class conv_impl<automatic, N, T> {
 
   // What every candidate reads and writes through strides, since which one runs is known only at the call.
   static strided_reach reach(const problem<N>& p) {
-    return conv_impl<naive, N, T>::reach(p) & conv_impl<im2col, N, T>::reach(p) & conv_impl<fft, N, T>::reach(p);
+    return conv_impl<naive, N, T>::reach(p) & conv_impl<im2col, N, T>::reach(p) & conv_impl<fft, N, T>::reach(p) &
+           conv_impl<vendor, N, T>::reach(p);
   }
 
   // payload (null without saved state): where the FFT policy keeps X̂ and Ŵ for backward when kept is
@@ -188,6 +191,9 @@ class conv_impl<automatic, N, T> {
   void weights_changed() { candidates_.weights_changed(); }
   void set_weights_constant(bool constant) { candidates_.set_weights_constant(constant); }
 
+  // The vendor candidate's options; part of the choice's key (TF32 changes both its speed and its results).
+  void set_vendor_options(const vendor_options& options) { candidates_.set_vendor_options(options); }
+
   // Part of the choice's key: a different limit may change the winner.
   void set_workspace_limit(std::size_t bytes) {
     candidates_.set_workspace_limit(bytes);
@@ -220,6 +226,13 @@ class conv_impl<automatic, N, T> {
     if (!known || *known == algorithm::im2col) most = std::max(most, with_settings<im2col>(held));
     if constexpr (fft_usable<host>)
       if (!known || *known == algorithm::fft) most = std::max(most, with_settings<fft>(held));
+    if constexpr (vendor_usable<host>)
+      if (!known || *known == algorithm::vendor) {
+        try {
+          most = std::max(most, with_settings<vendor>(held));
+        } catch (const library_error&) {  // oneDNN has no primitive for p: the vendor candidate cannot run it
+        }
+      }
     return most;
   }
 
@@ -232,6 +245,20 @@ class conv_impl<automatic, N, T> {
  private:
   template <class Exec>
   static constexpr bool fft_usable = automatic_candidates<N, T>::template fft_usable<Exec>;
+  template <class Exec>
+  static constexpr bool vendor_usable = automatic_candidates<N, T>::template vendor_usable<Exec>;
+
+  // The tuning fingerprint of the key, with what else decides which candidates exist and what they compute:
+  // whether the vendor candidate is on in this build, and its options.
+  template <class Exec>
+  std::uint64_t settings_fingerprint() const {
+    std::uint64_t f = fingerprint(tuning_of<Exec>);
+    const vendor_options& o = candidates_.options();
+    if (!vendor_usable<Exec>) f ^= 0x9e3779b97f4a7c15ull;
+    if (o.allow_tf32) f ^= 0xc2b2ae3d27d4eb4full;
+    if (o.deterministic) f ^= 0x165667b19e3779f9ull;
+    return f;
+  }
 
   // What decides whether the previous call's choice still holds, compared without building the key: a
   // layer's steady calls then cost a few comparisons (the key is built only when something changed).
@@ -267,7 +294,7 @@ class conv_impl<automatic, N, T> {
       return run_with_fallback(exec, p, call, last_choice_, last_key_ ? &*last_key_ : nullptr);
     last_signature_.reset();
     const choice_key key = make_choice_key<N, T>(p, declared, candidates_.workspace_limit(), chosen_mode,
-                                                 fingerprint(tuning_of<Exec>), hardware_identity(exec));
+                                                 settings_fingerprint<Exec>(), hardware_identity(exec));
     for (const auto& [known, held] : memo_)
       if (known == key) {
         last_choice_ = held;
@@ -360,6 +387,7 @@ class conv_impl<automatic, N, T> {
   std::vector<algorithm> model_order(const modelled_costs& model) const {
     std::vector<algorithm> order{algorithm::naive, algorithm::im2col};
     if constexpr (fft_usable<Exec>) order.push_back(algorithm::fft);
+    if constexpr (vendor_usable<Exec>) order.push_back(algorithm::vendor);
     std::stable_sort(order.begin(), order.end(),
                      [&](algorithm a, algorithm b) { return model.total(a) < model.total(b); });
     return order;
@@ -409,7 +437,8 @@ class conv_impl<automatic, N, T> {
       report.forward_seconds = declared.forward ? model.forward(c) : -1;
       report.backward_seconds = declared.any_backward() ? model.backward(c) : -1;
       report.total_seconds = model.total(c);
-      if (!report.considered && report.skipped.empty()) report.skipped = "no FFT library for this executor";
+      if (!report.considered && report.skipped.empty())
+        report.skipped = automatic_candidates<N, T>::template unusable_reason<Exec>(c);
     }
     if (ranked.empty()) ranked.push_back(algorithm::im2col);  // im2col chunks to any limit
     choice->policy = ranked.front();
@@ -433,8 +462,9 @@ class conv_impl<automatic, N, T> {
     choice->key = key.text();
     choice->candidates.resize(algorithm_count);
     for (algorithm c : algorithms) choice->candidates[static_cast<int>(c)].policy = c;
-    if constexpr (!fft_usable<Exec>)
-      choice->candidates[static_cast<int>(algorithm::fft)].skipped = "no FFT library for this executor";
+    for (algorithm c : algorithms)
+      if (!automatic_candidates<N, T>::template usable<Exec>(c))
+        choice->candidates[static_cast<int>(c)].skipped = automatic_candidates<N, T>::template unusable_reason<Exec>(c);
 
     timing_filter filter;
     filter.exhaustive = exhaustive;
@@ -536,6 +566,14 @@ class conv_impl<automatic, N, T> {
             report.first_call_seconds = figures.first_call_seconds;
             report.skipped = e.what();
             if (!first_skip) first_skip = std::current_exception();
+            release(c);
+            continue;
+          } catch (const library_error& e) {
+            // The vendor library may have no implementation for a layer (oneDNN's unimplemented, cuDNN's
+            // NOT_SUPPORTED): that candidate cannot run it. Any other policy's library error propagates.
+            if (c != algorithm::vendor) throw;
+            report.first_call_seconds = figures.first_call_seconds;
+            report.skipped = e.what();
             release(c);
             continue;
           }

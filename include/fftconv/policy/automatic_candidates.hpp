@@ -1,5 +1,5 @@
 #pragma once
-// The three candidates an automatic layer holds: each created on first use with the layer's settings, run on
+// The candidates an automatic layer holds: each created on first use with the layer's settings, run on
 // one call's arguments, and released (its workspace freed) when it loses.
 
 #include <cstddef>
@@ -17,6 +17,7 @@
 #include "fft.hpp"
 #include "im2col.hpp"
 #include "naive.hpp"
+#include "vendor.hpp"
 
 namespace fftconv::detail {
 
@@ -41,6 +42,27 @@ class automatic_candidates {
 
   template <class Exec>
   static constexpr bool fft_usable = fft_backend<Exec>::available;
+  template <class Exec>
+  static constexpr bool vendor_usable = vendor_available<Exec, T>;
+
+  // Whether candidate c can run on Exec in this build, and why not.
+  template <class Exec>
+  static constexpr bool usable(algorithm c) {
+    return c == algorithm::fft ? fft_usable<Exec> : c == algorithm::vendor ? vendor_usable<Exec> : true;
+  }
+  template <class Exec>
+  static const char* unusable_reason(algorithm c) {
+    if (c == algorithm::fft) return "no FFT library for this executor";
+    if (std::is_same_v<Exec, host> && FFTCONV_HAS_ONEDNN) return "oneDNN has no double convolution on the CPU";
+    return std::is_same_v<Exec, host> ? "built without oneDNN (FFTCONV_HAS_ONEDNN=0)"
+                                      : "built without cuDNN (FFTCONV_HAS_CUDNN=0, or not an nvcc translation unit)";
+  }
+
+  const vendor_options& options() const noexcept { return vendor_options_; }
+  void set_vendor_options(const vendor_options& options) {
+    vendor_options_ = options;
+    if (vendor_) vendor_->set_vendor_options(options);
+  }
 
   std::optional<std::size_t> workspace_limit() const { return workspace_limit_; }
 
@@ -67,6 +89,7 @@ class automatic_candidates {
       case algorithm::naive: if (naive_) naive_->weights_changed(); break;
       case algorithm::im2col: if (im2col_) im2col_->weights_changed(); break;
       case algorithm::fft: if (fft_) fft_->weights_changed(); break;
+      case algorithm::vendor: if (vendor_) vendor_->weights_changed(); break;
     }
   }
 
@@ -97,6 +120,7 @@ class automatic_candidates {
       case algorithm::naive: naive_.reset(); break;
       case algorithm::im2col: im2col_.reset(); break;
       case algorithm::fft: fft_.reset(); break;
+      case algorithm::vendor: vendor_.reset(); break;
     }
   }
 
@@ -114,6 +138,14 @@ class automatic_candidates {
         } else {
           fail("automatic: fft ", call.producer ? "wrote the saved state" : "chosen",
                ", but this executor has no FFT library");
+        }
+      case algorithm::vendor:
+        if constexpr (vendor_usable<Exec>) {
+          run_on(obtain<vendor>(), exec, p, call);
+          break;
+        } else {
+          fail("automatic: vendor ", call.producer ? "wrote the saved state" : "chosen", ", but ",
+               unusable_reason<Exec>(algorithm::vendor));
         }
     }
   }
@@ -153,6 +185,7 @@ class automatic_candidates {
     if constexpr (requires { impl.set_weights_constant(true); }) impl.set_weights_constant(weights_constant_);
     if constexpr (requires { impl.set_workspace_limit(std::size_t{}); })
       if (workspace_limit_) impl.set_workspace_limit(*workspace_limit_);
+    if constexpr (requires { impl.set_vendor_options(vendor_options{}); }) impl.set_vendor_options(vendor_options_);
   }
 
   template <class P>
@@ -169,6 +202,7 @@ class automatic_candidates {
   std::optional<conv_impl<P, N, T>>& slot() {
     if constexpr (std::is_same_v<P, naive>) return naive_;
     else if constexpr (std::is_same_v<P, im2col>) return im2col_;
+    else if constexpr (std::is_same_v<P, vendor>) return vendor_;
     else return fft_;
   }
   template <class P>
@@ -181,12 +215,14 @@ class automatic_candidates {
     if (naive_) f(*naive_);
     if (im2col_) f(*im2col_);
     if (fft_) f(*fft_);
+    if (vendor_) f(*vendor_);
   }
   template <class F>
   void for_each_live(F&& f) const {
     if (naive_) f(*naive_);
     if (im2col_) f(*im2col_);
     if (fft_) f(*fft_);
+    if (vendor_) f(*vendor_);
   }
 
   geometry<N> geometry_;
@@ -195,6 +231,8 @@ class automatic_candidates {
   std::optional<conv_impl<naive, N, T>> naive_;
   std::optional<conv_impl<im2col, N, T>> im2col_;
   std::optional<conv_impl<fft, N, T>> fft_;
+  std::optional<conv_impl<vendor, N, T>> vendor_;
+  vendor_options vendor_options_;
 };
 
 }  // namespace fftconv::detail

@@ -1,0 +1,254 @@
+#pragma once
+// vendor: the platform's convolution library, with the other policies' semantics, validation and errors.
+//   host    oneDNN 2.x (policy/vendor/onednn.hpp): float, and 16-bit tensors through fp32 copies; oneDNN has
+//           no double convolution on the CPU, so conv<N, double, vendor> on fftconv::host does not compile.
+//   device  cuDNN 9 (policy/vendor/cudnn.cuh): float and double, 16-bit tensors through fp32 copies; the
+//           fastest algorithm per pass found once per shape, FP32 math unless vendor_options allow TF32.
+// The library's primitives or algorithms are made once per problem shape and kept (a few shapes per layer);
+// their buffers and workspace come from the executor's memory_resource and count against set_workspace_limit.
+// Every tensor is handed over dense and row-major (conv gathers strided views into copies): both libraries
+// take the plain layouts and reorder inside the call, as a framework calls them.
+//
+// The library is optional, like FFTW: FFTCONV_HAS_ONEDNN / FFTCONV_HAS_CUDNN (config.hpp) say whether it is on,
+// and a build without it refuses fftconv::vendor on that executor at compile time; fftconv::automatic then
+// leaves it out of its candidates.
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../backend/backend.hpp"
+#include "../call.hpp"  // keep
+#include "../config.hpp"
+#include "../detail/kernels/tensor_layout.hpp"  // strided
+#include "../error.hpp"
+#include "../executor.hpp"
+#include "../geometry.hpp"
+#include "../policy.hpp"
+#include "im2col/workspace.hpp"
+#include "vendor/vendor_shape.hpp"
+
+#if FFTCONV_HAS_ONEDNN
+#include "vendor/onednn.hpp"
+#endif
+#if defined(__CUDACC__) && FFTCONV_HAS_CUDNN
+#include "vendor/cudnn.cuh"
+#endif
+
+namespace fftconv::detail {
+
+// Whether fftconv::vendor runs layers computed in C on executor Exec in this translation unit.
+template <class Exec, class C>
+inline constexpr bool vendor_available = [] {
+  if constexpr (std::is_same_v<Exec, host>)
+    return FFTCONV_HAS_ONEDNN && std::is_same_v<C, float>;
+  else
+#if defined(__CUDACC__) && FFTCONV_HAS_CUDNN
+    return std::is_same_v<C, float> || std::is_same_v<C, double>;
+#else
+    return false;
+#endif
+}();
+
+template <int N, class T>
+class conv_impl<vendor, N, T> {
+ public:
+  explicit conv_impl(const geometry<N>&) {}
+  // A copied layer keeps the settings and starts without primitives: the libraries' memory objects are bound to
+  // each call's pointers, so two layers sharing them could not run on different threads.
+  conv_impl(const conv_impl& other) : workspace_limit_(other.workspace_limit_), options_(other.options_) {}
+  conv_impl& operator=(const conv_impl& other) {
+    if (this != &other) {
+      workspace_limit_ = other.workspace_limit_, options_ = other.options_;
+      workspace_.release();
+      primitives_.clear();
+    }
+    return *this;
+  }
+  conv_impl(conv_impl&&) noexcept = default;
+  conv_impl& operator=(conv_impl&&) noexcept = default;
+
+  // Dense row-major tensors only: the libraries are given plain layouts.
+  static strided_reach reach(const problem<N>&) { return {}; }
+
+  template <class Exec>
+  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
+               strided<T, N> y) {
+    if constexpr (usable<Exec>()) {
+      if constexpr (std::is_same_v<Exec, host>) {
+        auto& c = host_convolution(p);
+        c.forward(x.data, w.data, bias, y.data, host_workspace(exec, c, pass::forward));
+      } else {
+        device_convolution(p).forward(exec, x.data, w.data, bias, y.data, workspace_limit_);
+      }
+    }
+  }
+
+  template <class Exec>
+  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
+    if constexpr (usable<Exec>()) {
+      if constexpr (std::is_same_v<Exec, host>) {
+        auto& c = host_convolution(p);
+        c.backward_data(dy.data, w.data, dx.data, host_workspace(exec, c, pass::backward_data));
+      } else {
+        device_convolution(p).backward_data(exec, dy.data, w.data, dx.data, workspace_limit_);
+      }
+    }
+  }
+
+  template <class Exec>
+  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
+                       strided<T, N> dw, T* dbias) {
+    if constexpr (usable<Exec>()) {
+      if constexpr (std::is_same_v<Exec, host>) {
+        auto& c = host_convolution(p);
+        c.backward_filter(x.data, dy.data, dw.data, dbias, host_workspace(exec, c, pass::backward_filter));
+      } else {
+        device_convolution(p).backward_filter(exec, x.data, dy.data, dw.data, dbias, workspace_limit_);
+      }
+    }
+  }
+
+  void weights_changed() {}
+
+  // A new limit applies from the next call; the host workspace is released so that it regrows under it. On the
+  // device the algorithms were chosen under the old limit, so they are chosen again.
+  void set_workspace_limit(std::size_t bytes) {
+    workspace_limit_ = bytes;
+    workspace_.release();
+    primitives_.clear();
+  }
+
+  // TF32 and determinism for the device's algorithm search; changing them chooses the algorithms again.
+  void set_vendor_options(const vendor_options& options) {
+    if (options == options_) return;
+    options_ = options;
+    primitives_.clear();
+  }
+  const vendor_options& options() const noexcept { return options_; }
+
+  std::size_t workspace_bytes() const {
+    std::size_t bytes = workspace_.bytes();
+#if defined(__CUDACC__) && FFTCONV_HAS_CUDNN
+    for (const cached& c : primitives_)
+      if (c.on_device) bytes += static_cast<const cudnn_convolution*>(c.primitives.get())->workspace_bytes();
+#endif
+    return bytes;
+  }
+
+  // The host workspace a step of `which` passes holds for p: the largest of its passes' reorder buffers and
+  // scratchpads (one area serves them in turn). Creates the primitives it asks about, as a first call would.
+  std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
+    if constexpr (vendor_available<host, T>) {
+      auto& c = const_cast<conv_impl*>(this)->host_convolution(p);
+      std::size_t bytes = 0;
+      for (const pass each : {pass::forward, pass::backward_data, pass::backward_filter})
+        if (which.has(each))
+          bytes = std::max(bytes, c.workspace_bytes(each));
+      return bytes;
+    } else {
+      (void)p, (void)which;
+      return 0;
+    }
+  }
+
+  // What the library runs for p's pass (the host's oneDNN implementation and layouts), or empty where it has
+  // not been prepared on this executor.
+  std::string implementation(const problem<N>& p, pass which) const {
+#if FFTCONV_HAS_ONEDNN
+    if constexpr (vendor_available<host, T>) {
+      for (const cached& c : primitives_)
+        if (!c.on_device && c.shape == vendor_shape::of(p))
+          return static_cast<onednn_convolution*>(c.primitives.get())->implementation(which);
+    }
+#endif
+    (void)p, (void)which;
+    return {};
+  }
+
+  // How many shapes' primitives a layer keeps per executor; the oldest beyond it is released.
+  static constexpr std::size_t shapes_kept = 4;
+
+ private:
+  template <class Exec>
+  static constexpr bool usable() {
+    if constexpr (std::is_same_v<Exec, host>) {
+      static_assert(FFTCONV_HAS_ONEDNN,
+                    "fftconv::vendor on fftconv::host needs oneDNN 2.x (libdnnl-dev): link fftconv::host with oneDNN "
+                    "found so that FFTCONV_HAS_ONEDNN=1 (plain builds: <oneapi/dnnl/dnnl.h> visible and -ldnnl), or run "
+                    "on fftconv::device, or use another policy");
+      static_assert(!FFTCONV_HAS_ONEDNN || !std::is_same_v<T, double>,
+                    "fftconv::vendor on fftconv::host: oneDNN has no double convolution on the CPU; use float (or "
+                    "bf16 / fp16 tensors), fftconv::device, or another policy");
+    } else {
+      static_assert(vendor_available<Exec, T>,
+                    "fftconv::vendor on fftconv::device needs cuDNN (<cudnn.h>, -lcudnn) in an nvcc translation "
+                    "unit: link fftconv::device with cuDNN found so that FFTCONV_HAS_CUDNN=1, or use another policy");
+    }
+    return vendor_available<Exec, T>;
+  }
+
+  // The primitives for one shape on one executor kind, type-erased so that this class has one layout in
+  // host-only and CUDA translation units.
+  struct cached {
+    vendor_shape shape;
+    bool on_device;
+    std::shared_ptr<void> primitives;
+  };
+
+  template <class Convolution, class Make>
+  Convolution& find_or_make(const vendor_shape& shape, bool on_device, Make&& make) {
+    for (cached& c : primitives_)
+      if (c.on_device == on_device && c.shape == shape) return *static_cast<Convolution*>(c.primitives.get());
+    std::size_t held = 0;
+    for (const cached& c : primitives_) held += c.on_device == on_device;
+    if (held == shapes_kept)
+      for (auto it = primitives_.begin(); it != primitives_.end(); ++it)
+        if (it->on_device == on_device) {
+          primitives_.erase(it);
+          break;
+        }
+    std::shared_ptr<Convolution> made = make();
+    Convolution& result = *made;
+    primitives_.push_back({shape, on_device, std::move(made)});
+    return result;
+  }
+
+#if FFTCONV_HAS_ONEDNN
+  onednn_convolution& host_convolution(const problem<N>& p) {
+    const vendor_shape shape = vendor_shape::of(p);
+    return find_or_make<onednn_convolution>(
+        shape, false, [&] { return std::make_shared<onednn_convolution>(shape, vendor_element::f32); });
+  }
+
+  // The pass's reorder buffers and scratchpad, under the workspace limit.
+  std::byte* host_workspace(const host& exec, onednn_convolution& c, pass which) {
+    const std::size_t bytes = c.workspace_bytes(which);
+    if (workspace_limit_ && bytes > *workspace_limit_)
+      throw workspace_limit_exceeded(bytes, *workspace_limit_,
+                                     std::string("vendor (oneDNN ") + to_string(which) + ": reorders and scratchpad)");
+    return workspace_.get<std::byte>(exec, bytes);
+  }
+#endif
+
+#if defined(__CUDACC__) && FFTCONV_HAS_CUDNN
+  cudnn_convolution& device_convolution(const problem<N>& p) {
+    const vendor_shape shape = vendor_shape::of(p);
+    return find_or_make<cudnn_convolution>(shape, true, [&] {
+      return std::make_shared<cudnn_convolution>(
+          shape, std::is_same_v<T, double> ? vendor_element::f64 : vendor_element::f32, options_);
+    });
+  }
+#endif
+
+  std::optional<std::size_t> workspace_limit_;
+  vendor_options options_;
+  im2col_workspace workspace_;  // host: reorder buffers and scratchpad (the device's live in its convolutions)
+  std::vector<cached> primitives_;
+};
+
+}  // namespace fftconv::detail
