@@ -7,8 +7,9 @@
 // 2.6 has no f16 convolution on the CPU). Primitive creation and all buffers happen in the constructor, outside
 // the timed region, as cuDNN's algorithm search does on the GPU.
 //
-// The interface carries no oneDNN type: onednn_conv.cpp alone includes dnnl.hpp (the oneDNN 2.x API:
-// convolution_*::desc + primitive_desc), and nvcc never parses it.
+// The convolution is the library's own (fftconv::detail::onednn_convolution, the vendor policy on the host), so
+// the baseline and fftconv::vendor are one implementation; this class prepares its passes and owns its
+// workspace. The interface carries no oneDNN or fftconv type: onednn_conv.cpp alone includes oneDNN (its C API).
 
 #include <cstddef>
 #include <memory>
@@ -43,9 +44,10 @@ class onednn_conv {
   // dw, dbias overwritten; dbias may be null.
   void backward_filter(const void* x, const void* dy, void* dw, void* dbias);
 
-  // The scratchpads of the primitives and the buffers of their own layouts.
+  // The workspace of the prepared passes: the largest pass's scratchpad and buffers in its own layouts (the
+  // passes run in turn and share one area, as the vendor policy's do).
   std::size_t workspace_bytes() const;
-  // Per primitive: oneDNN's implementation name and the layouts it chose, e.g. "jit:avx512_core src nChw16c ...".
+  // Per primitive: oneDNN's implementation name and the layouts it chose, e.g. "jit:avx512_core src aBcd16b ...".
   std::string forward_implementation() const;
   std::string backward_data_implementation() const;    // empty without that primitive
   std::string backward_filter_implementation() const;  // empty without that primitive
