@@ -24,7 +24,8 @@ struct baseline_shape {
 };
 
 // A baseline that has no implementation of a layer on this machine (oneDNN 2.6's bf16 convolution below
-// AVX-512): the row records it as skipped with the reason, and the float64 reference checks the others.
+// AVX-512), or a policy that does not run on the executor in this build (vendor without its library): the row
+// records it as skipped with the reason, and the float64 reference checks the others.
 struct baseline_unsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

@@ -20,6 +20,12 @@
 #include <fftconv/policy/fft.hpp>
 #define FFTCONV_BENCH_HAS_FFT 1
 #endif
+// The platform's convolution library (oneDNN on the host, cuDNN on the device) as a policy: benchmarked in every
+// build; where its library is off for an executor, its rows are recorded as skipped with the reason.
+#if __has_include(<fftconv/policy/vendor.hpp>) && !defined(FFTCONV_BENCH_NO_VENDOR)
+#include <fftconv/policy/vendor.hpp>
+#define FFTCONV_BENCH_HAS_VENDOR 1
+#endif
 // The policy that picks among the others per problem, once its header exists.
 #if __has_include(<fftconv/policy/automatic.hpp>) && !defined(FFTCONV_BENCH_NO_AUTOMATIC)
 #include <fftconv/policy/automatic.hpp>
@@ -47,6 +53,10 @@ using policies = type_list<fftconv::naive
                            ,
                            fftconv::fft
 #endif
+#if FFTCONV_BENCH_HAS_VENDOR
+                           ,
+                           fftconv::vendor
+#endif
 #if FFTCONV_BENCH_HAS_AUTOMATIC
                            ,
                            fftconv::automatic
@@ -65,6 +75,10 @@ constexpr const char* policy_name() {
     return "naive";
   else if constexpr (std::is_same_v<P, fftconv::im2col>)
     return "im2col";
+#if FFTCONV_BENCH_HAS_VENDOR
+  else if constexpr (std::is_same_v<P, fftconv::vendor>)
+    return "vendor";
+#endif
 #if FFTCONV_BENCH_HAS_AUTOMATIC
   else if constexpr (std::is_same_v<P, fftconv::automatic>)
     return "automatic";
@@ -72,6 +86,50 @@ constexpr const char* policy_name() {
   else
     return "fft";
 }
+
+// Whether policy P runs layers with T tensors on Exec in this build: all but vendor always; vendor where its
+// library is on for the executor (oneDNN: float compute on the host; cuDNN: nvcc builds with it), as
+// fftconv::conv decides (it refuses the others at compile time).
+template <class Exec, class T, class P>
+inline constexpr bool policy_runs_on = [] {
+#if FFTCONV_BENCH_HAS_VENDOR
+  if constexpr (std::is_same_v<P, fftconv::vendor>)
+    return fftconv::detail::vendor_available<Exec, fftconv::compute_of<T>>;
+#endif
+  return true;
+}();
+
+// Why policy_runs_on is false, for the skipped row.
+template <class Exec, class T, class P>
+std::string policy_unavailable_reason() {
+  std::string why = std::string(policy_name<P>()) + " is not available here: ";
+  if constexpr (std::is_same_v<Exec, fftconv::host>) {
+    if (!FFTCONV_HAS_ONEDNN)
+      return why + "built without oneDNN 2.x (FFTCONV_HAS_ONEDNN=0: libdnnl-dev not found at configure time, or "
+                   "FFTCONV_WITH_ONEDNN=OFF)";
+    return why + "oneDNN has no convolution for this element type on the CPU";
+  } else {
+    return why + "built without cuDNN (FFTCONV_HAS_CUDNN=0: cudnn.h / libcudnn not found at configure time, or "
+                 "FFTCONV_WITH_CUDNN=OFF)";
+  }
+}
+
+// Stands in for a policy that does not run on Exec in this build: its construction throws baseline_unsupported,
+// which records the row as skipped with the reason (not an error). The members only let the runner compile.
+template <class T>
+struct unavailable_layer {
+  explicit unavailable_layer(const std::string& reason) { throw baseline_unsupported(reason); }
+  template <class Exec>
+  void forward(Exec, const T*, const T*, const T*, T*) {}
+  template <class Exec>
+  void backward(Exec, const T*, const T*, const T*, T*, T*, T*) {}
+  template <class Exec>
+  void backward_data(Exec, const T*, const T*, T*) {}
+  template <class Exec>
+  void backward_filter(Exec, const T*, const T*, T*, T*) {}
+  std::size_t workspace_bytes() const { return 0; }
+  json details() const { return json::make_object(); }
+};
 
 inline json policy_names() {
   json names = json::make_array();

@@ -1,6 +1,7 @@
-// fftconv_bench: times naive, im2col, fft and the baseline (cuDNN on the GPU, oneDNN on the host) side by side on
-// the cases of bench/README.md, checks every output against the baseline's, and writes <out>/<gpu>_<date>.json and
-// .csv (bench/plot.py draws them).
+// fftconv_bench: times the policies (naive, im2col, fft, vendor, automatic) and the baseline (cuDNN on the GPU,
+// oneDNN on the host; the vendor policy runs the same library through fftconv::conv) side by side on the cases
+// of bench/README.md, checks every output against the baseline's, and writes <out>/<gpu>_<date>.json and .csv
+// (bench/plot.py draws them).
 //
 //   fftconv_bench [--quick] [--host] [--out DIR] [--only GROUP,...] [--match REGEX] [--policies LIST]
 //                 [--dtype fp32,bf16] [--passes fwd,step] [--no-baseline] [--naive-cap S] [--target S]

@@ -509,8 +509,11 @@ json run_layer_case(Exec exec, const bench_case& c, timed_work work, std::uint64
   return finish_case(
       std::move(record), std::move(results), false, macs, names, st, evaluate,
       [&]<class P>() {
-        return std::make_unique<policy_layer<N, T, P>>(g, xe, we,
-                                                       step ? fftconv::passes::training() : fftconv::passes::inference());
+        if constexpr (policy_runs_on<Exec, T, P>)
+          return std::make_unique<policy_layer<N, T, P>>(g, xe, we,
+                                                         step ? fftconv::passes::training() : fftconv::passes::inference());
+        else
+          return std::make_unique<unavailable_layer<T>>(policy_unavailable_reason<Exec, T, P>());
       },
       dtype_of<T>());
 }
@@ -625,8 +628,11 @@ json run_network_case(Exec exec, const bench_case& c, timed_work work, std::uint
   return finish_case(std::move(record), std::move(results), true, conv_macs, names, st, evaluate,
                      [&]<class P>() {
                        // A first layer: its input needs no gradient, so a step has no backward_data.
-                       return std::make_unique<policy_layer<2, float, P>>(
-                           g, xe, we, step ? fftconv::passes{true, false, true} : fftconv::passes::inference());
+                       if constexpr (policy_runs_on<Exec, float, P>)
+                         return std::make_unique<policy_layer<2, float, P>>(
+                             g, xe, we, step ? fftconv::passes{true, false, true} : fftconv::passes::inference());
+                       else
+                         return std::make_unique<unavailable_layer<float>>(policy_unavailable_reason<Exec, float, P>());
                      });
 }
 
