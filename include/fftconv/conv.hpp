@@ -55,11 +55,18 @@ class conv {
                 "fftconv::conv: the weights' type W must be T, or float when T is 16-bit");
   static constexpr std::size_t R = N + 2;
   using C = compute_of<T>;
-  // The policy reads and writes 16-bit (or fp32-weight) tensors itself, converting on load and store (the FFT
-  // policy's staging and crop); other policies take C copies made at the boundary. Float layers take C as it is.
-  static constexpr bool converts_storage =
-      (!std::is_same_v<T, C> || !std::is_same_v<W, C>) &&
-      requires { requires detail::conv_impl<P, N, C>::converts_storage; };
+  // The policy reads and writes 16-bit (or fp32-weight) tensors itself on Exec: converting on load and store
+  // (the FFT policy's staging and crop), or handing them to a library that takes them (the vendor policy's
+  // oneDNN, bf16). Other policies take C copies made at the boundary. Float layers take C as it is.
+  template <class Exec>
+  static constexpr bool converts_storage = [] {
+    if constexpr (std::is_same_v<T, C> && std::is_same_v<W, C>)
+      return false;
+    else if constexpr (requires { requires detail::conv_impl<P, N, C>::converts_storage; })
+      return true;
+    else
+      return requires { requires detail::conv_impl<P, N, C>::template stores<Exec, T, W>; };
+  }();
 
  public:
   using value_type = T;
@@ -121,7 +128,7 @@ class conv {
     detail::boundary<Exec, C> io(exec);
     const C* bias_data = io.input(b);
     std::byte* payload = kept ? saved.data() + detail::saved_header_bytes : nullptr;
-    if constexpr (converts_storage) {
+    if constexpr (converts_storage<Exec>) {
       const detail::strided<const T, N> x_in = io.stored_operand(x, reach.x);
       const detail::strided<const W, N> w_in = io.stored_operand(w, reach.w);
       if (const detail::strided<T, N> y_out = io.stored_result(y, scale, reach.y))
@@ -415,7 +422,7 @@ class conv {
                     const tensor& dx_out, const weight_tensor& dw_out, C* dbias, scaling_type scale) {
     const bool spectra = payload != nullptr && kept == keep::spectra && producer.value_or(algorithm_of<P>) == algorithm::fft;
     const bool dx_wanted = dx_out.data() != nullptr, dw_wanted = dw_out.data() != nullptr;
-    if constexpr (converts_storage) {
+    if constexpr (converts_storage<Exec>) {
       const detail::strided<const T, N> dy_in = io.stored_operand(dy, reach.dy);
       const detail::strided<const T, N> x_in =
           dw_wanted && !spectra ? io.stored_operand(x, reach.x) : detail::strided<const T, N>{};

@@ -24,7 +24,9 @@
 #include "../backend/backend.hpp"
 #include "../call.hpp"  // keep
 #include "../config.hpp"
+#include "../detail/bias_gradient.hpp"
 #include "../detail/kernels/tensor_layout.hpp"  // strided
+#include "../element.hpp"
 #include "../error.hpp"
 #include "../executor.hpp"
 #include "../geometry.hpp"
@@ -75,12 +77,21 @@ class conv_impl<vendor, N, T> {
   // Dense row-major tensors only: the libraries are given plain layouts.
   static strided_reach reach(const problem<N>&) { return {}; }
 
-  template <class Exec>
-  void forward(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> w, const T* bias,
-               strided<T, N> y) {
+  // Host: bf16 tensors with bf16 weights go to oneDNN as they are (its bf16 primitives read bf16, accumulate in
+  // f32 and round each output once); other 16-bit layers come as fp32 copies made at the boundary.
+  template <class Exec, class U, class V>
+  static constexpr bool stores = std::is_same_v<Exec, host> && FFTCONV_HAS_ONEDNN && std::is_same_v<T, float> &&
+                                 std::is_same_v<U, bf16> && std::is_same_v<V, bf16>;
+
+  // X, V, D: the storage of x, w, dy (T, or bf16 where `stores`); Y, DX, DW: of the outputs (the same, or T when
+  // conv blends a scaled result from a T copy). The trailing saved-state arguments are unused: the vendor saves
+  // a header only.
+  template <class Exec, class X, class V, class Y>
+  void forward(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const V, N> w, const T* bias,
+               strided<Y, N> y, std::byte* = nullptr, keep = keep::none) {
     if constexpr (usable<Exec>()) {
       if constexpr (std::is_same_v<Exec, host>) {
-        auto& c = host_convolution(p);
+        auto& c = host_convolution<X, Y>(p);
         c.forward(x.data, w.data, bias, y.data, host_workspace(exec, c, pass::forward));
       } else {
         device_convolution(p).forward(exec, x.data, w.data, bias, y.data, workspace_limit_);
@@ -88,11 +99,11 @@ class conv_impl<vendor, N, T> {
     }
   }
 
-  template <class Exec>
-  void backward_data(Exec exec, const problem<N>& p, strided<const T, N> dy, strided<const T, N> w, strided<T, N> dx) {
+  template <class Exec, class D, class V, class DX>
+  void backward_data(Exec exec, const problem<N>& p, strided<const D, N> dy, strided<const V, N> w, strided<DX, N> dx) {
     if constexpr (usable<Exec>()) {
       if constexpr (std::is_same_v<Exec, host>) {
-        auto& c = host_convolution(p);
+        auto& c = host_convolution<D, DX>(p);
         c.backward_data(dy.data, w.data, dx.data, host_workspace(exec, c, pass::backward_data));
       } else {
         device_convolution(p).backward_data(exec, dy.data, w.data, dx.data, workspace_limit_);
@@ -100,17 +111,28 @@ class conv_impl<vendor, N, T> {
     }
   }
 
-  template <class Exec>
-  void backward_filter(Exec exec, const problem<N>& p, strided<const T, N> x, strided<const T, N> dy,
-                       strided<T, N> dw, T* dbias) {
+  template <class Exec, class X, class D, class DW>
+  void backward_filter(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const D, N> dy,
+                       strided<DW, N> dw, T* dbias) {
     if constexpr (usable<Exec>()) {
       if constexpr (std::is_same_v<Exec, host>) {
-        auto& c = host_convolution(p);
+        auto& c = host_convolution<X, DW>(p);
         c.backward_filter(x.data, dy.data, dw.data, dbias, host_workspace(exec, c, pass::backward_filter));
       } else {
         device_convolution(p).backward_filter(exec, x.data, dy.data, dw.data, dbias, workspace_limit_);
       }
     }
+  }
+
+  // The gradients asked for (null: skipped), pass by pass; db alone is the library's fixed-order sum over dy.
+  template <class Exec, class X, class V, class D, class DX, class DW>
+  void backward(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const V, N> w, strided<const D, N> dy,
+                const std::byte*, keep, std::optional<algorithm>, strided<DX, N> dx, strided<DW, N> dw, T* dbias) {
+    if (dx) backward_data(exec, p, dy, w, dx);
+    if (dw)
+      backward_filter(exec, p, x, dy, dw, dbias);
+    else if (dbias != nullptr)
+      bias_gradient(exec, p, dy, dbias);
   }
 
   void weights_changed() {}
@@ -144,7 +166,7 @@ class conv_impl<vendor, N, T> {
   // scratchpads (one area serves them in turn). Creates the primitives it asks about, as a first call would.
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
     if constexpr (vendor_available<host, T>) {
-      auto& c = const_cast<conv_impl*>(this)->host_convolution(p);
+      auto& c = const_cast<conv_impl*>(this)->template host_convolution<T, T>(p);
       std::size_t bytes = 0;
       for (const pass each : {pass::forward, pass::backward_data, pass::backward_filter})
         if (which.has(each))
@@ -162,7 +184,7 @@ class conv_impl<vendor, N, T> {
 #if FFTCONV_HAS_ONEDNN
     if constexpr (vendor_available<host, T>) {
       for (const cached& c : primitives_)
-        if (!c.on_device && c.shape == vendor_shape::of(p))
+        if (!c.on_device && c.shape == vendor_shape::of(p) && c.inputs == c.outputs)
           return static_cast<onednn_convolution*>(c.primitives.get())->implementation(which);
     }
 #endif
@@ -196,14 +218,23 @@ class conv_impl<vendor, N, T> {
   // host-only and CUDA translation units.
   struct cached {
     vendor_shape shape;
+    vendor_element inputs, outputs;
     bool on_device;
     std::shared_ptr<void> primitives;
   };
 
+  template <class U>
+  static constexpr vendor_element element_of = std::is_same_v<U, bf16>     ? vendor_element::bf16
+                                               : std::is_same_v<U, fp16>   ? vendor_element::f16
+                                               : std::is_same_v<U, double> ? vendor_element::f64
+                                                                           : vendor_element::f32;
+
   template <class Convolution, class Make>
-  Convolution& find_or_make(const vendor_shape& shape, bool on_device, Make&& make) {
+  Convolution& find_or_make(const vendor_shape& shape, vendor_element inputs, vendor_element outputs, bool on_device,
+                            Make&& make) {
     for (cached& c : primitives_)
-      if (c.on_device == on_device && c.shape == shape) return *static_cast<Convolution*>(c.primitives.get());
+      if (c.on_device == on_device && c.shape == shape && c.inputs == inputs && c.outputs == outputs)
+        return *static_cast<Convolution*>(c.primitives.get());
     std::size_t held = 0;
     for (const cached& c : primitives_) held += c.on_device == on_device;
     if (held == shapes_kept)
@@ -214,15 +245,18 @@ class conv_impl<vendor, N, T> {
         }
     std::shared_ptr<Convolution> made = make();
     Convolution& result = *made;
-    primitives_.push_back({shape, on_device, std::move(made)});
+    primitives_.push_back({shape, inputs, outputs, on_device, std::move(made)});
     return result;
   }
 
 #if FFTCONV_HAS_ONEDNN
+  // The primitives for p with inputs stored as I and outputs as O (the bias and its gradient stay in T).
+  template <class I, class O>
   onednn_convolution& host_convolution(const problem<N>& p) {
     const vendor_shape shape = vendor_shape::of(p);
-    return find_or_make<onednn_convolution>(
-        shape, false, [&] { return std::make_shared<onednn_convolution>(shape, vendor_element::f32); });
+    const onednn_types types{element_of<I>, element_of<O>, vendor_element::f32};
+    return find_or_make<onednn_convolution>(shape, types.inputs, types.outputs, false,
+                                            [&] { return std::make_shared<onednn_convolution>(shape, types); });
   }
 
   // The pass's reorder buffers and scratchpad, under the workspace limit.
@@ -238,7 +272,8 @@ class conv_impl<vendor, N, T> {
 #if defined(__CUDACC__) && FFTCONV_HAS_CUDNN
   cudnn_convolution& device_convolution(const problem<N>& p) {
     const vendor_shape shape = vendor_shape::of(p);
-    return find_or_make<cudnn_convolution>(shape, true, [&] {
+    const vendor_element element = std::is_same_v<T, double> ? vendor_element::f64 : vendor_element::f32;
+    return find_or_make<cudnn_convolution>(shape, element, element, true, [&] {
       return std::make_shared<cudnn_convolution>(
           shape, std::is_same_v<T, double> ? vendor_element::f64 : vendor_element::f32, options_);
     });

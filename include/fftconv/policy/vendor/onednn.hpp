@@ -96,16 +96,28 @@ inline std::string onednn_version_string() {
   return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
+// The storage type of each role: inputs (x, w, dy), outputs (y, dx, dw) and the bias and its gradient. oneDNN's
+// bf16 primitives read bf16 inputs, accumulate in f32 and write f32 or bf16 outputs, rounding each once.
+struct onednn_types {
+  vendor_element inputs = vendor_element::f32, outputs = vendor_element::f32, bias = vendor_element::f32;
+  static onednn_types all(vendor_element e) { return {e, e, e}; }
+  friend bool operator==(const onednn_types&, const onednn_types&) = default;
+};
+
 class onednn_convolution {
  public:
-  // element: f32 or bf16 (oneDNN 2.x has no f64 and no f16 convolution on the CPU; the vendor policy refuses
-  // those at compile time). training: the forward primitive is forward_training (a backward follows; also the
-  // hint the backward primitives are made from) or forward_inference.
-  onednn_convolution(const vendor_shape& shape, vendor_element element, bool training = true)
-      : shape_(shape), training_(training) {
-    if (element != vendor_element::f32 && element != vendor_element::bf16)
-      fail("vendor: oneDNN runs f32 or bf16 convolutions on the CPU");
-    type_ = element == vendor_element::bf16 ? dnnl_bf16 : dnnl_f32;
+  // types: f32 throughout, or bf16 inputs with f32 or bf16 outputs and bias (oneDNN 2.x has no f64 and no f16
+  // convolution on the CPU; the vendor policy never asks for them). training: the forward primitive is
+  // forward_training (a backward follows; also the hint the backward primitives are made from) or
+  // forward_inference.
+  onednn_convolution(const vendor_shape& shape, onednn_types types, bool training = true)
+      : shape_(shape), types_(types), training_(training) {
+    const auto type_of = [](vendor_element e) {
+      if (e != vendor_element::f32 && e != vendor_element::bf16)
+        fail("vendor: oneDNN runs f32 or bf16 convolutions on the CPU");
+      return e == vendor_element::bf16 ? dnnl_bf16 : dnnl_f32;
+    };
+    const dnnl_data_type_t in = type_of(types.inputs), out = type_of(types.outputs), bias = type_of(types.bias);
     const int n = shape.dims;
     const bool grouped = shape.groups > 1;
     dnnl_dims_t x_dims{shape.batch, shape.in_channels}, y_dims{shape.batch, shape.out_channels}, w_dims{};
@@ -129,14 +141,18 @@ class onednn_convolution {
     const dnnl_format_tag_t activations = n == 1 ? dnnl_ncw : n == 2 ? dnnl_nchw : dnnl_ncdhw;
     const dnnl_format_tag_t weights = grouped ? (n == 1 ? dnnl_goiw : n == 2 ? dnnl_goihw : dnnl_goidhw)
                                               : (n == 1 ? dnnl_oiw : n == 2 ? dnnl_oihw : dnnl_oidhw);
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&x_plain_, 2 + n, x_dims, type_, activations));
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&y_plain_, 2 + n, y_dims, type_, activations));
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&w_plain_, w_rank + n, w_dims, type_, weights));
+    // Each tensor as an input and as an output (types may differ), plain and in any layout.
+    const auto describe = [&](tensor_descs& d, int rank, const dnnl_dims_t dims, dnnl_format_tag_t plain) {
+      FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&d.plain_in, rank, dims, in, plain));
+      FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&d.plain_out, rank, dims, out, plain));
+      FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&d.any_in, rank, dims, in, dnnl_format_tag_any));
+      FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&d.any_out, rank, dims, out, dnnl_format_tag_any));
+    };
+    describe(x_, 2 + n, x_dims, activations);
+    describe(y_, 2 + n, y_dims, activations);
+    describe(w_, w_rank + n, w_dims, weights);
     const dnnl_dims_t bias_dims{shape.out_channels};
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&bias_plain_, 1, bias_dims, type_, dnnl_x));
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&x_any_, 2 + n, x_dims, type_, dnnl_format_tag_any));
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&y_any_, 2 + n, y_dims, type_, dnnl_format_tag_any));
-    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&w_any_, w_rank + n, w_dims, type_, dnnl_format_tag_any));
+    FFTCONV_ONEDNN_CHECK(dnnl_memory_desc_init_by_tag(&bias_plain_, 1, bias_dims, bias, dnnl_x));
     // Zero bits are a zero in f32 and bf16 alike: the bias of a forward without one, and where a backward_filter
     // without dbias puts the bias gradient the primitive computes anyway.
     zeros_.assign(static_cast<std::size_t>(shape.out_channels), 0.0f);
@@ -147,6 +163,7 @@ class onednn_convolution {
   onednn_convolution& operator=(const onednn_convolution&) = delete;
 
   const vendor_shape& shape() const noexcept { return shape_; }
+  const onednn_types& types() const noexcept { return types_; }
 
   // Creates the pass's primitive (and the forward one it is made from) unless it exists.
   void prepare(pass which) {
@@ -160,17 +177,18 @@ class onednn_convolution {
     switch (which) {
       case pass::forward:
         FFTCONV_ONEDNN_CHECK(dnnl_dilated_convolution_forward_desc_init(
-            &desc, training_ ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_auto, &x_any_,
-            &w_any_, &bias_plain_, &y_any_, strides_, dilates_, padding_l_, padding_r_));
+            &desc, training_ ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_auto, &x_.any_in,
+            &w_.any_in, &bias_plain_, &y_.any_out, strides_, dilates_, padding_l_, padding_r_));
         break;
       case pass::backward_data:
         FFTCONV_ONEDNN_CHECK(dnnl_dilated_convolution_backward_data_desc_init(
-            &desc, dnnl_convolution_auto, &x_any_, &w_any_, &y_any_, strides_, dilates_, padding_l_, padding_r_));
+            &desc, dnnl_convolution_auto, &x_.any_out, &w_.any_in, &y_.any_in, strides_, dilates_, padding_l_,
+            padding_r_));
         break;
       case pass::backward_filter:
         FFTCONV_ONEDNN_CHECK(dnnl_dilated_convolution_backward_weights_desc_init(
-            &desc, dnnl_convolution_auto, &x_any_, &w_any_, &bias_plain_, &y_any_, strides_, dilates_, padding_l_,
-            padding_r_));
+            &desc, dnnl_convolution_auto, &x_.any_in, &w_.any_out, &bias_plain_, &y_.any_in, strides_, dilates_,
+            padding_l_, padding_r_));
         break;
     }
     const_dnnl_primitive_desc_t hint = which == pass::forward ? nullptr : forward_.descriptor.get();
@@ -188,19 +206,19 @@ class onednn_convolution {
                                             onednn_engine(), DNNL_MEMORY_NONE));
     switch (which) {
       case pass::forward:
-        s.operands[0] = operand(x_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, DNNL_ARG_SRC, place);
-        s.operands[1] = operand(w_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, DNNL_ARG_WEIGHTS, place);
-        s.operands[2] = operand(y_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false, DNNL_ARG_DST, place);
+        s.operands[0] = operand(x_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, DNNL_ARG_SRC, place);
+        s.operands[1] = operand(w_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, DNNL_ARG_WEIGHTS, place);
+        s.operands[2] = operand(y_.plain_out, *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false, DNNL_ARG_DST, place);
         break;
       case pass::backward_data:
-        s.operands[0] = operand(y_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), true, DNNL_ARG_DIFF_DST, place);
-        s.operands[1] = operand(w_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, DNNL_ARG_WEIGHTS, place);
-        s.operands[2] = operand(x_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), false, DNNL_ARG_DIFF_SRC, place);
+        s.operands[0] = operand(y_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), true, DNNL_ARG_DIFF_DST, place);
+        s.operands[1] = operand(w_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, DNNL_ARG_WEIGHTS, place);
+        s.operands[2] = operand(x_.plain_out, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), false, DNNL_ARG_DIFF_SRC, place);
         break;
       case pass::backward_filter:
-        s.operands[0] = operand(x_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, DNNL_ARG_SRC, place);
-        s.operands[1] = operand(y_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), true, DNNL_ARG_DIFF_DST, place);
-        s.operands[2] = operand(w_plain_, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), false, DNNL_ARG_DIFF_WEIGHTS, place);
+        s.operands[0] = operand(x_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, DNNL_ARG_SRC, place);
+        s.operands[1] = operand(y_.plain_in, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), true, DNNL_ARG_DIFF_DST, place);
+        s.operands[2] = operand(w_.plain_out, *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), false, DNNL_ARG_DIFF_WEIGHTS, place);
         break;
     }
     if (which != pass::backward_data)
@@ -351,11 +369,16 @@ class onednn_convolution {
     FFTCONV_ONEDNN_CHECK(dnnl_stream_wait(stream));
   }
 
+  struct tensor_descs {
+    dnnl_memory_desc_t plain_in{}, plain_out{}, any_in{}, any_out{};
+  };
+
   vendor_shape shape_;
+  onednn_types types_;
   bool training_ = true;
-  dnnl_data_type_t type_ = dnnl_f32;
   dnnl_dims_t strides_{}, dilates_{}, padding_l_{}, padding_r_{};
-  dnnl_memory_desc_t x_plain_{}, y_plain_{}, w_plain_{}, bias_plain_{}, x_any_{}, y_any_{}, w_any_{};
+  tensor_descs x_, y_, w_;
+  dnnl_memory_desc_t bias_plain_{};
   std::vector<float> zeros_, discarded_;
   step forward_, backward_data_, backward_filter_;
 };
