@@ -14,6 +14,11 @@
 
 #include "request.hpp"
 
+// No vendor library in the extension (python/CMakeLists.txt): automatic has no vendor candidate here, and no
+// translation unit may call oneDNN or cuDNN, whose system copies would meet torch's own in one process.
+static_assert(!FFTCONV_HAS_ONEDNN && !FFTCONV_HAS_CUDNN,
+              "fftconv's PyTorch extension is built with FFTCONV_HAS_ONEDNN=0 and FFTCONV_HAS_CUDNN=0");
+
 namespace fftconv_torch::detail {
 
 template <int N>

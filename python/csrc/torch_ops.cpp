@@ -182,6 +182,12 @@ policy_kind parse_policy(const std::string& name) {
   if (name == "im2col") return policy_kind::im2col;
   if (name == "naive") return policy_kind::naive;
   if (name == "auto") return policy_kind::automatic;
+  // The extension is built with FFTCONV_HAS_ONEDNN=0 and FFTCONV_HAS_CUDNN=0 (python/CMakeLists.txt says why).
+  TORCH_CHECK_VALUE(name != "vendor",
+                    "fftconv: policy \"vendor\" is not in the PyTorch package: the extension is built without oneDNN "
+                    "and cuDNN because torch already carries its own oneDNN 3.x (inside libtorch_cpu.so) and cuDNN "
+                    "(the nvidia-cudnn wheel), whose exported symbols share names with the system's oneDNN 2.x and "
+                    "cuDNN; use torch.nn.Conv1d/2d/3d for the vendor's convolution, or policy \"auto\"");
   TORCH_CHECK_VALUE(false, "fftconv: policy must be \"fft\", \"im2col\", \"naive\" or \"auto\", got \"", name, "\"");
 }
 

@@ -1,6 +1,9 @@
 """The operators: opcheck, gradcheck, parity with torch.nn.functional, layouts, refusals."""
 
+import os
 import random
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -247,3 +250,43 @@ def test_inputs_refilled_in_place_are_read_afresh(policy):
         reference_y.backward(dy)
         assert relative_l2(dx, x64.grad) <= 1e-12
         assert relative_l2(dw, w64.grad) <= 1e-12
+
+
+class TestNoVendorPolicy:
+    """The C++ library's fftconv::vendor is left out of the package (python/README.md, "Why no vendor policy"):
+    every entry point refuses the name with the reason, and no vendor library is linked or loaded."""
+
+    x = torch.randn(1, 2, 8, 8)
+    w = torch.randn(3, 2, 3, 3)
+
+    def test_functional_refuses_vendor(self):
+        with pytest.raises(ValueError, match="policy 'vendor' is not in the PyTorch package.*oneDNN"):
+            fftconv.functional.conv2d(self.x, self.w, policy="vendor")
+
+    def test_module_refuses_vendor(self):
+        with pytest.raises(ValueError, match="FFTConv2d: policy 'vendor' is not in the PyTorch package"):
+            fftconv.nn.FFTConv2d(2, 3, 3, policy="vendor")
+
+    def test_operator_refuses_vendor(self):
+        with pytest.raises(ValueError, match="policy \"vendor\" is not in the PyTorch package.*cuDNN"):
+            forward_op(self.x, self.w, None, [1, 1], [0, 0], [0, 0], [1, 1], 1, "vendor", False)
+
+    def test_vendor_is_not_a_listed_policy(self):
+        assert "vendor" not in fftconv.POLICIES
+
+    def test_no_vendor_library_is_loaded(self):
+        """automatic runs without a vendor candidate: after an 'auto' call neither the system's oneDNN nor a
+        cuDNN other than torch's is mapped, and the extension itself needs neither."""
+        maps = "/proc/self/maps"
+        if not os.path.exists(maps):
+            pytest.skip("no /proc/self/maps here")
+        fftconv.functional.conv2d(self.x, self.w, policy="auto")
+        loaded = {line.split()[-1] for line in open(maps) if "/" in line}
+        assert not [p for p in loaded if "libdnnl" in os.path.basename(p)]
+        assert not [p for p in loaded if "libcudnn" in os.path.basename(p) and "site-packages" not in p]
+        readelf = shutil.which("readelf")
+        if readelf:
+            dynamic = subprocess.run([readelf, "-d", fftconv._C.__file__], capture_output=True, text=True,
+                                     check=True).stdout
+            needed = [line for line in dynamic.splitlines() if "(NEEDED)" in line]
+            assert needed and not [line for line in needed if "dnnl" in line or "cudnn" in line], needed

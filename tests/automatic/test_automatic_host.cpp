@@ -18,9 +18,11 @@ struct host_executor {
 };
 }  // namespace
 
-TEST_CASE("automatic host: 1x1 -> im2col, measured (model-pruned and exhaustive) and modelled") {
+TEST_CASE("automatic host: 1x1 -> im2col or vendor, measured (model-pruned and exhaustive) and modelled") {
+  // A plain GEMM either way: oneDNN's (vendor, where it is on) or OpenBLAS's (im2col).
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive, automatic_mode::heuristic})
-    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::pointwise_layer(), mode, {fftconv::algorithm::im2col});
+    automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::pointwise_layer(), mode,
+                                        {fftconv::algorithm::im2col, fftconv::algorithm::vendor});
 }
 
 TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured (model-pruned and exhaustive) and modelled") {
@@ -28,15 +30,15 @@ TEST_CASE("automatic host: 1->1 150² k=51 -> fft, measured (model-pruned and ex
     automatic_checks::check_pick<float>(fftconv::host{}, automatic_checks::large_kernel_layer(), mode, {fftconv::algorithm::fft});
 }
 
-TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive or im2col modelled, the fastest timed when measured", T, float, double) {
-  // The model picks naive or im2col here. The tiled fft runs this layer close to im2col, so the measured modes
-  // may keep any candidate they timed fastest on that run.
+TEST_CASE_TEMPLATE("automatic host: 3x3 on 8x8 -> naive, im2col or vendor modelled, the fastest timed when measured", T, float, double) {
+  // The model picks naive or im2col here, or vendor where it runs (float with oneDNN). The tiled fft runs this
+  // layer close to im2col, so the measured modes may keep any candidate they timed fastest on that run.
   using fftconv::algorithm;
   automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), automatic_mode::heuristic,
-                                  {algorithm::naive, algorithm::im2col});
+                                  {algorithm::naive, algorithm::im2col, algorithm::vendor});
   for (automatic_mode mode : {automatic_mode::measure, automatic_mode::exhaustive})
     automatic_checks::check_pick<T>(fftconv::host{}, automatic_checks::tiny_image_layer(), mode,
-                                    {algorithm::naive, algorithm::im2col, algorithm::fft});
+                                    {algorithm::naive, algorithm::im2col, algorithm::fft, algorithm::vendor});
 }
 
 TEST_CASE("automatic host: a cache hit does not time again, and clear makes the next layer time") {
@@ -72,7 +74,8 @@ TEST_CASE_TEMPLATE("automatic host: backward runs the algorithm that wrote the s
   automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::large_kernel_layer(),
                                                               {fftconv::algorithm::fft}, "automatic_saved_state_host_test.txt");
   automatic_checks::check_saved_state_read_by_its_producer<T>(fftconv::host{}, automatic_checks::tiny_image_layer(),
-                                                              {fftconv::algorithm::naive, fftconv::algorithm::im2col}, "automatic_saved_state_host_test.txt");
+                                                              {fftconv::algorithm::naive, fftconv::algorithm::im2col, fftconv::algorithm::vendor},
+                                                              "automatic_saved_state_host_test.txt");
 }
 
 TEST_CASE("automatic host: backward without a saved state, each set of gradients, modelled and measured") {
@@ -126,20 +129,20 @@ TEST_CASE("automatic host: the cost model is deterministic and ranks the clear c
   CHECK(large.total(algorithm::fft) * 4 < large.total(algorithm::im2col));
   CHECK(large.total(algorithm::fft) * 4 < large.total(algorithm::naive));
   const auto again = model(automatic_checks::large_kernel_layer());
-  for (int c = 0; c < 3; ++c)
+  for (int c = 0; c < fftconv::algorithm_count; ++c)
     for (int pass = 0; pass < 3; ++pass) CHECK(again.seconds[c][pass] == large.seconds[c][pass]);
   // Undeclared passes cost nothing.
   const auto g = testing_support::geometry_of<2>(automatic_checks::tiny_image_layer());
   const auto p = fftconv::detail::make_problem<2>(g, 2, {8, 8});
   const auto inference =
       fftconv::detail::model_costs<2>(p, fftconv::passes::inference(), sizeof(float), fftconv::detail::host_tuning.rates);
-  for (int c = 0; c < 3; ++c) {
+  for (int c = 0; c < fftconv::algorithm_count; ++c) {
     CHECK(inference.seconds[c][0] > 0);
     CHECK(inference.seconds[c][1] == 0);
     CHECK(inference.seconds[c][2] == 0);
   }
   // A step is a forward and one combined backward: its data and filter parts.
-  for (algorithm c : {algorithm::naive, algorithm::im2col, algorithm::fft}) {
+  for (algorithm c : fftconv::algorithms) {
     const auto& s = large.seconds[static_cast<int>(c)];
     CHECK(large.forward(c) == s[0]);
     CHECK(large.backward(c) == s[1] + s[2]);

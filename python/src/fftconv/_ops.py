@@ -15,6 +15,23 @@ from . import _C
 
 POLICIES = ("fft", "im2col", "naive", "auto")
 
+# The C++ library's fftconv::vendor (oneDNN 2.x on the host, cuDNN on the device) is left out of this package:
+# torch carries its own oneDNN (3.x, inside libtorch_cpu.so) and cuDNN (the nvidia-cudnn wheel), and the system
+# copies the library would link share symbol names with them (python/README.md, "Why no vendor policy").
+VENDOR_REFUSAL = ("policy 'vendor' is not in the PyTorch package: the extension is built without oneDNN and cuDNN "
+                  "(FFTCONV_HAS_ONEDNN=0, FFTCONV_HAS_CUDNN=0) because torch already carries its own oneDNN 3.x "
+                  "(inside libtorch_cpu.so) and cuDNN (the nvidia-cudnn wheel), whose exported symbols share "
+                  "names with the system's oneDNN 2.x and cuDNN, so calls into one copy can bind to the other; "
+                  "use torch.nn.Conv1d/2d/3d for the vendor's convolution, or policy='auto'")
+
+
+def check_policy(owner: str, policy) -> None:
+    """Raises ValueError, naming owner, unless policy is one of POLICIES (with the reason for 'vendor')."""
+    if policy == "vendor":
+        raise ValueError(f"{owner}: {VENDOR_REFUSAL}")
+    if policy not in POLICIES:
+        raise ValueError(f"{owner}: policy must be one of {POLICIES}, got {policy!r}")
+
 
 def release_layers() -> None:
     """Frees the cached layers no call is running on: their FFT plans, workspace and automatic's candidates."""

@@ -6,7 +6,8 @@ plus:
 
 - padding per side: a tuple of (before, after) pairs, one per spatial dim, or 'causal' (all dilation*(k-1) zeros
   before the input, none after: output t sees inputs <= t);
-- policy: 'fft' (default), 'im2col', 'naive' or 'auto' (measured per shape on the first call);
+- policy: 'fft' (default), 'im2col', 'naive' or 'auto' (measured per shape on the first call); the C++
+  library's 'vendor' is refused here (python/README.md says why);
 - keep: 'spectra' (default) saves the FFT policy's transformed input and weights for backward, so a training
   step transforms dy only; 'none' saves a header and transforms x and w again in backward (less memory).
   Nothing is saved when no input requires a gradient.
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._ops import POLICIES
+from ._ops import check_policy
 
 Padding = int | str | Sequence[int] | Sequence[Sequence[int]]
 
@@ -69,8 +70,7 @@ def _convolution(rank: int, input: torch.Tensor, weight: torch.Tensor, bias, str
         raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"{name}: weight must be a Tensor, got {type(weight).__name__}")
-    if policy not in POLICIES:
-        raise ValueError(f"{name}: policy must be one of {POLICIES}, got {policy!r}")
+    check_policy(name, policy)
     if keep not in ("spectra", "none"):
         raise ValueError(f"{name}: keep must be 'spectra' or 'none', got {keep!r}")
     if weight.dim() != rank + 2:

@@ -13,7 +13,7 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.utils import _ntuple
 
 from . import functional as F
-from ._ops import POLICIES
+from ._ops import check_policy
 
 
 class _FFTConvNd(_ConvNd):
@@ -24,8 +24,7 @@ class _FFTConvNd(_ConvNd):
                  dtype=None, *, policy: str = "fft", keep: str = "spectra") -> None:
         n = self._rank
         kernel_size, stride, dilation = _ntuple(n)(kernel_size), _ntuple(n)(stride), _ntuple(n)(dilation)
-        if policy not in POLICIES:
-            raise ValueError(f"{type(self).__name__}: policy must be one of {POLICIES}, got {policy!r}")
+        check_policy(type(self).__name__, policy)
         if keep not in ("spectra", "none"):
             raise ValueError(f"{type(self).__name__}: keep must be 'spectra' or 'none', got {keep!r}")
         low, high = F.padding_sides(padding, kernel_size, stride, dilation)
