@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   }
   try {
     const std::string device = resolve_device(o);
+    // Refused before the data are loaded where this translation unit can tell (the GPU's answer comes from
+    // with_policy, compiled with nvcc).
+    if (device == "host" && !lenet::runs_on_executor<fftconv::host>(o.policy))
+      throw lenet::policy_unavailable(lenet::unavailable_reason<fftconv::host>(o.policy));
     const lenet::dataset_split data = load(o);
     std::printf("train_lenet: %s, %lld training / %lld test images of %lldx%lldx%lld; policy %s, device %s, "
                 "batch %lld, lr %g, momentum %g, seed %llu, epochs %lld\n",
@@ -95,6 +99,9 @@ int main(int argc, char** argv) {
     lenet::run_training(fftconv::host{}, o, data);
     return 0;
   } catch (const lenet::usage_error& e) {
+    std::fprintf(stderr, "train_lenet: %s\n", e.what());
+    return 2;
+  } catch (const lenet::policy_unavailable& e) {
     std::fprintf(stderr, "train_lenet: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -33,8 +33,9 @@ class usage_error : public std::invalid_argument {
 inline std::string usage(std::string_view program) {
   return "usage: " + std::string(program) +
          " [options]\n"
-         "  --policy " + policy_names() + "   convolution algorithm (default fft; auto: the fastest per\n"
-         "                      layer, timed on its first call)\n"
+         "  --policy " + policy_names() + "   convolution algorithm (default fft; vendor: oneDNN on\n"
+         "                      the host, cuDNN on the GPU, where fftconv was built with them; auto: the fastest\n"
+         "                      per layer, timed on its first call)\n"
          "  --dataset fashion-mnist|cifar10   (default fashion-mnist)\n"
          "  --data DIR          dataset directory (default for fashion-mnist: /usr/share/datasets/fashion-mnist;\n"
          "                      for cifar10: the directory holding data_batch_1..5.bin and test_batch.bin)\n"

@@ -191,7 +191,7 @@ class session {
 // and test accuracy to stdout. Returns the last test accuracy (a fraction).
 template <class Exec>
 double run_training(const Exec& exec, const options& o, const dataset_split& data) {
-  return with_policy(o.policy, [&]<class Policy>(std::type_identity<Policy>) {
+  return with_policy<Exec>(o.policy, [&]<class Policy>(std::type_identity<Policy>) {
     session<Exec, Policy> s(exec, data, o.batch, sgd{o.learning_rate, o.momentum}, o.seed);
     double accuracy = 0;
     for (std::int64_t epoch = 1; epoch <= o.epochs; ++epoch) {

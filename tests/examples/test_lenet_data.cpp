@@ -6,6 +6,9 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "lenet/data.hpp"
 #include "lenet/options.hpp"
@@ -245,4 +248,23 @@ TEST_CASE("command line: defaults, every flag, and errors that name the flag") {
   check_throws_naming<usage_error>([&] { parse({"--seed"}); }, {"--seed", "needs a value"});
   check_throws_naming<usage_error>([&] { parse({"--colour", "red"}); }, {"--colour"});
   check_throws_naming<usage_error>([&] { parse({"--dataset", "cifar10"}); }, {"cifar10", "--data"});
+}
+
+TEST_CASE("--policy vendor: parsed in every build, run where the executor's vendor library is built in, else refused") {
+  std::vector<const char*> argv{"train_lenet", "--policy", "vendor"};
+  CHECK(lenet::parse_options(static_cast<int>(argv.size()), argv.data()).policy == "vendor");
+  CHECK(lenet::runs_on_executor<fftconv::host>("vendor") == (FFTCONV_HAS_ONEDNN != 0));
+  CHECK(lenet::runs_on_executor<fftconv::host>("fft"));
+  CHECK_FALSE(lenet::runs_on_executor<fftconv::host>("winograd"));
+  // Outside nvcc no translation unit has cuDNN, so the device's refusal can be checked in every build; the
+  // callback is never instantiated for vendor on an executor it does not run on.
+  const auto call = [](std::string_view name) {
+    return lenet::with_policy<fftconv::device>(name, []<class Policy>(std::type_identity<Policy>) { return 1; });
+  };
+  CHECK(call("fft") == 1);
+  check_throws_naming<lenet::policy_unavailable>([&] { call("vendor"); }, {"--policy vendor", "cuDNN", "--device gpu"});
+  if (!FFTCONV_HAS_ONEDNN)
+    check_throws_naming<lenet::policy_unavailable>(
+        [] { lenet::with_policy<fftconv::host>("vendor", []<class Policy>(std::type_identity<Policy>) { return 1; }); },
+        {"--policy vendor", "oneDNN", "--device host"});
 }
