@@ -36,9 +36,10 @@ def load_pyplot():
 
 SWEEPS = ["functional_input", "functional_kernel", "functional_dims", "network_input", "network_kernel",
           "network_batch", "scale", "depthwise", "stem", "causal"]
+# vendor (the policy: oneDNN / cuDNN through fftconv::conv) in the baseline's hue, a shade apart.
 COLORS = {"cudnn": "black", "onednn": "tab:green", "naive": "tab:gray", "im2col": "tab:blue", "fft": "tab:red",
-          "automatic": "tab:purple"}
-MARKERS = {"cudnn": "s", "onednn": "D", "naive": "x", "im2col": "o", "fft": "^", "automatic": "v"}
+          "vendor": "tab:olive", "automatic": "tab:purple"}
+MARKERS = {"cudnn": "s", "onednn": "D", "naive": "x", "im2col": "o", "fft": "^", "vendor": "P", "automatic": "v"}
 
 
 def device_title(doc):

@@ -50,6 +50,8 @@ import torch
 
 import fftconv
 
+# The C++ bench's names. No "vendor": the PyTorch package leaves fftconv::vendor out (python/README.md, "Why no
+# vendor policy"), and torch's own convolution, this script's baseline, is the vendor's (oneDNN / cuDNN) here.
 POLICY_IMPL = {"fft": "fft", "im2col": "im2col", "naive": "naive", "auto": "automatic"}  # the C++ bench's names
 TOLERANCE = {"y": 1e-4, "dx": 1e-4, "dw": 1e-3, "db": 1e-3}
 
