@@ -125,9 +125,22 @@ class conv_impl<vendor, N, T> {
   }
 
   // The gradients asked for (null: skipped), pass by pass; db alone is the library's fixed-order sum over dy.
+  // Both passes' primitives (or algorithms) are made, and their workspace checked against the limit, before
+  // either runs, so that a refusal leaves dx unwritten too.
   template <class Exec, class X, class V, class D, class DX, class DW>
   void backward(Exec exec, const problem<N>& p, strided<const X, N> x, strided<const V, N> w, strided<const D, N> dy,
                 const std::byte*, keep, std::optional<algorithm>, strided<DX, N> dx, strided<DW, N> dw, T* dbias) {
+    if constexpr (usable<Exec>()) {
+      if (dx && dw) {
+        if constexpr (std::is_same_v<Exec, host>) {
+          (void)host_workspace(exec, host_convolution<D, DX>(p), pass::backward_data);
+          (void)host_workspace(exec, host_convolution<X, DW>(p), pass::backward_filter);
+        } else {
+          device_convolution(p).prepare(exec, pass::backward_data, workspace_limit_);
+          device_convolution(p).prepare(exec, pass::backward_filter, workspace_limit_);
+        }
+      }
+    }
     if (dx) backward_data(exec, p, dy, w, dx);
     if (dw)
       backward_filter(exec, p, x, dy, dw, dbias);
