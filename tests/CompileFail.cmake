@@ -14,3 +14,11 @@ fftconv_add_compile_fail_test(device_from_host_compiler device_from_host_compile
 fftconv_add_compile_fail_test(integer_elements integer_elements.cpp "T must be float, double, fftconv::bf16")
 fftconv_add_compile_fail_test(weights_wider_than_float weights_wider_than_float.cpp
                               "the weights. type W must be T, or float when T is 16-bit")
+# fftconv::vendor on the host: double, which oneDNN lacks on the CPU (only where oneDNN is on; without it the
+# next case's message comes first), and any layer in a translation unit without oneDNN.
+if(FFTCONV_HAVE_ONEDNN)
+  fftconv_add_compile_fail_test(vendor_double_on_host vendor_double_on_host.cpp
+                                "fftconv::vendor on fftconv::host: oneDNN has no double convolution on the CPU")
+endif()
+fftconv_add_compile_fail_test(vendor_without_onednn vendor_without_onednn.cpp
+                              "fftconv::vendor on fftconv::host needs oneDNN 2.x")
