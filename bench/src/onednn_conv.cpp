@@ -90,8 +90,9 @@ void onednn_conv::build(const baseline_shape& s, onednn_passes passes, onednn_da
   if ((passes.backward_data || passes.backward_filter) && !passes.training)
     throw std::invalid_argument("onednn_conv: backward passes need the forward_training primitive");
   state& st = *state_;
-  onednn_convolution& c = st.convolution.emplace(
-      to_vendor_shape(s), data == onednn_data::bf16 ? vendor_element::bf16 : vendor_element::f32, passes.training);
+  const vendor_element element = data == onednn_data::bf16 ? vendor_element::bf16 : vendor_element::f32;
+  onednn_convolution& c = st.convolution.emplace(to_vendor_shape(s), fftconv::detail::onednn_types::all(element),
+                                                 passes.training);
   const int activations = 2 + s.dims, weights = (s.groups > 1 ? 3 : 2) + s.dims;
   using fftconv::pass;
   // Primitive creation, outside the timed region (as cuDNN's algorithm search is on the GPU).
