@@ -2,6 +2,8 @@
 // What the consumers check, written as an outside user would write it. One 2D layer (padding, stride 2,
 // dilation 2, groups 2):
 //   check<Policy>  one forward, NCHW, against a direct sum written here;
+//   check_automatic the same through fftconv::automatic, and whether the vendor's library was among its
+//                  candidates exactly where the build turned it on (FFTCONV_HAS_ONEDNN on the host);
 //   train<Policy>  a few SGD steps fitting a fixed target: forward with a saved state, then one backward for dx,
 //                  dw and dbias, activations NCHW or channels-last (NHWC memory seen as N, C, H, W through
 //                  layout_stride), every byte fftconv allocates going through the consumer's own resource.
@@ -207,6 +209,32 @@ bool check(const char* name, Exec exec) {
   const double error = relative_error(y, direct(x, w, bias, std::vector<float>(y.size()), ye, false).y);
   std::printf("%s forward: relative L2 error %.3g\n", name, error);
   return error <= 1e-5;
+}
+
+// fftconv::automatic: one forward as check does, then its choice: the vendor candidate (oneDNN on the host, cuDNN
+// on the device) is timed where the build has the library and skipped, with the reason, where it has not.
+template <class Memory, class Exec>
+bool check_automatic(const char* name, Exec exec, bool vendor_built) {
+  Memory memory(exec);
+  fftconv::conv<2, float, fftconv::automatic> layer(layer_geometry);
+  const extents4 ye = layer.output_extents(x_extents);
+  const auto x = values(count(x_extents), 1), w = values(count(w_extents), 2), bias = values(out_channels, 3);
+  std::vector<float> y(count(ye));
+  memory.put(x), memory.put(w), memory.put(bias);
+  layer.forward(exec, fftconv::make_view(memory.at(x), x_extents), fftconv::make_view(memory.at(w), w_extents),
+                memory.at(bias), fftconv::make_view(memory.at(y), ye));
+  memory.get(y);
+  const double error = relative_error(y, direct(x, w, bias, std::vector<float>(y.size()), ye, false).y);
+  const fftconv::automatic_choice& choice = layer.choice();
+  const auto vendor = std::size_t(fftconv::algorithm::vendor);
+  const bool listed = choice.policy.has_value() && choice.candidates.size() > vendor;
+  const bool considered = listed && choice.candidates[vendor].considered;
+  const bool vendor_ok = listed && considered == vendor_built && (considered || !choice.candidates[vendor].skipped.empty());
+  std::printf("%s forward: relative L2 error %.3g, ran %s; vendor candidate %s%s%s\n", name, error,
+              listed ? fftconv::to_string(*choice.policy) : "?", considered ? "timed" : "left out: ",
+              listed && !considered ? choice.candidates[vendor].skipped.c_str() : "",
+              vendor_ok ? "" : (vendor_built ? "  <- FAILED: the build has it" : "  <- FAILED: the build has it not"));
+  return error <= 1e-5 && vendor_ok;
 }
 
 // ---- 16-bit activations with fp32 weights (the host: __nv_bfloat16 from the toolkit's headers) ---------------

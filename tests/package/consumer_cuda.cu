@@ -81,6 +81,10 @@ int main() try {
   bool ok = check<fftconv::naive, device_memory>("device naive", fftconv::device{stream});
   ok = check<fftconv::im2col, device_memory>("device im2col", fftconv::device{stream}) && ok;
   ok = check<fftconv::fft, device_memory>("device fft", fftconv::device{stream}) && ok;
+  ok = check_automatic<device_memory>("device automatic", fftconv::device{stream}, FFTCONV_HAS_CUDNN) && ok;
+#if FFTCONV_HAS_CUDNN  // fftconv::vendor on the device does not compile without cuDNN
+  ok = check<fftconv::vendor, device_memory>("device vendor", fftconv::device{stream}) && ok;
+#endif
   {
     stream_ordered_resource resource;  // outlives the layers that allocate from it
     for (const bool channels_last : {false, true}) {

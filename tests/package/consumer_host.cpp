@@ -21,12 +21,23 @@ int main() try {
   ok = check<fftconv::fft, host_memory>("host fft", fftconv::host{}) && ok;
   ok = check_bf16<fftconv::fft>("host fft") && ok;
   ok = check_bf16<fftconv::im2col>("host im2col") && ok;
+  // automatic with or without its vendor candidate, as the build says (the nocmake.gxx_without_onednn recipe
+  // builds this file with -DFFTCONV_HAS_ONEDNN=0 and no -ldnnl).
+  ok = check_automatic<host_memory>("host automatic", fftconv::host{}, FFTCONV_HAS_ONEDNN) && ok;
+#if FFTCONV_HAS_ONEDNN  // fftconv::vendor on the host does not compile without oneDNN
+  ok = check<fftconv::vendor, host_memory>("host vendor", fftconv::host{}) && ok;
+#endif
 
   aligned_new_resource resource;  // outlives the layers that allocate from it
   for (const bool channels_last : {false, true}) {
     ok = train<fftconv::fft, host_memory>("host fft", channels_last, fftconv::host{&resource}, resource) && ok;
     ok = train<fftconv::im2col, host_memory>("host im2col", channels_last, fftconv::host{&resource}, resource) && ok;
+#if FFTCONV_HAS_ONEDNN
+    ok = train<fftconv::vendor, host_memory>("host vendor", channels_last, fftconv::host{&resource}, resource) && ok;
+#endif
   }
+  std::printf("consumer_host: fftconv::vendor on the host %s (FFTCONV_HAS_ONEDNN=%d)\n",
+              FFTCONV_HAS_ONEDNN ? "checked" : "not built", int(FFTCONV_HAS_ONEDNN));
   return ok ? 0 : 1;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "consumer_host: %s\n", e.what());
