@@ -178,17 +178,17 @@ class conv_impl<vendor, N, T> {
   // The host workspace a step of `which` passes holds for p: the largest of its passes' reorder buffers and
   // scratchpads (one area serves them in turn). Creates the primitives it asks about, as a first call would.
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
+#if FFTCONV_HAS_ONEDNN
     if constexpr (vendor_available<host, T>) {
       auto& c = const_cast<conv_impl*>(this)->template host_convolution<T, T>(p);
       std::size_t bytes = 0;
       for (const pass each : {pass::forward, pass::backward_data, pass::backward_filter})
-        if (which.has(each))
-          bytes = std::max(bytes, c.workspace_bytes(each));
+        if (which.has(each)) bytes = std::max(bytes, c.workspace_bytes(each));
       return bytes;
-    } else {
-      (void)p, (void)which;
-      return 0;
     }
+#endif
+    (void)p, (void)which;
+    return 0;
   }
 
   // What the library runs for p's pass (the host's oneDNN implementation and layouts), or empty where it has
@@ -212,7 +212,7 @@ class conv_impl<vendor, N, T> {
   template <class Exec>
   static constexpr bool usable() {
     if constexpr (std::is_same_v<Exec, host>) {
-      static_assert(FFTCONV_HAS_ONEDNN,
+      static_assert(FFTCONV_HAS_ONEDNN || dependent_false<Exec>,
                     "fftconv::vendor on fftconv::host needs oneDNN 2.x (libdnnl-dev): link fftconv::host with oneDNN "
                     "found so that FFTCONV_HAS_ONEDNN=1 (plain builds: <oneapi/dnnl/dnnl.h> visible and -ldnnl), or run "
                     "on fftconv::device, or use another policy");
