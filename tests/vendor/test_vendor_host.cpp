@@ -384,6 +384,23 @@ TEST_CASE("vendor host: workspace_bytes(x, passes) is what a step holds, and a l
   }
 }
 
+TEST_CASE_TEMPLATE("vendor host: workspace_bytes(x, passes) of a 16-bit layer is what its step holds", W, fftconv::bf16, float) {
+  // bf16 with bf16 weights runs oneDNN's bf16 primitives (their own reorders and scratchpad); bf16 with float
+  // weights, fp32 ones on copies. The prediction must be of the primitives the calls run.
+  const host h;
+  using T = fftconv::bf16;
+  const reference::layer L = conv3x3_layer();
+  fftconv::conv<2, T, fftconv::vendor, W> layer(geometry_of<2>(L));
+  precision16::layer_inputs<2, T, W, host> in(h, L, 70);
+  const std::size_t predicted = layer.workspace_bytes(in.xe);
+  precision16::layer_outputs<2, T, W, host> out(in);
+  layer.forward(h, in.xv(), in.wv(), in.bias_buffer.data(), out.yv());
+  layer.backward(h, in.xv(), in.wv(), in.dyv(), {}, out.all_gradients());
+  CHECK(predicted > 0);
+  CHECK(layer.workspace_bytes() == predicted);
+  CHECK(layer.workspace_bytes(in.xe) == predicted);
+}
+
 // ---- saved states -----------------------------------------------------------------------------------------------
 
 TEST_CASE("vendor host: forward's saved state is a header naming vendor, read back by backward") {
