@@ -248,7 +248,9 @@ class conv {
   std::size_t workspace_bytes(const std::array<std::int64_t, R>& input, const passes& which = passes::training(),
                               keep kept = keep::spectra) const {
     const detail::problem<N> p = problem_of(input);
-    if constexpr (requires { impl_.held_workspace_bytes(p, which, kept); })
+    if constexpr (converts_storage<host> && requires { impl_.template held_workspace_bytes<T>(p, which, kept); })
+      return impl_.template held_workspace_bytes<T>(p, which, kept);  // the policy's own 16-bit workspace
+    else if constexpr (requires { impl_.held_workspace_bytes(p, which, kept); })
       return impl_.held_workspace_bytes(p, which, kept);
     else
       return 0;

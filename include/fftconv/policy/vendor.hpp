@@ -117,10 +117,13 @@ class conv_impl<vendor, N, T> {
     if constexpr (usable<Exec>()) {
       if constexpr (std::is_same_v<Exec, host>) {
         auto& c = host_convolution<X, DW>(p);
-        c.backward_filter(x.data, dy.data, dw.data, dbias, host_workspace(exec, c, pass::backward_filter));
+        c.backward_filter(x.data, dy.data, dw.data, nullptr, host_workspace(exec, c, pass::backward_filter));
       } else {
-        device_convolution(p).backward_filter(exec, x.data, dy.data, dw.data, dbias, workspace_limit_);
+        device_convolution(p).backward_filter(exec, x.data, dy.data, dw.data, nullptr, workspace_limit_);
       }
+      // db as every policy computes it: a fixed-order sum in double, rather than the library's float sum
+      // (which loses digits to cancellation on few output channels, and is not deterministic in cuDNN).
+      if (dbias != nullptr) bias_gradient(exec, p, dy, dbias);
     }
   }
 
@@ -177,10 +180,12 @@ class conv_impl<vendor, N, T> {
 
   // The host workspace a step of `which` passes holds for p: the largest of its passes' reorder buffers and
   // scratchpads (one area serves them in turn). Creates the primitives it asks about, as a first call would.
+  // U: the storage of the layer's tensors where conv hands them over as they are (stores).
+  template <class U = T>
   std::size_t held_workspace_bytes(const problem<N>& p, const passes& which, keep) const {
 #if FFTCONV_HAS_ONEDNN
     if constexpr (vendor_available<host, T>) {
-      auto& c = const_cast<conv_impl*>(this)->template host_convolution<T, T>(p);
+      auto& c = const_cast<conv_impl*>(this)->template host_convolution<U, U>(p);
       std::size_t bytes = 0;
       for (const pass each : {pass::forward, pass::backward_data, pass::backward_filter})
         if (which.has(each)) bytes = std::max(bytes, c.workspace_bytes(each));
