@@ -15,6 +15,7 @@
 //   - fftconv::device calls are ordered on the executor's stream and return before the work completes.
 //   - One conv object is not for concurrent use; distinct objects may be used from different threads.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -385,17 +386,14 @@ class conv {
     return h;
   }
 
-  // The header, and zeros past the payload the policy wrote (automatic's state is sized for the FFT policy's
-  // spectra whichever candidate runs), so that every byte of the state is defined by x and w.
+  // The header. Bytes past the payload it records are not written: automatic's state is sized for the FFT
+  // policy's spectra whichever candidate runs, and zeroing what nothing reads would cost a step that runs
+  // another candidate a pass over tens of megabytes.
   template <class Exec>
   void write_header(const Exec& exec, saved_state saved, const detail::saved_header& h) {
-    const std::size_t written = detail::saved_header_bytes + h.payload_bytes;
     detail::backend<Exec>::for_each_index(
         exec, static_cast<std::int64_t>(detail::saved_header_bytes),
         detail::write_bytes<detail::saved_header>{h, reinterpret_cast<unsigned char*>(saved.data())});
-    if (saved.size() > written)
-      detail::backend<Exec>::fill(exec, reinterpret_cast<unsigned char*>(saved.data() + written),
-                                  static_cast<std::int64_t>(saved.size() - written), static_cast<unsigned char>(0));
   }
 
   // Reads the header backward was given and refuses it unless this layer would have written it; returns the

@@ -63,7 +63,8 @@ template <class Header>
 struct write_bytes {
   Header header;
   unsigned char* target;
-  // Past the header, up to the extent it is called over: zeros, so that every byte written is defined.
+  // Past the header, up to the extent it is called over: zeros (the header's own padding), so that every byte
+  // written is defined.
   FFTCONV_HD void operator()(std::int64_t i) const {
     target[i] = i < static_cast<std::int64_t>(sizeof(Header)) ? reinterpret_cast<const unsigned char*>(&header)[i] : 0;
   }
