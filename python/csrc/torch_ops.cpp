@@ -366,6 +366,9 @@ std::tuple<at::Tensor, at::Tensor> conv_forward(const at::Tensor& x_in, const at
   const std::size_t bytes = state_bytes(d, x.sizes(), keep_spectra, x.is_cuda());
   at::Tensor saved = empty_on(x, {static_cast<int64_t>(bytes)}, at::kByte);
   if (x.size(0) == 0) return {y, saved.zero_()};  // an empty batch, as torch allows
+  // automatic's state is sized for the FFT policy's spectra; a candidate that saves less leaves the rest as the
+  // buffer held it, and an op's outputs must be a function of its inputs (opcheck, traced graphs).
+  if (d.policy == policy_kind::automatic) saved.zero_();
   forward_request r{.x = desc_of(x), .w = desc_of(weight), .bias = desc_of(bias), .y = desc_of(y),
                     .saved = static_cast<std::byte*>(saved.data_ptr()), .saved_bytes = bytes,
                     .keep_spectra = keep_spectra};
